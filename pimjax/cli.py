@@ -1,0 +1,229 @@
+"""The ``pimjax`` command line.
+
+Subcommands:
+
+``pimjax demo`` (also what a plain ``pimjax`` runs)
+    Runs one random float layer ``C = A @ B`` through the emulated multiplier array of a preset
+    (:func:`pimjax.units.emulated_matmul`), compares it with float32 ``A @ B`` and prints the
+    error and the numeric events (overflow, NaN, Inf, random bits); then does the same with the
+    output format narrowed on purpose, so that overflow shows.
+
+``pimjax presets``
+    Lists the hardware presets (:func:`pimjax.hw.presets.describe`).
+
+The work of ``demo`` is :func:`run_demo`, which returns the report as a dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any, Sequence
+
+DEFAULT_PRESET = "memory_slices"
+DEFAULT_SHAPE = (64, 256, 64)  # M, K, N
+
+NARROW_FIXED = dict(bits=8, frac=7)
+"""Narrow output for fixed-point presets: 8 bits, 7 fraction bits, range [-1, 1 - 2**-7].
+
+The demo layer's outputs have a standard deviation of about 1, so about a third of them
+leave this range and saturate (each one counted as an overflow event).
+"""
+
+NARROW_FLOAT = "fp8_e4m3"
+"""Narrow output for float presets (3 mantissa bits; values this small do not overflow it)."""
+
+
+def _events_dict(events: Any) -> dict[str, int]:
+    return {f: int(getattr(events, f)) for f in ("overflow", "nan", "inf", "random_bits")}
+
+
+def _errors(values: Any, ref: Any) -> dict[str, float]:
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    r = np.asarray(ref, dtype=np.float64)
+    err = v - r
+    return {
+        "max_abs_error": float(np.max(np.abs(err))) if err.size else 0.0,
+        "rms_error": float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+    }
+
+
+def narrow_variant(config: Any) -> Any:
+    """``config`` with its output format narrowed on purpose (see ``NARROW_FIXED``)."""
+    from pimjax.numerics import FixedFormat, FloatFormat
+
+    if getattr(config, "is_float", False):
+        fmt = FloatFormat(name=NARROW_FLOAT)
+    else:
+        fmt = FixedFormat(**NARROW_FIXED)
+    return dataclasses.replace(config, output_format=fmt, name=f"{config.name or 'array'}_narrow_output")
+
+
+def run_demo(
+    m: int = DEFAULT_SHAPE[0],
+    k: int = DEFAULT_SHAPE[1],
+    n: int = DEFAULT_SHAPE[2],
+    *,
+    seed: int = 0,
+    preset: str = DEFAULT_PRESET,
+) -> dict[str, Any]:
+    """Runs a random float layer on the emulated array of ``preset`` and compares with float32.
+
+    ``A`` (``m x k``) has entries ~ N(0, 1) and ``B`` (``k x n``) ~ N(0, 1/k), drawn with NumPy
+    from ``seed``, so the entries of ``A @ B`` have a standard deviation of about 1. The
+    emulation gets ``jax.random.key(seed)`` for any stochastic rounding.
+
+    Returns a dict with ``preset``, ``description``, ``shape`` ``(m, k, n)``, ``seed``,
+    ``reference_rms`` (RMS of float32 ``A @ B``), and two results, ``"configured"`` (the preset
+    as is) and ``"narrow"`` (output format narrowed, see :func:`narrow_variant`), each with
+    ``output_format``, ``max_abs_error``, ``rms_error`` (against float32 ``A @ B``) and the
+    event counts ``overflow``, ``nan``, ``inf``, ``random_bits``.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from pimjax.hw import ArrayConfig, presets
+    from pimjax.units import emulated_matmul
+
+    for name, v in (("m", m), ("k", k), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    config = presets.get(preset)
+    if not isinstance(config, ArrayConfig):
+        raise ValueError(f"preset {preset!r} is a {type(config).__name__}, not an ArrayConfig")
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    ref = np.asarray(jnp.asarray(a) @ jnp.asarray(b), dtype=np.float32)
+
+    report: dict[str, Any] = {
+        "preset": preset,
+        "description": presets.describe().get(preset, ""),
+        "array": f"{config.rows} rows x {config.width} multipliers",
+        "shape": (m, k, n),
+        "seed": seed,
+        "reference_rms": float(np.sqrt(np.mean(ref.astype(np.float64) ** 2))),
+    }
+    key = jax.random.key(seed)
+    for label, cfg in (("configured", config), ("narrow", narrow_variant(config))):
+        values, events = emulated_matmul(jnp.asarray(a), jnp.asarray(b), cfg, key=key)
+        values = np.asarray(values)
+        if values.shape != (m, n):
+            raise RuntimeError(f"emulated_matmul returned shape {values.shape}, expected {(m, n)}")
+        entry: dict[str, Any] = {"output_format": str(cfg.output_format) if cfg.output_format is not None else "exact"}
+        entry.update(_errors(values, ref))
+        entry.update(_events_dict(events))
+        report[label] = entry
+    return report
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The human-readable text of a :func:`run_demo` report."""
+    m, k, n = r["shape"]
+    lines = [
+        "pimjax demo: C = A @ B on the emulated PIM multiplier array vs float32 A @ B",
+        f"  preset   {r['preset']}: {r['description']}",
+        f"  array    {r['array']}",
+        f"  shape    M={m} K={k} N={n}   A ~ N(0,1), B ~ N(0,1/K), seed {r['seed']}   RMS(A @ B) = {r['reference_rms']:.4g}",
+        "",
+        f"  {'run':<12} {'output format':<22} {'max |err|':>10} {'RMS err':>10} {'overflow':>9} {'NaN':>5} {'Inf':>5} {'rand bits':>10}",
+    ]
+    for label in ("configured", "narrow"):
+        e = r[label]
+        lines.append(
+            f"  {label:<12} {e['output_format']:<22} {e['max_abs_error']:>10.3g} {e['rms_error']:>10.3g} "
+            f"{e['overflow']:>9d} {e['nan']:>5d} {e['inf']:>5d} {e['random_bits']:>10d}"
+        )
+    lines += [
+        "",
+        "  'narrow' is the same array with its output format narrowed on purpose: values outside",
+        "  its range saturate, and every one of them is counted as an overflow event.",
+    ]
+    if r["narrow"]["output_format"] == NARROW_FLOAT:
+        lines.append(f"  (Float preset: these values fit {NARROW_FLOAT}; its 3 mantissa bits show in the error.)")
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    report = run_demo(args.m, args.k, args.n, seed=args.seed, preset=args.preset)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from pimjax.hw import presets
+
+    desc = presets.describe()
+    width = max((len(k) for k in desc), default=0)
+    for name in presets.names():
+        print(f"{name:<{width}}  {desc.get(name, '')}")
+    return 0
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _add_demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--m", type=_positive_int, default=DEFAULT_SHAPE[0], help="rows of A (default %(default)s)")
+    p.add_argument("--k", type=_positive_int, default=DEFAULT_SHAPE[1], help="inner dimension (default %(default)s)")
+    p.add_argument("--n", type=_positive_int, default=DEFAULT_SHAPE[2], help="columns of B (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for A, B and stochastic rounding (default %(default)s)")
+    p.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        help="hardware preset (default %(default)s; see `pimjax presets`)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pimjax import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pimjax",
+        description="Bit-accurate emulation of processing-in-memory DNN accelerators in JAX. "
+        "Without a subcommand, runs `demo` (demo options may follow: `pimjax --m 8`).",
+    )
+    parser.add_argument("--version", action="version", version=f"pimjax {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="run a random layer on an emulated array and report errors and overflow")
+    _add_demo_args(demo)
+    demo.set_defaults(func=_cmd_demo)
+    pre = sub.add_parser("presets", help="list the hardware presets")
+    pre.set_defaults(func=_cmd_presets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pimjax`` console script; returns the exit status."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["demo", *argv]  # a plain `pimjax [demo options]` runs the demo
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from pimjax.hw import presets
+
+        if args.preset not in presets.names():
+            parser.error(f"unknown preset {args.preset!r}; valid presets: {', '.join(presets.names())}")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

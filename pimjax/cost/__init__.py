@@ -1,0 +1,60 @@
+"""Cost accounting (DESIGN.md section 4): the cost record and the models that fill it."""
+
+from pimjax.cost._model import (
+    array_cost,
+    costed_array_matmul,
+    costed_system_matmul,
+    peak_bandwidth,
+    peak_flops,
+    roofline,
+    system_cost,
+)
+from pimjax.cost._record import FIELDS, CostRecord, total
+
+__all__ = [
+    "FIELDS",
+    "CostRecord",
+    "array_cost",
+    "costed_array_matmul",
+    "costed_system_matmul",
+    "peak_bandwidth",
+    "peak_flops",
+    "roofline",
+    "system_cost",
+    "total",
+]
+
+# AMD multi-PIM paper: analytic host / data-parallel / model-parallel times and memory per PIM.
+from pimjax.cost._multipim import (  # noqa: E402
+    COPY_BACK_MODES,
+    SCHEMES,
+    ConvLayer,
+    ExecutionTime,
+    FCLayer,
+    MemoryPerPIM,
+    PoolLayer,
+    data_parallel_memory,
+    data_parallel_time,
+    execution_time,
+    host_time,
+    memory_per_pim,
+    model_parallel_memory,
+    model_parallel_time,
+)
+
+__all__ += [
+    "COPY_BACK_MODES",
+    "SCHEMES",
+    "ConvLayer",
+    "ExecutionTime",
+    "FCLayer",
+    "MemoryPerPIM",
+    "PoolLayer",
+    "data_parallel_memory",
+    "data_parallel_time",
+    "execution_time",
+    "host_time",
+    "memory_per_pim",
+    "model_parallel_memory",
+    "model_parallel_time",
+]

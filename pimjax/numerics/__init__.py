@@ -1,0 +1,70 @@
+"""Number formats, rounding and stochastic-rounding bit sources (DESIGN.md sections 1-2).
+
+Pure ``jnp``; works under ``jit``, ``vmap`` and ``grad``. Exact intermediate integers are
+int64 (64-bit types are switched on locally, never globally).
+"""
+
+from pimjax.numerics._formats import (
+    FLOAT_FORMAT_NAMES,
+    OVERFLOW_MODES,
+    ROUNDING_MODES,
+    FixedFormat,
+    FloatFormat,
+    Format,
+    check_format,
+    fx,
+    rounding_id,
+)
+from pimjax.numerics._quantize import (
+    NumericEvents,
+    add_rounded,
+    decode,
+    encode,
+    quantize,
+    requantize,
+    requantize_exact,
+    round_to_float,
+)
+from pimjax.numerics._random import (
+    BIT_SOURCES,
+    DEFAULT_STOCHASTIC,
+    StochasticConfig,
+    fold_key,
+    hash_words,
+    lfsr_state,
+    random_words,
+    sr_lo_words,
+)
+from pimjax.numerics._rounding import apply_overflow, code_bounds, needs_random, round_shift
+
+__all__ = [
+    "BIT_SOURCES",
+    "DEFAULT_STOCHASTIC",
+    "FLOAT_FORMAT_NAMES",
+    "OVERFLOW_MODES",
+    "ROUNDING_MODES",
+    "FixedFormat",
+    "FloatFormat",
+    "Format",
+    "NumericEvents",
+    "StochasticConfig",
+    "add_rounded",
+    "apply_overflow",
+    "check_format",
+    "code_bounds",
+    "decode",
+    "encode",
+    "fold_key",
+    "fx",
+    "hash_words",
+    "lfsr_state",
+    "needs_random",
+    "quantize",
+    "random_words",
+    "requantize",
+    "requantize_exact",
+    "round_shift",
+    "round_to_float",
+    "rounding_id",
+    "sr_lo_words",
+]

@@ -1,0 +1,260 @@
+"""Random bit sources for stochastic rounding.
+
+Two sources (DESIGN.md section 1):
+
+* ``"hash"`` (default): a counter-based generator. Word ``i`` of a call is
+  ``lowbias32(lowbias32(i ^ s0) + s1)`` where ``(s0, s1)`` are two 32-bit words drawn once
+  from the caller's ``jax.random`` key and ``i`` is the element's row-major index plus
+  ``offset``. Plain 32-bit integer ops, so it costs a few times a round-to-nearest instead of
+  the ~40x of threefry bits. Same key, same bits.
+* ``"threefry"``: ``jax.random.bits(key, shape, uint32)``, for users who want JAX's generator.
+
+``sr_lo`` rounding (NeuroTrainer Fig. 11, section 3.3.2) has its own source, the SR LO
+stream: one 32-bit Fibonacci LFSR produces one bit per clock, shifted into an ``r``-bit left
+shift register (the new bit enters at the LSB). The register after clock ``t`` is the low ``r``
+bits of the LFSR state ``S_t``. Polynomial (default) ``x^32 + x^22 + x^2 + x + 1`` (maximal
+length, taps 32, 22, 2, 1): the feedback bit is ``s[31] ^ s[21] ^ s[1] ^ s[0]``. Seed: the
+LFSR state at clock 0 (default ``0xACE1ACE1``, never 0). Word order: element ``i`` of an array
+(row-major) is rounded at clock ``t0 + i + 1`` and uses the register after that clock, where
+``t0`` is a 32-bit clock offset drawn from the key (``offset`` adds to it). Consecutive
+elements therefore share ``r - 1`` bits, the low-overhead correlation the hardware accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+BIT_SOURCES = ("hash", "threefry")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StochasticConfig:
+    """How stochastic rounding draws its random words.
+
+    Args:
+      bits: ``r``, width of the random word (1..32); DESIGN.md section 2 takes its top ``d``
+        bits. NeuroTrainer's SR LO uses a 32-bit shift register (Fig. 11).
+      source: ``"hash"`` or ``"threefry"`` for ``stochastic`` rounding.
+      lfsr_taps: SR LO polynomial taps (exponents; 32 must be the largest).
+      lfsr_seed: SR LO LFSR state at clock 0 (non-zero 32-bit).
+    """
+
+    bits: int = 32
+    source: str = "hash"
+    lfsr_taps: tuple[int, ...] = (32, 22, 2, 1)
+    lfsr_seed: int = 0xACE1ACE1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 1 <= self.bits <= 32:
+            raise ValueError(f"StochasticConfig.bits must be an integer in 1..32, got {self.bits!r}")
+        if self.source not in BIT_SOURCES:
+            raise ValueError(f"StochasticConfig.source must be one of {BIT_SOURCES}, got {self.source!r}")
+        taps = tuple(self.lfsr_taps)
+        if not taps or max(taps) != 32 or min(taps) < 1 or len(set(taps)) != len(taps):
+            raise ValueError(
+                f"StochasticConfig.lfsr_taps must be distinct exponents in 1..32 with 32 largest, got {taps}"
+            )
+        if not isinstance(self.lfsr_seed, int) or not 0 < self.lfsr_seed < 2**32:
+            raise ValueError(f"StochasticConfig.lfsr_seed must be in 1..2**32-1, got {self.lfsr_seed!r}")
+
+
+DEFAULT_STOCHASTIC = StochasticConfig()
+
+
+def _lowbias32(x: jax.Array) -> jax.Array:
+    # Integer hash by C. Wellons ("hash prospector", lowbias32); bijective on uint32.
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def key_words(key: Any, n: int = 2) -> jax.Array:
+    """``n`` uint32 words from a ``jax.random`` key (typed or raw) or an integer seed."""
+    if isinstance(key, (int, np.integer)):
+        base = jnp.uint32(int(key) & 0xFFFFFFFF)
+        return _lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9))
+    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return jax.random.bits(key, (n,), jnp.uint32)
+    if key.dtype == jnp.uint32 and key.shape == (2,):
+        return jax.random.bits(jax.random.wrap_key_data(key), (n,), jnp.uint32)
+    if jnp.issubdtype(key.dtype, jnp.integer) and key.shape == ():
+        base = key.astype(jnp.uint32)
+        return _lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9))
+    raise TypeError(f"key must be a jax.random key, a uint32[2] raw key or an integer seed, got {key}")
+
+
+def fold_key(key: Any, i: Any) -> Any:
+    """A key for sub-stream ``i`` of ``key`` (``i`` may be traced).
+
+    ``jax.random`` keys use ``jax.random.fold_in``; integer seeds map to
+    ``(key * 0x9E3779B1 + (i + 1) * 0x632BE5AB) mod 2**32`` (a Python int when both are ints).
+    """
+    if isinstance(key, (int, np.integer)) and isinstance(i, (int, np.integer)):
+        return (int(key) * 0x9E3779B1 + 0x632BE5AB * (int(i) + 1)) & 0xFFFFFFFF
+    if isinstance(key, (int, np.integer)):
+        key = jnp.uint32(int(key) & 0xFFFFFFFF)
+    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.dtype == jnp.uint32 and key.shape == (2,)):
+        return jax.random.fold_in(key, i)
+    i32 = jnp.asarray(i).astype(jnp.uint32)
+    return key.astype(jnp.uint32) * jnp.uint32(0x9E3779B1) + (i32 + jnp.uint32(1)) * jnp.uint32(0x632BE5AB)
+
+
+def hash_words(key: Any, shape: tuple[int, ...], offset: Any = 0) -> jax.Array:
+    """Counter-hash uint32 words, one per element of ``shape`` (row-major counter)."""
+    s = key_words(key, 2)
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    idx = jnp.arange(size, dtype=jnp.uint32) + jnp.asarray(offset).astype(jnp.uint32)
+    return _lowbias32(_lowbias32(idx ^ s[0]) + s[1]).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------
+# SR LO: 32-bit Fibonacci LFSR stream, vectorised through GF(2) jump matrices.
+# A matrix is 32 uint32 row masks: bit i of M @ v is parity(M[i] & v).
+
+
+def _step_matrix(taps: tuple[int, ...]) -> np.ndarray:
+    rows = np.zeros(32, dtype=np.uint64)
+    rows[0] = sum(1 << (t - 1) for t in taps)  # new LSB = feedback bit
+    for i in range(1, 32):
+        rows[i] = 1 << (i - 1)  # shift left by one
+    return rows
+
+
+def _gf2_apply_np(m: np.ndarray, v: int) -> int:
+    out = 0
+    for i in range(32):
+        out |= (bin(int(m[i]) & v).count("1") & 1) << i
+    return out
+
+
+def _gf2_matmul_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # (a @ b) row i = XOR of b rows j where bit j of a[i] is set
+    out = np.zeros(32, dtype=np.uint64)
+    for i in range(32):
+        acc = 0
+        ai = int(a[i])
+        for j in range(32):
+            if (ai >> j) & 1:
+                acc ^= int(b[j])
+        out[i] = acc
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _powers(taps: tuple[int, ...], count: int, stride: int) -> np.ndarray:
+    """Row masks of ``M**(k * stride)`` for k in 0..count-1, shape (count, 32) uint32."""
+    m = _step_matrix(taps)
+    step = np.array([1 << i for i in range(32)], dtype=np.uint64)  # identity
+    base = step.copy()
+    p = m.copy()
+    e = stride
+    while e:  # base = m ** stride
+        if e & 1:
+            base = _gf2_matmul_np(base, p)
+        p = _gf2_matmul_np(p, p)
+        e >>= 1
+    out = np.zeros((count, 32), dtype=np.uint64)
+    cur = step
+    for k in range(count):
+        out[k] = cur
+        cur = _gf2_matmul_np(base, cur)
+    return out.astype(np.uint32)
+
+
+@functools.lru_cache(maxsize=None)
+def _square_chain(taps: tuple[int, ...]) -> np.ndarray:
+    """Row masks of ``M**(2**j)`` for j in 0..31, shape (32, 32) uint32."""
+    m = _step_matrix(taps)
+    out = np.zeros((32, 32), dtype=np.uint64)
+    p = m.copy()
+    for j in range(32):
+        out[j] = p
+        p = _gf2_matmul_np(p, p)
+    return out.astype(np.uint32)
+
+
+def _gf2_apply(rows: jax.Array, v: jax.Array) -> jax.Array:
+    """Applies matrices ``rows[..., 32]`` to states ``v[...]`` (broadcasting), uint32."""
+    bits = jax.lax.population_count(rows & v[..., None]) & jnp.uint32(1)
+    return jnp.sum(bits << jnp.arange(32, dtype=jnp.uint32), axis=-1, dtype=jnp.uint32)
+
+
+def lfsr_state(cfg: StochasticConfig, clock: Any) -> jax.Array:
+    """LFSR state after ``clock`` clocks from the seed (``clock`` a uint32 scalar, traced ok)."""
+    chain = jnp.asarray(_square_chain(tuple(cfg.lfsr_taps)))
+    clock = jnp.asarray(clock).astype(jnp.uint32)
+    state = jnp.uint32(cfg.lfsr_seed)
+
+    def body(j, s):
+        take = (clock >> j.astype(jnp.uint32)) & jnp.uint32(1)
+        return jnp.where(take == 1, _gf2_apply(chain[j], s), s)
+
+    return jax.lax.fori_loop(0, 32, body, state)
+
+
+_BLOCK = 64
+
+
+def sr_lo_words(cfg: StochasticConfig, key: Any, shape: tuple[int, ...], offset: Any = 0) -> jax.Array:
+    """SR LO register contents, one ``cfg.bits``-bit word per element (see module docstring)."""
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    with jax.enable_x64(True):
+        # the LFSR's period is 2**32 - 1: reduce the first clock modulo that (not 2**32) so
+        # that clock t0 + offset + 1 keeps its meaning past 2**32
+        t0 = key_words(key, 1)[0].astype(jnp.int64) + jnp.asarray(offset).astype(jnp.int64)
+        first = ((t0 + 1) % (2**32 - 1)).astype(jnp.uint32)
+    start = lfsr_state(cfg, first)  # state after the first element's clock
+    taps = tuple(cfg.lfsr_taps)
+    # Two-level jump: block starts every _BLOCK clocks, then _BLOCK steps within a block.
+    n_blocks = -(-size // _BLOCK)
+    words = _block_starts(taps, start, n_blocks, _BLOCK)  # (n_blocks,)
+    inner = jnp.asarray(_powers(taps, _BLOCK, 1))  # (_BLOCK, 32)
+    full = _gf2_apply(inner[None, :, :], words[:, None])  # (n_blocks, _BLOCK)
+    full = full.reshape(-1)[:size]
+    if cfg.bits < 32:
+        full = full & jnp.uint32((1 << cfg.bits) - 1)
+    return full.reshape(shape)
+
+
+def _block_starts(taps: tuple[int, ...], start: jax.Array, n: int, stride: int) -> jax.Array:
+    """States ``M**(k*stride) start`` for k < n, by recursive blocking (static n)."""
+    if n <= _BLOCK:
+        return _gf2_apply(jnp.asarray(_powers(taps, n, stride)), start[None])
+    outer_n = -(-n // _BLOCK)
+    supers = _block_starts(taps, start, outer_n, stride * _BLOCK)
+    inner = jnp.asarray(_powers(taps, _BLOCK, stride))
+    return _gf2_apply(inner[None], supers[:, None]).reshape(-1)[:n]
+
+
+def random_words(
+    rounding_is_sr_lo: bool,
+    cfg: StochasticConfig,
+    key: Any,
+    shape: tuple[int, ...],
+    offset: Any = 0,
+) -> jax.Array:
+    """The ``cfg.bits``-bit random words that stochastic (or SR LO) rounding consumes."""
+    if key is None:
+        raise ValueError("stochastic and sr_lo rounding need a key (jax.random key or int seed)")
+    if rounding_is_sr_lo:
+        return sr_lo_words(cfg, key, shape, offset)
+    if cfg.source == "threefry":
+        k = key if not isinstance(key, (int, np.integer)) else jax.random.key(int(key))
+        if isinstance(k, jax.Array) and k.dtype == jnp.uint32 and k.shape == (2,):
+            k = jax.random.wrap_key_data(k)
+        w = jax.random.bits(jax.random.fold_in(k, jnp.asarray(offset).astype(jnp.uint32)), shape, jnp.uint32)
+    else:
+        w = hash_words(key, shape, offset)
+    if cfg.bits < 32:
+        w = w >> jnp.uint32(32 - cfg.bits)  # keep the top bits of the hash
+    return w

@@ -1,0 +1,256 @@
+"""The multi-slice system matmul, with slices sharded over JAX devices (``jax.shard_map``).
+
+``C = act(A @ B)`` on ``S`` memory slices (Memory Slices Sec. 4.1-4.2, Fig. 5-6): slice ``s``
+multiplies its K-range on its own array (DESIGN.md section 2 steps 1-3), requantizes its final
+accumulator to the packet format and sends it; the owner's aggregation engine adds the packets
+in ascending slice index (step 4) and applies activation and output format (step 5).
+
+The ``S`` slices are laid over the ``D`` devices of a mesh axis (``S`` a multiple of ``D``),
+``S / D`` consecutive slices per device. The result is bit-identical for every ``D``:
+
+* **fast** (order cannot matter: no rounding before the output stage and, from the formats or
+  the data, no stage can overflow): every device computes the exact partial product of its
+  slices with one GEMM and the partials meet in one ``psum`` of exact integers.
+* **ordered** (otherwise): each device runs its slices' arrays (``lax.map``), rounds packets,
+  and an ``all_to_all`` hands every device all ``S`` packets of its block of output columns in
+  slice order; the device adds them in that order. The output stage then runs on the global
+  array, so random words do not depend on ``D``.
+
+Across hosts: call ``jax.distributed.initialize()`` on every host, build the mesh over
+``jax.devices()`` (all hosts' devices), e.g. ``jax.make_mesh((len(jax.devices()),), ("slices",))``,
+and call :func:`system_matmul` with it from every host with the same arguments; ``shard_map``
+and its collectives then span the hosts unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec as P
+
+from pimjax.hw._system import SystemConfig
+from pimjax.numerics import NumericEvents, fold_key
+from pimjax.system._mapping import Mapping
+from pimjax.units._aggregation import finish, packet_key, reduce_packets, to_packets
+from pimjax.units._exact_gemm import exact_matmul, resolve_method
+from pimjax.units._interconnect import ICNCounts, packetize
+from pimjax.units._systolic import (
+    _bound_limit,
+    _data_bound_ok,
+    _order_free,
+    array_accumulate,
+    check_operands,
+)
+
+_SLICE_STREAM = 21
+
+
+@partial(jax.tree_util.register_dataclass, data_fields=["out", "events", "icn", "ordered"], meta_fields=["mapping"])
+@dataclasses.dataclass(frozen=True)
+class SystemResult:
+    """Result of a system matmul.
+
+    Attributes:
+      out: (M, N) output codes in the aggregation output format (float values for float
+        datapaths).
+      events: numeric events of all slices, packets and the aggregation engine.
+      icn: interconnect counts (:class:`~pimjax.units.ICNCounts` of float64 scalars).
+      ordered: True when the hardware-order path ran.
+      mapping: the mapping used (static, printable).
+    """
+
+    out: jax.Array
+    events: NumericEvents
+    icn: ICNCounts
+    ordered: jax.Array
+    mapping: Mapping
+
+
+def default_mesh(axis_name: str = "slices", devices: int = 1) -> Mesh:
+    """A 1-D mesh over the first ``devices`` devices."""
+    devs = jax.devices()
+    if devices > len(devs):
+        raise ValueError(f"devices must be at most the {len(devs)} available devices, got {devices}")
+    return Mesh(np.array(devs[:devices]), (axis_name,))
+
+
+def _system_order_free(cfg: SystemConfig) -> bool:
+    if cfg.array.is_float or not _order_free(cfg.array):
+        return False
+    agg = cfg.aggregation
+    pf = agg.packet_format
+    if pf is not None and pf.frac != cfg.array.tree_frac:
+        return False
+    nonneg = not cfg.array.a_format.signed and not cfg.array.b_format.signed
+    return all(f is None or f.signed or nonneg for f in (pf, agg.accumulator_format))
+
+
+def _system_limit(cfg: SystemConfig) -> int:
+    lims = [_bound_limit(cfg.array)]
+    for f in (cfg.aggregation.packet_format, cfg.aggregation.accumulator_format):
+        if f is not None:
+            lims.append(f.max_code)
+    return min(lims)
+
+
+def _slice_operands(a, b, mapping: Mapping, width: int):
+    """A as (S, M, Kp) and B as (S, Kp, N), each slice's K-range zero-padded to Kp."""
+    kp = max(max(mapping.k_sizes), 1)
+    kp = -(-kp // width) * width
+    k = a.shape[1]
+    idx = np.full((mapping.num_slices, kp), k, dtype=np.int32)  # k = index of a zero column
+    for s, (lo, hi) in enumerate(mapping.k_ranges):
+        idx[s, : hi - lo] = np.arange(lo, hi)
+    a_pad = jnp.concatenate([a, jnp.zeros((a.shape[0], 1), a.dtype)], axis=1)
+    b_pad = jnp.concatenate([b, jnp.zeros((1, b.shape[1]), b.dtype)], axis=0)
+    a_sl = jnp.transpose(a_pad[:, idx], (1, 0, 2))  # (S, M, Kp)
+    b_sl = b_pad[idx]  # (S, Kp, N)
+    return a_sl, b_sl
+
+
+def system_matmul(
+    a: jax.Array,
+    b: jax.Array,
+    config: SystemConfig,
+    *,
+    mesh: Mesh | None = None,
+    mapping: Mapping | None = None,
+    key: Any = None,
+    method: str = "auto",
+    axis_name: str = "slices",
+) -> SystemResult:
+    """``C = act(A @ B)`` on ``config.num_slices`` slices, bit for bit (DESIGN.md section 2).
+
+    Args:
+      a: (M, K) codes of ``config.array.a_format`` (float values for a float datapath).
+      b: (K, N) codes of ``config.array.b_format``.
+      config: the system.
+      mesh: a mesh with axis ``axis_name`` over D devices (``num_slices % D == 0``); default:
+        one device.
+      mapping: K-ranges and output owners (default :meth:`Mapping.even`).
+      key: ``jax.random`` key or int seed for stochastic stages.
+      method: exact GEMM method of the fast path (``"auto"``, ``"f64"``, ``"int8"``).
+      axis_name: the mesh axis the slices are laid over.
+
+    Returns:
+      :class:`SystemResult`.
+    """
+    if not isinstance(config, SystemConfig):
+        raise TypeError(f"config must be a SystemConfig, got {type(config).__name__}")
+    method = resolve_method(method)
+    arr = config.array
+    a, b = check_operands(a, b, arr)
+    m, k = a.shape
+    n = b.shape[1]
+    s_count = config.num_slices
+    if mapping is None:
+        mapping = Mapping.even(k=k, n=n, num_slices=s_count, width=arr.width, rows=arr.rows)
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"mapping must be a Mapping, got {type(mapping).__name__}")
+    if mapping.k != k or mapping.n != n or mapping.num_slices != s_count:
+        raise ValueError(
+            f"mapping is for K={mapping.k}, N={mapping.n}, {mapping.num_slices} slices; "
+            f"the call has K={k}, N={n}, num_slices={s_count}"
+        )
+    if mesh is None:
+        mesh = default_mesh(axis_name)
+    if axis_name not in mesh.shape:
+        raise ValueError(f"mesh has no axis {axis_name!r} (axes: {tuple(mesh.shape)})")
+    d = mesh.shape[axis_name]
+    if s_count % d:
+        raise ValueError(
+            f"SystemConfig.num_slices ({s_count}) must be a multiple of the {d} devices on mesh axis {axis_name!r}"
+        )
+    icn = packetize(k_sizes=mapping.k_sizes, owners=mapping.owners, n=n, tile_cols=mapping.tile_cols,
+                    m=m, cfg=config)
+
+    a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
+    mode = "ordered"
+    ok = jnp.asarray(False)
+    if _system_order_free(config):
+        limit = _system_limit(config)
+        fa, fb = arr.a_format, arr.b_format
+        static_bound = k * max(-fa.min_code, fa.max_code) * max(-fb.min_code, fb.max_code)
+        if static_bound <= limit:
+            mode, ok = "fast", jnp.asarray(True)
+        else:
+            mode, ok = "cond", _data_bound_ok(a, b, limit)
+    acc, ev = _sharded(a_sl, b_sl, ok, cfg=config, mesh=mesh, axis=axis_name, key=key, method=method,
+                       n=n, mode=mode)
+    out, ev2 = finish(acc, config, key=key)
+    with jax.enable_x64(True):
+        icn_arr = ICNCounts(*(jnp.asarray(v, jnp.float64) for v in icn))
+    return SystemResult(out, ev.merge(ev2), icn_arr, ~ok, mapping)
+
+
+def _psum_events(ev: NumericEvents, axis: str) -> NumericEvents:
+    return NumericEvents(*(jax.lax.psum(x, axis) for x in ev))
+
+
+def _sharded(a_sl, b_sl, ok, *, cfg: SystemConfig, mesh: Mesh, axis: str, key: Any, method: str,
+             n: int, mode: str):
+    """One ``shard_map`` over the slice axis; returns the aggregated accumulator (M, N)."""
+    arr = cfg.array
+    d = mesh.shape[axis]
+    s_loc = cfg.num_slices // d
+    n_pad = -(-n // d) * d
+    blk = n_pad // d
+
+    def fast_body(a_loc, b_loc):
+        s_l, m, kp = a_loc.shape
+        a2 = jnp.transpose(a_loc, (1, 0, 2)).reshape(m, s_l * kp)
+        b2 = b_loc.reshape(s_l * kp, b_loc.shape[2])
+        if n_pad != n:
+            b2 = jnp.pad(b2, ((0, 0), (0, n_pad - n)))
+        part = exact_matmul(a2, b2, a_bits=arr.a_format.bits, b_bits=arr.b_format.bits,
+                            a_signed=arr.a_format.signed, b_signed=arr.b_format.signed, method=method)
+        # exact integers: any reduction order gives the same bits (psum measured faster than
+        # psum_scatter on fake CPU devices)
+        total = jax.lax.psum(part, axis)
+        acc = jax.lax.dynamic_slice_in_dim(total, jax.lax.axis_index(axis) * blk, blk, axis=1)
+        return acc, NumericEvents.zero()
+
+    def ordered_body(a_loc, b_loc):
+        first = jax.lax.axis_index(axis) * s_loc
+
+        def one_slice(xs):
+            i, a_s, b_s = xs
+            s = first + i
+            skey = None if key is None else fold_key(fold_key(key, _SLICE_STREAM), s)
+            acc, ev, _ = array_accumulate(a_s, b_s, arr, key=skey, method=method)
+            pk, pev = to_packets(acc, cfg, key=packet_key(key, cfg, s))
+            return pk, ev.merge(pev)
+
+        packets, evs = jax.lax.map(one_slice, (jnp.arange(s_loc), a_loc, b_loc))
+        ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int32) for x in evs))
+        if n_pad != n:
+            packets = jnp.pad(packets, ((0, 0), (0, 0), (0, n_pad - n)))
+        packets = packets.reshape(s_loc, packets.shape[1], d, blk)
+        # every device receives all S slices' packets for its column block, in slice order
+        packets = jax.lax.all_to_all(packets, axis, split_axis=2, concat_axis=0, tiled=True)
+        packets = packets.reshape(cfg.num_slices, packets.shape[1], blk)
+        acc, rev = reduce_packets(packets, cfg)
+        return acc, ev.merge(rev)
+
+    def body(a_loc, b_loc, ok):
+        with jax.enable_x64(True):
+            if mode == "fast":
+                acc, ev = fast_body(a_loc, b_loc)
+            elif mode == "cond":
+                acc, ev = jax.lax.cond(ok, fast_body, ordered_body, a_loc, b_loc)
+            else:
+                acc, ev = ordered_body(a_loc, b_loc)
+            return acc, _psum_events(ev, axis)
+
+    with jax.enable_x64(True):
+        acc, ev = jax.shard_map(body, mesh=mesh, in_specs=(P(axis), P(axis), P()),
+                                out_specs=(P(None, axis), P()), check_vma=False)(a_sl, b_sl, ok)
+    return acc[:, :n], ev
+
+
+__all__ = ["SystemResult", "default_mesh", "system_matmul"]

@@ -1,0 +1,412 @@
+"""The systolic multiplier array of one slice, with one adder tree per row (Memory Slices 3.2).
+
+``C = A @ B`` with A (M x K) streamed and B (K x N) preloaded, following DESIGN.md section 2
+steps 1, 2, 3 and 5 bit for bit. K is cut into chunks of ``width`` (the last one zero-padded,
+as idle multipliers see zeros); N into tiles of ``rows`` (tiling N changes cycles, not values).
+
+Two paths, chosen automatically and correctly under ``jit``:
+
+* **fast** (order-free): no stage rounds (product and tree formats keep the fraction bits)
+  and no stage can overflow, proven either from the formats (``K * max|a| * max|b|`` fits
+  every stage) or from the data (a per-output bound on ``sum_k |a_ik| |b_kj|``). The result is
+  then the exact integer product, computed by full-speed GEMMs (:mod:`._exact_gemm`).
+* **ordered**: otherwise, a scan over K-chunks in ascending order: products (requantized),
+  tree sums (requantized), accumulation with overflow after every addition; float datapaths
+  always take it (every adder rounds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+
+from pimjax.hw import ArrayConfig
+from pimjax.numerics import (
+    FixedFormat,
+    FloatFormat,
+    NumericEvents,
+    add_rounded,
+    apply_overflow,
+    fold_key,
+    needs_random,
+    quantize,
+    requantize_exact,
+    round_to_float,
+)
+from pimjax.units._exact_gemm import exact_matmul, resolve_method
+
+# sub-streams of the caller's key, one per rounding stage
+_PRODUCT_STREAM, _TREE_STREAM, _OUTPUT_STREAM = 1, 2, 3
+
+
+class ArrayResult(NamedTuple):
+    """Output codes (or float values) of the array, the numeric events, and the path taken.
+
+    ``ordered`` is a bool scalar: True when the hardware-order path ran.
+    """
+
+    out: jax.Array
+    events: NumericEvents
+    ordered: jax.Array
+
+
+def _count(mask):
+    return jnp.sum(mask, dtype=jnp.int32)
+
+
+def _stage_key(key, stream, fmt, rounding):
+    if fmt is None or isinstance(fmt, FloatFormat) or not needs_random(rounding):
+        return None
+    if key is None:
+        raise ValueError(f"rounding {rounding!r} needs a key: pass key=jax.random.key(...) or an int seed")
+    return fold_key(key, stream)
+
+
+def check_operands(a, b, cfg: ArrayConfig):
+    """Validates (M, K) and (K, N) operands for ``cfg``'s datapath; returns them as arrays."""
+    with jax.enable_x64(True):  # keep int64 / uint32 codes (32-bit unsigned formats) intact
+        a = jnp.asarray(a)
+        b = jnp.asarray(b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"a and b must be 2-D (M x K, K x N), got shapes {a.shape} and {b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"inner dimensions differ: a is {a.shape}, b is {b.shape} (a.shape[1] must equal b.shape[0])")
+    if a.shape[1] == 0:
+        raise ValueError("K (a.shape[1]) must be at least 1")
+    if cfg.is_float:
+        for n, x in (("a", a), ("b", b)):
+            if not jnp.issubdtype(x.dtype, jnp.floating):
+                raise TypeError(f"{n} must be a float array for a float datapath, got dtype {x.dtype}")
+    else:
+        for n, x in (("a", a), ("b", b)):
+            if not jnp.issubdtype(x.dtype, jnp.integer):
+                raise TypeError(f"{n} must hold integer codes for a fixed-point datapath, got dtype {x.dtype}")
+    return a, b
+
+
+def _pad_chunks(a, b, w):
+    k = a.shape[1]
+    nc = -(-k // w)
+    pad = nc * w - k
+    if pad:
+        a = jnp.pad(a, ((0, 0), (0, pad)))
+        b = jnp.pad(b, ((0, pad), (0, 0)))
+    a3 = a.reshape(a.shape[0], nc, w).transpose(1, 0, 2)  # (nc, M, W)
+    b3 = b.reshape(nc, w, b.shape[1])  # (nc, W, N)
+    return a3, b3, nc
+
+
+# ------------------------------------------------------------------------------ fixed point
+
+
+def _stage_limit(fmt: FixedFormat | None) -> int | None:
+    """Largest magnitude a signed stage holds without overflow (None: exact, no limit)."""
+    if fmt is None:
+        return None
+    return fmt.max_code
+
+
+def _order_free(cfg: ArrayConfig) -> bool:
+    """True when no stage rounds and all stages are signed (or the operands are unsigned)."""
+    fa, fb = cfg.a_format, cfg.b_format
+    pf, tf, af = cfg.product_format, cfg.tree_format, cfg.accumulator_format
+    if pf is not None and pf.frac != fa.frac + fb.frac:
+        return False
+    if tf is not None and tf.frac != cfg.product_frac:
+        return False
+    nonneg = not fa.signed and not fb.signed
+    return all(f is None or f.signed or nonneg for f in (pf, tf, af))
+
+
+def _bound_limit(cfg: ArrayConfig) -> int:
+    lims = [l for l in (_stage_limit(cfg.product_format), _stage_limit(cfg.tree_format),
+                        _stage_limit(cfg.accumulator_format)) if l is not None]
+    return min(lims) if lims else (1 << 62)
+
+
+def _data_bound_ok(a, b, limit: int):
+    """True if every output's sum_k |a_ik||b_kj| is provably <= limit (cheap O(MK + KN) bounds).
+
+    Uses the smallest of ``max_i ||a_i||_1 max|b|``, ``max|a| max_j ||b_j||_1`` and
+    ``max_i ||a_i||_2 max_j ||b_j||_2`` (Hoelder / Cauchy-Schwarz), computed in float32 and
+    inflated by the worst-case relative rounding of the reductions.
+    """
+    k = a.shape[1]
+    # cast before abs: abs of the most negative code wraps in its own integer type (int16 -32768)
+    fa = jnp.abs(a.astype(jnp.float32))
+    fb = jnp.abs(b.astype(jnp.float32))
+    mxa, mxb = jnp.max(fa), jnp.max(fb)
+    l1a, l1b = jnp.max(jnp.sum(fa, 1)), jnp.max(jnp.sum(fb, 0))
+    l2a, l2b = jnp.max(jnp.sum(fa * fa, 1)), jnp.max(jnp.sum(fb * fb, 0))
+    bound = jnp.minimum(jnp.minimum(l1a * mxb, mxa * l1b), jnp.sqrt(l2a) * jnp.sqrt(l2b))
+    # float32 inputs (|code| < 2**32) and K-term sums carry relative error <= (K + 4) * 2**-24
+    margin = 1.0 + 4.0 * (k + 8) * 2.0 ** -24
+    return bound * margin <= float(limit)
+
+
+def _fixed_output(acc, cfg: ArrayConfig, key, events):
+    if cfg.activation == "relu":
+        with jax.enable_x64(True):  # int64 accumulators (32-bit unsigned) must not truncate
+            acc = jnp.maximum(acc, 0)
+    out, ev = requantize_exact(acc, cfg.tree_frac, cfg.output_format, cfg.output_rounding,
+                               key=_stage_key(key, _OUTPUT_STREAM, cfg.output_format, cfg.output_rounding),
+                               stochastic=cfg.stochastic)
+    dt = cfg.output_format.code_dtype if cfg.output_format is not None else np.dtype(np.int64)
+    with jax.enable_x64(True):  # int64 codes (exact or 32-bit unsigned outputs) must not truncate
+        out = out.astype(dt)
+    return out, events.merge(ev)
+
+
+def _fixed_fast(a, b, cfg: ArrayConfig, method: str):
+    return exact_matmul(a, b, a_bits=cfg.a_format.bits, b_bits=cfg.b_format.bits,
+                        a_signed=cfg.a_format.signed, b_signed=cfg.b_format.signed, method=method)
+
+
+def _fixed_ordered(a, b, cfg: ArrayConfig, key):
+    m, n = a.shape[0], b.shape[1]
+    w = cfg.width
+    a3, b3, nc = _pad_chunks(a, b, w)
+    pf, tf, af = cfg.product_format, cfg.tree_format, cfg.accumulator_format
+    pkey = _stage_key(key, _PRODUCT_STREAM, pf, cfg.product_rounding)
+    tkey = _stage_key(key, _TREE_STREAM, tf, cfg.tree_rounding)
+    raw_frac = cfg.a_format.frac + cfg.b_format.frac
+    f64_tree = cfg.exact_tree_bits <= 52 and pf is None
+
+    def step(carry, xs):
+        acc, ev = carry
+        ac, bc, c = xs
+        if pf is None and f64_tree:
+            t = jax.lax.dot_general(ac.astype(jnp.float64), bc.astype(jnp.float64), (((1,), (0,)), ((), ())),
+                                    precision=jax.lax.Precision.HIGHEST).astype(jnp.int64)
+        else:
+            p = ac[:, :, None] * bc[None, :, :]  # (M, W, N) exact int64 products
+            if pf is not None:
+                p, pev = requantize_exact(p, raw_frac, pf, cfg.product_rounding, key=pkey,
+                                          stochastic=cfg.stochastic, offset=c * (m * w * n))
+                ev = ev.merge(pev)
+            t = jnp.sum(p, axis=1)
+        if tf is not None:
+            t, tev = requantize_exact(t, cfg.product_frac, tf, cfg.tree_rounding, key=tkey,
+                                      stochastic=cfg.stochastic, offset=c * (m * n))
+            ev = ev.merge(tev)
+        acc, over = apply_overflow(acc + t, af.bits, af.signed, af.overflow)
+        ev = ev._replace(overflow=ev.overflow + _count(over))
+        return (acc, ev), None
+
+    with jax.enable_x64(True):
+        a3 = a3.astype(jnp.int64)
+        b3 = b3.astype(jnp.int64)
+        init = (jnp.zeros((m, n), jnp.int64), NumericEvents.zero())
+        (acc, ev), _ = jax.lax.scan(step, init, (a3, b3, jnp.arange(nc, dtype=jnp.uint32)))
+    return acc, ev
+
+
+def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
+    """Fast or ordered accumulation, then ``finish(acc, events)`` inside the chosen branch."""
+    k = a.shape[1]
+
+    def fast(a, b):
+        return finish(_fixed_fast(a, b, cfg, method), NumericEvents.zero())
+
+    def ordered(a, b):
+        with jax.enable_x64(True):
+            acc, ev = _fixed_ordered(a.astype(jnp.int64), b.astype(jnp.int64), cfg, key)
+        return finish(acc, ev)
+
+    if not _order_free(cfg):
+        return ArrayResult(*ordered(a, b), jnp.asarray(True))
+    limit = _bound_limit(cfg)
+    fa, fb = cfg.a_format, cfg.b_format
+    static_bound = k * max(abs(fa.min_code), fa.max_code) * max(abs(fb.min_code), fb.max_code)
+    if static_bound <= limit:
+        return ArrayResult(*fast(a, b), jnp.asarray(False))
+    ok = _data_bound_ok(a, b, limit)
+    with jax.enable_x64(True):
+        out, ev = jax.lax.cond(ok, fast, ordered, a, b)
+    return ArrayResult(out, ev, ~ok)
+
+
+# ------------------------------------------------------------------------------ float
+# XLA:CPU runs with flush-to-zero / denormals-are-zero, so a plain float32 <-> float64 convert
+# turns fp32 and bf16 subnormals into 0 (fp16 and fp8 subnormals are normal float32 and pass).
+# The datapath keeps subnormals (DESIGN.md section 2 is bit-exact), so operands and outputs
+# cross between the format and float64 through their bit patterns where they are subnormal.
+
+
+def _float_layout(dtype) -> tuple[int, int, int, Any]:
+    dt = np.dtype(dtype)
+    fi = ml_dtypes.finfo(dt)
+    nb = dt.itemsize * 8
+    return int(fi.nmant), int(fi.minexp), nb, {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[nb]
+
+
+def _to_f64_exact(x):
+    """Float array -> float64, exactly (subnormals kept on every backend)."""
+    if x.dtype == jnp.float64:
+        return x
+    p, emin, nb, udt = _float_layout(x.dtype)
+    with jax.enable_x64(True):
+        u = jax.lax.bitcast_convert_type(x, udt).astype(jnp.uint32)
+        mant = u & jnp.uint32((1 << p) - 1)
+        efield = (u >> p) & jnp.uint32((1 << (nb - 1 - p)) - 1)
+        sub = mant.astype(jnp.float64) * (2.0 ** (emin - p))  # normal in float64
+        sub = jnp.where((u >> (nb - 1)) == 1, -sub, sub)
+        return jnp.where(efield == 0, sub, x.astype(jnp.float64))
+
+
+def _from_f64_exact(v, dtype):
+    """Float64 values representable in ``dtype`` -> ``dtype``, exactly (subnormals kept)."""
+    p, emin, nb, udt = _float_layout(dtype)
+    with jax.enable_x64(True):
+        av = jnp.abs(v)
+        sub = av < 2.0 ** emin
+        m = jnp.where(sub, av * (2.0 ** (p - emin)), 0.0).astype(jnp.uint32)  # exact integer < 2**p
+        bits = m | jnp.where(jnp.signbit(v), jnp.uint32(1 << (nb - 1)), jnp.uint32(0))
+        subv = jax.lax.bitcast_convert_type(bits.astype(udt), np.dtype(dtype))
+        return jnp.where(sub, subv, v.astype(dtype))
+
+
+def _tree_sum(p, fmt: FloatFormat):
+    """Balanced pairwise tree over axis 1 (((0+1)+(2+3))+...), rounding after every adder."""
+    over_total = jnp.zeros((), jnp.int32)
+    w = p.shape[1]
+    width = 1 << max(0, (w - 1).bit_length())
+    if width != w:
+        p = jnp.pad(p, ((0, 0), (0, width - w), (0, 0)))
+    while p.shape[1] > 1:
+        p, over = add_rounded(p[:, 0::2], p[:, 1::2], fmt)
+        over_total = over_total + _count(over)
+    if w == 1:
+        p, over = round_to_float(p, fmt)
+        over_total = over_total + _count(over)
+    return p[:, 0], over_total
+
+
+def _float_accumulate(a, b, cfg: ArrayConfig) -> tuple[jax.Array, NumericEvents]:
+    m, n = a.shape[0], b.shape[1]
+    pf, tf, af = cfg.product_format, cfg.tree_format, cfg.accumulator_format
+    with jax.enable_x64(True):
+        # exact conversion: a plain astype flushes fp32 / bf16 subnormals to 0 on XLA:CPU
+        a3, b3, nc = _pad_chunks(_to_f64_exact(a), _to_f64_exact(b), cfg.width)
+
+        def step(carry, xs):
+            acc, ev = carry
+            ac, bc = xs
+            p = ac[:, :, None] * bc[None, :, :]  # exact in float64 for formats up to fp32
+            over = jnp.zeros((), jnp.int32)
+            if pf is not None:
+                p, o = round_to_float(p, pf)
+                over = over + _count(o)
+            t, o = _tree_sum(p, tf)
+            acc, o2 = add_rounded(acc, t, af)
+            ev = ev._replace(overflow=ev.overflow + over + o + _count(o2))
+            return (acc, ev), None
+
+        init = (jnp.zeros((m, n), jnp.float64), NumericEvents.zero())
+        (acc, ev), _ = jax.lax.scan(step, init, (a3, b3))
+    return acc, ev
+
+
+def _float_output(acc, cfg: ArrayConfig, ev: NumericEvents) -> tuple[jax.Array, NumericEvents]:
+    of = cfg.output_format
+    with jax.enable_x64(True):
+        if cfg.activation == "relu":
+            acc = jnp.maximum(acc, 0.0)
+        ev = ev._replace(nan=ev.nan + _count(jnp.isnan(acc)))
+        if of is None:
+            return acc, ev
+        out, o = round_to_float(acc, of)
+        ev = ev._replace(overflow=ev.overflow + _count(o))
+        return _from_f64_exact(out, of.dtype), ev  # keeps fp32 / bf16 subnormals
+
+
+# ------------------------------------------------------------------------------ public API
+
+
+@dataclasses.dataclass(frozen=True)
+class SystolicArray:
+    """One slice's multiplier array: ``SystolicArray(cfg)(a_codes, b_codes, key=...)``.
+
+    >>> import jax.numpy as jnp
+    >>> from pimjax import hw
+    >>> from pimjax.units import SystolicArray
+    >>> arr = SystolicArray(hw.presets.get("memory_slices"))
+    >>> a = jnp.full((2, 20), 256, jnp.int16)   # 1.0 in Q8.8
+    >>> res = arr(a, a.T)
+    >>> res.out[0, 0].item(), int(res.events.overflow)   # 20.0 in Q8.8
+    (5120, 0)
+    """
+
+    config: ArrayConfig
+    method: str = "auto"
+
+    def __call__(self, a: jax.Array, b: jax.Array, *, key: Any = None) -> ArrayResult:
+        return systolic_matmul(a, b, self.config, key=key, method=self.method)
+
+
+def systolic_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any = None,
+                    method: str = "auto") -> ArrayResult:
+    """``C = A @ B`` on one slice's array, bit for bit (DESIGN.md section 2, steps 1-3, 5).
+
+    Args:
+      a: (M, K) integer codes in ``config.a_format`` (float values for a float datapath).
+      b: (K, N) integer codes in ``config.b_format``.
+      config: the array.
+      key: ``jax.random`` key or int seed, needed when a stage rounds stochastically.
+      method: exact GEMM method of the fast path, ``"auto"``, ``"f64"`` or ``"int8"``.
+
+    Returns:
+      :class:`ArrayResult` with output codes in ``config.output_format`` (int64 when exact).
+    """
+    if not isinstance(config, ArrayConfig):
+        raise TypeError(f"config must be an ArrayConfig, got {type(config).__name__}")
+    method = resolve_method(method)
+    a, b = check_operands(a, b, config)
+    if config.is_float:
+        acc, ev = _float_accumulate(a, b, config)
+        return ArrayResult(*_float_output(acc, config, ev), jnp.asarray(True))
+    return _fixed_run(a, b, config, key, method, lambda acc, ev: _fixed_output(acc, config, key, ev))
+
+
+def array_accumulate(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any = None,
+                     method: str = "auto") -> ArrayResult:
+    """Steps 1-3 only: the final accumulator of ``A @ B`` (before activation and output).
+
+    Fixed point: int64 codes with ``config.tree_frac`` fraction bits; float: float64 values
+    of the accumulator format. A slice in a multi-slice system sends this as packets.
+    """
+    method = resolve_method(method)
+    a, b = check_operands(a, b, config)
+    if config.is_float:
+        acc, ev = _float_accumulate(a, b, config)
+        return ArrayResult(acc, ev, jnp.asarray(True))
+    with jax.enable_x64(True):
+        return _fixed_run(a, b, config, key, method, lambda acc, ev: (acc.astype(jnp.int64), ev))
+
+
+def emulated_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any = None,
+                    method: str = "auto") -> tuple[jax.Array, NumericEvents]:
+    """Real ``a @ b`` through the array: quantize operands (nearest even), run, decode.
+
+    Returns float32 values and the events of quantization and of the datapath.
+    """
+    if not isinstance(config, ArrayConfig):
+        raise TypeError(f"config must be an ArrayConfig, got {type(config).__name__}")
+    qa, ea = quantize(a, config.a_format)
+    qb, eb = quantize(b, config.b_format)
+    res = systolic_matmul(qa, qb, config, key=key, method=method)
+    ev = ea.merge(eb).merge(res.events)
+    if config.is_float:
+        return res.out.astype(jnp.float32), ev
+    frac = config.output_format.frac if config.output_format is not None else config.tree_frac
+    return _decode_frac(res.out, frac), ev
+
+
+def _decode_frac(codes, frac: int) -> jax.Array:
+    with jax.enable_x64(True):
+        return jnp.ldexp(codes.astype(jnp.float64), -frac).astype(jnp.float32)

@@ -1,0 +1,34 @@
+"""Shared pytest setup.
+
+Multi-device tests run on fake CPU devices: ``XLA_FLAGS`` must be set before JAX is first
+imported, which is why this happens at the top of the conftest (pytest imports it before any
+test module). Hypothesis gets bounded profiles: ``ci`` (used when ``CI`` is set) and ``dev``;
+pick one explicitly with ``HYPOTHESIS_PROFILE=...``.
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the [test] extra installs hypothesis; without it only its tests fail
+    settings = None
+
+if settings is not None:
+    # JAX compiles on first use, so example timing says nothing: no deadline, no too_slow.
+    settings.register_profile(
+        "ci",
+        max_examples=25,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile(
+        "dev",
+        max_examples=50,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    _default = "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))

@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     pre = sub.add_parser("presets", help="list the hardware presets")
     pre.set_defaults(func=_cmd_presets)
+    from pimjax.apps import train_cli
+
+    train_cli.add_parser(sub)
     return parser
 
 

@@ -188,6 +188,13 @@ class SystemConfig:
                 raise TypeError(
                     f"SystemConfig.aggregation formats must be {want.__name__} for this array's datapath, got {f}"
                 )
+        if self.array.is_float:
+            for f in ("packet_rounding", "output_rounding"):
+                if getattr(agg, f) != "nearest_even":
+                    raise ValueError(
+                        f"AggregationConfig.{f} must be 'nearest_even' for a float datapath "
+                        f"(every float stage rounds to nearest even), got {getattr(agg, f)!r}"
+                    )
         if not self.array.is_float and agg.accumulator_format.frac != self.packet_frac:
             raise ValueError(
                 f"AggregationConfig.accumulator_format.frac must equal the packets' fraction bits "

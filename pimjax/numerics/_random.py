@@ -194,12 +194,14 @@ def lfsr_state(cfg: StochasticConfig, clock: Any) -> jax.Array:
     chain = jnp.asarray(_square_chain(tuple(cfg.lfsr_taps)))
     clock = jnp.asarray(clock).astype(jnp.uint32)
     state = jnp.uint32(cfg.lfsr_seed)
+    return jax.lax.fori_loop(0, 32, _lfsr_jump_body, (chain, clock, state))[2]
 
-    def body(j, s):
-        take = (clock >> j.astype(jnp.uint32)) & jnp.uint32(1)
-        return jnp.where(take == 1, _gf2_apply(chain[j], s), s)
 
-    return jax.lax.fori_loop(0, 32, body, state)
+def _lfsr_jump_body(j, carry):
+    # module level (not a closure) so that eager calls reuse one compiled loop
+    chain, clock, s = carry
+    take = (clock >> j.astype(jnp.uint32)) & jnp.uint32(1)
+    return chain, clock, jnp.where(take == 1, _gf2_apply(chain[j], s), s)
 
 
 _BLOCK = 64

@@ -111,7 +111,12 @@ class Mapping:
         lines = [f"Mapping: K={self.k} over {self.num_slices} slices, N={self.n} in {self.n_tiles} tiles of {self.tile_cols}"]
         for s, (a, b) in enumerate(self.k_ranges):
             tiles = [t for t, o in enumerate(self.owners) if o == s]
-            own = f"tiles {tiles[0]}..{tiles[-1]}" if tiles else "no tiles"
+            if not tiles:
+                own = "no tiles"
+            elif tiles == list(range(tiles[0], tiles[-1] + 1)):
+                own = f"tiles {tiles[0]}..{tiles[-1]}"
+            else:  # explicit owners need not be contiguous
+                own = "tiles " + ", ".join(map(str, tiles))
             lines.append(f"  slice {s:3d}: K[{a}:{b}] ({b - a} elems), owns {own}")
         return "\n".join(lines)
 

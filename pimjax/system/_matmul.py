@@ -157,6 +157,11 @@ def system_matmul(
             f"mapping is for K={mapping.k}, N={mapping.n}, {mapping.num_slices} slices; "
             f"the call has K={k}, N={n}, num_slices={s_count}"
         )
+    if mapping.tile_cols != arr.rows:
+        raise ValueError(
+            f"mapping.tile_cols ({mapping.tile_cols}) must equal the array's rows ({arr.rows}): an output "
+            "tile is the columns of N one array holds"
+        )
     if mesh is None:
         mesh = default_mesh(axis_name)
     if axis_name not in mesh.shape:
@@ -169,7 +174,8 @@ def system_matmul(
     icn = packetize(k_sizes=mapping.k_sizes, owners=mapping.owners, n=n, tile_cols=mapping.tile_cols,
                     m=m, cfg=config)
 
-    a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
+    with jax.enable_x64(True):
+        a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
     mode = "ordered"
     ok = jnp.asarray(False)
     if _system_order_free(config):

@@ -1,0 +1,101 @@
+"""Collecting per-layer, per-phase cost records from a model after a step, and printing them.
+
+Emulated layers sow ``nnx.Intermediate`` values ``"cost"`` (phase -> CostRecord, FF events
+included) and own a ``CostProbe`` whose gradient carries the BP/UP events; this module joins
+the two by module path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from pimjax.cost import CostRecord
+from pimjax.nn import PHASES
+from pimjax.nn._layers import CostProbe
+
+
+def _path_key(path: tuple) -> str:
+    return "/".join(str(p) for p in path)
+
+
+def _sum_calls(value: Any) -> dict[str, CostRecord]:
+    """A sown value is a tuple of per-call dicts (or stacked under scan); sum them."""
+    calls = value if isinstance(value, (tuple, list)) else (value,)
+    total: dict[str, CostRecord] = {}
+    for c in calls:
+        for ph, rec in c.items():
+            if rec.macs.ndim:  # stacked by a scan: sum over the leading axis
+                rec = jax.tree.map(lambda x: jnp.sum(x, axis=0), rec)
+            total[ph] = total[ph] + rec if ph in total else rec
+    return total
+
+
+def collect_costs(intermediates: nnx.State, probe_grads: nnx.State) -> dict[str, dict[str, CostRecord]]:
+    """Joins sown cost intermediates with probe gradients: layer path -> phase -> record."""
+    costs: dict[str, dict[str, CostRecord]] = {}
+    for path, leaf in nnx.to_flat_state(intermediates):
+        if not path or path[-1] != "cost":
+            continue
+        value = leaf.get_value() if hasattr(leaf, "get_value") else leaf.value
+        costs[_path_key(path[:-1])] = _sum_calls(value)
+    for path, leaf in nnx.to_flat_state(probe_grads):
+        if not path or path[-1] != "probe":
+            continue
+        key = _path_key(path[:-1])
+        if key not in costs:
+            continue
+        g = leaf.get_value() if hasattr(leaf, "get_value") else leaf.value
+        with jax.enable_x64(True):
+            g = jnp.asarray(g).astype(jnp.float64)
+            for i, ph in enumerate(("bp", "up")):
+                r = costs[key][ph]
+                costs[key][ph] = r.replace(overflow=r.overflow + g[i, 0], nan=r.nan + g[i, 1],
+                                           inf=r.inf + g[i, 2], random_bits=r.random_bits + g[i, 3])
+    return costs
+
+
+def add_costs(a: dict | None, b: dict) -> dict:
+    """Layer/phase-wise sum of two cost tables (``a`` may be None)."""
+    if a is None:
+        return b
+    return {layer: {ph: a[layer][ph] + b[layer][ph] for ph in b[layer]} for layer in b}
+
+
+def cost_rows(costs: dict[str, dict[str, CostRecord]]) -> list[dict[str, Any]]:
+    """Tidy rows (layer, phase, metric fields) for CSV/JSON."""
+    rows = []
+    for layer, phases in costs.items():
+        for ph in PHASES:
+            if ph in phases:
+                d = phases[ph].to_dict()
+                rows.append({"layer": layer, "phase": ph, **d})
+    return rows
+
+
+def format_cost_table(costs: dict[str, dict[str, CostRecord]], title: str = "") -> str:
+    """A readable per-layer, per-phase table: MACs, cycles, utilization, time, energy, events."""
+    hdr = f"{'layer':<28} {'phase':<5} {'GMACs':>9} {'Mcycles':>9} {'util':>6} {'time ms':>9} " \
+          f"{'energy mJ':>10} {'DRAM MB':>9} {'ICN MB':>8} {'ovfl':>7} {'SR Mbit':>8}"
+    lines = [title, hdr, "-" * len(hdr)] if title else [hdr, "-" * len(hdr)]
+    tot = {ph: CostRecord.zero() for ph in PHASES}
+    for layer, phases in costs.items():
+        for ph in PHASES:
+            if ph not in phases:
+                continue
+            r = phases[ph]
+            tot[ph] = tot[ph] + r
+            lines.append(_row(layer, ph, r.to_dict()))
+    lines.append("-" * len(hdr))
+    for ph in PHASES:
+        lines.append(_row("TOTAL", ph, tot[ph].to_dict()))
+    return "\n".join(lines)
+
+
+def _row(layer: str, ph: str, d: dict) -> str:
+    return (f"{layer[-28:]:<28} {ph:<5} {d['macs'] / 1e9:9.4f} {d['cycles'] / 1e6:9.3f} {d['utilization']:6.3f} "
+            f"{d['time_s'] * 1e3:9.4f} {d['energy_pj'] / 1e9:10.4f} {d['dram_bytes'] / 1e6:9.3f} "
+            f"{d['icn_bytes'] / 1e6:8.3f} {d['overflow']:7.0f} {d['random_bits'] / 1e6:8.3f}")

@@ -1,0 +1,174 @@
+"""Training tasks: what data a model sees and how its loss and metrics are computed.
+
+* ``classification``: the CNNs (AlexNet, VGG, ResNet) on scikit-learn's bundled digits
+  (upsampled) or on a user's own ``.npz`` arrays.
+* ``translation``: the GNMT-style LSTM translator on the deterministic synthetic task, with
+  teacher forcing.
+
+Batch ``i`` of epoch ``e`` is a pure function of (seed, e, i), so a resumed run sees exactly
+the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from pimjax.nn import TrainingHardware
+
+CNN_NAMES = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
+TRANSLATOR_NAMES = ("translator",)
+
+
+def _perm(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
+
+
+class Task:
+    """Interface of a task (see module docstring)."""
+
+    n_train: int
+
+    def make_model(self, rngs: nnx.Rngs) -> nnx.Module:
+        raise NotImplementedError
+
+    def loss(self, model, batch, *, seed, train: bool) -> tuple[jax.Array, Any]:
+        raise NotImplementedError
+
+    def evaluate(self, model, batch, *, seed) -> dict[str, jax.Array]:
+        raise NotImplementedError
+
+    def train_batch(self, batch_size: int, *, seed: int, epoch: int, index: int) -> Any:
+        raise NotImplementedError
+
+    def test_batches(self, batch_size: int) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, self.n_train // batch_size)
+
+
+class ClassificationTask(Task):
+    """A CNN on image arrays (NHWC float32 in [0, 1], integer labels)."""
+
+    def __init__(self, cfg: Any, hw: TrainingHardware, data: tuple[np.ndarray, ...]):
+        self.cfg, self.hw = cfg, hw
+        self.x_train, self.y_train, self.x_test, self.y_test = data
+        self.n_train = len(self.x_train)
+        self.num_classes = int(max(self.y_train.max(), self.y_test.max()) + 1)
+
+    def make_model(self, rngs: nnx.Rngs) -> nnx.Module:
+        from pimjax.nn import make_cnn
+
+        return make_cnn(self.cfg.model, hw=self.hw, num_classes=self.num_classes,
+                        in_channels=self.x_train.shape[-1], input_size=self.x_train.shape[1],
+                        width=self.cfg.model_width, rngs=rngs)
+
+    def loss(self, model, batch, *, seed, train: bool):
+        x, y = batch
+        logits = model(x, seed=seed, train=train)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+
+    def evaluate(self, model, batch, *, seed):
+        x, y, valid = batch
+        logits = model(x, seed=seed, train=False)
+        correct = jnp.sum((jnp.argmax(logits, -1) == y) & valid)
+        loss = jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, y) * valid)
+        return {"accuracy": correct, "loss": loss, "count": jnp.sum(valid)}
+
+    def train_batch(self, batch_size, *, seed, epoch, index):
+        idx = _perm(self.n_train, seed, epoch)[index * batch_size:(index + 1) * batch_size]
+        return jnp.asarray(self.x_train[idx]), jnp.asarray(self.y_train[idx])
+
+    def test_batches(self, batch_size):
+        n = len(self.x_test)
+        for s in range(0, n, batch_size):
+            x, y = self.x_test[s:s + batch_size], self.y_test[s:s + batch_size]
+            valid = np.ones(len(x), bool)
+            if len(x) < batch_size:  # pad to one shape: one compile
+                pad = batch_size - len(x)
+                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+                y = np.concatenate([y, np.zeros(pad, y.dtype)])
+                valid = np.concatenate([valid, np.zeros(pad, bool)])
+            yield jnp.asarray(x), jnp.asarray(y), jnp.asarray(valid)
+
+
+class TranslationTask(Task):
+    """The LSTM translator on the synthetic translation task (teacher forcing)."""
+
+    def __init__(self, cfg: Any, hw: TrainingHardware):
+        from pimjax.apps.synthetic_translation import make_translation_dataset
+
+        self.cfg, self.hw = cfg, hw
+        self.data = make_translation_dataset(n_train=2048, n_test=256, seed=cfg.seed, max_len=10)
+        self.n_train = len(self.data["train"]["src"])
+
+    def make_model(self, rngs: nnx.Rngs) -> nnx.Module:
+        from pimjax.nn import Translator
+
+        d = self.data
+        hidden = max(16, int(round(128 * self.cfg.model_width)))
+        return Translator(src_vocab=d["src_vocab"], tgt_vocab=d["tgt_vocab"], embed=hidden, hidden=hidden,
+                          layers=2, hw=self.hw, rngs=rngs)
+
+    def _forward(self, model, batch, seed):
+        src, tgt_in, tgt_out, mask = batch
+        logits = model(src, tgt_in, seed=seed)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, tgt_out)
+        return logits, ce, mask
+
+    def loss(self, model, batch, *, seed, train: bool):
+        logits, ce, mask = self._forward(model, batch, seed)
+        loss = jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1)
+        return loss, jnp.sum((jnp.argmax(logits, -1) == batch[2]) * mask) / jnp.maximum(jnp.sum(mask), 1)
+
+    def evaluate(self, model, batch, *, seed):
+        logits, ce, mask = self._forward(model, batch, seed)
+        correct = jnp.sum((jnp.argmax(logits, -1) == batch[2]) * mask)
+        return {"token_accuracy": correct, "loss": jnp.sum(ce * mask), "count": jnp.sum(mask)}
+
+    def _arrays(self, split):
+        d = self.data[split]
+        return d["src"], d["tgt_in"], d["tgt_out"], d["mask"].astype(np.float32)
+
+    def train_batch(self, batch_size, *, seed, epoch, index):
+        arrs = self._arrays("train")
+        idx = _perm(self.n_train, seed, epoch)[index * batch_size:(index + 1) * batch_size]
+        return tuple(jnp.asarray(a[idx]) for a in arrs)
+
+    def test_batches(self, batch_size):
+        arrs = self._arrays("test")
+        n = len(arrs[0])
+        for s in range(0, n - batch_size + 1, batch_size):
+            yield tuple(jnp.asarray(a[s:s + batch_size]) for a in arrs)
+
+
+def make_task(cfg: Any, hw: TrainingHardware) -> Task:
+    """The task of ``cfg.model`` on ``cfg.dataset`` (digits, translation or an .npz path)."""
+    if cfg.model in TRANSLATOR_NAMES:
+        return TranslationTask(cfg, hw)
+    if cfg.model not in CNN_NAMES:
+        raise ValueError(f"TrainConfig.model must be one of {CNN_NAMES + TRANSLATOR_NAMES}, got {cfg.model!r}")
+    from pimjax.apps import data as data_mod
+
+    if cfg.dataset == "digits":
+        ds = data_mod.load_digits_dataset(input_size=cfg.input_size, seed=cfg.seed)
+    elif cfg.dataset.endswith(".npz"):
+        ds = data_mod.load_npz_dataset(cfg.dataset)
+    else:
+        raise ValueError(f"TrainConfig.dataset must be 'digits' or a path to an .npz file, got {cfg.dataset!r}")
+    return ClassificationTask(cfg, hw, _as_tuple(ds))
+
+
+def _as_tuple(ds: Any) -> tuple[np.ndarray, ...]:
+    if isinstance(ds, dict):
+        return tuple(np.asarray(ds[k]) for k in ("x_train", "y_train", "x_test", "y_test"))
+    if hasattr(ds, "x_train"):
+        return tuple(np.asarray(getattr(ds, k)) for k in ("x_train", "y_train", "x_test", "y_test"))
+    return tuple(np.asarray(a) for a in ds)

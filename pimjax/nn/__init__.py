@@ -1,0 +1,7 @@
+"""Flax NNX layers and models whose every matmul runs on the emulated hardware (DESIGN layer 6)."""
+
+from pimjax.nn._emulated import PHASES, PhaseConfig, TrainingHardware, emulated_dot, phase_matmul
+from pimjax.nn._hardware import PRECISIONS, training_hardware
+
+__all__ = ["PHASES", "PRECISIONS", "PhaseConfig", "TrainingHardware", "emulated_dot", "phase_matmul",
+           "training_hardware"]

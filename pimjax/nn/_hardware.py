@@ -1,0 +1,80 @@
+"""Training hardware presets: per-phase precisions of NeuroTrainer Table 4 on slice systems.
+
+NeuroTrainer Sec. 3.3.2 and Table 4: feed-forward in 16-bit fixed point with round-to-nearest;
+back-propagation (BP) and weight update (UP) in 32-bit fixed point with stochastic rounding in
+the MAC (its "Fixed 32/16 + SR" MAC adds one random number generator per multiplier, i.e. each
+product is rounded stochastically). Fraction bits are pimjax's choice (the paper gives widths
+only): activations Q8.8 and weights Q4.12 in FF; gradients with 20 fraction bits in BP/UP.
+"""
+
+from __future__ import annotations
+
+from jax.sharding import Mesh
+
+from pimjax.hw import AggregationConfig, ArrayConfig, SystemConfig
+from pimjax.numerics import FixedFormat, FloatFormat
+from pimjax.nn._emulated import PhaseConfig, TrainingHardware
+
+PRECISIONS = ("neurotrainer", "neurotrainer_sr_lo", "fixed32_nearest", "fixed16", "bf16", "fp32", "native")
+
+
+def _fixed_system(*, a: FixedFormat, b: FixedFormat, product: FixedFormat | None, product_rounding: str,
+                  out: FixedFormat, output_rounding: str, rows: int, width: int, num_slices: int) -> SystemConfig:
+    tree_frac = product.frac if product is not None else a.frac + b.frac
+    acc = FixedFormat(bits=32, frac=tree_frac)
+    arr = ArrayConfig(rows=rows, width=width, a_format=a, b_format=b, product_format=product,
+                      product_rounding=product_rounding, accumulator_format=acc, output_format=out,
+                      output_rounding=output_rounding, name="training")
+    agg = AggregationConfig(packet_format=None, accumulator_format=acc, output_format=out,
+                            output_rounding=output_rounding)
+    return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg)
+
+
+def _float_system(fmt: str, *, rows: int, width: int, num_slices: int) -> SystemConfig:
+    op = FloatFormat(name=fmt)
+    fp32 = FloatFormat(name="fp32")
+    arr = ArrayConfig(rows=rows, width=width, a_format=op, b_format=op, tree_format=fp32,
+                      accumulator_format=fp32, output_format=fp32, name=f"{fmt}_array")
+    agg = AggregationConfig(packet_format=fp32, accumulator_format=fp32, output_format=fp32)
+    return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg)
+
+
+def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, mesh: Mesh | None = None,
+                      rows: int = 256, width: int = 8) -> TrainingHardware:
+    """Per-phase hardware for training on ``num_slices`` slices of ``rows`` x ``width`` arrays.
+
+    Args:
+      precision: ``"neurotrainer"`` (Table 4: FF 16-bit nearest; BP/UP 32-bit, products rounded
+        stochastically), ``"neurotrainer_sr_lo"`` (the same with SR LO, Fig. 11),
+        ``"fixed32_nearest"`` (BP/UP 32-bit without SR: Fig. 10's failing case), ``"fixed16"``
+        (every phase 16-bit nearest), ``"bf16"`` or ``"fp32"`` float datapaths, or ``"native"``
+        (plain float32 ``jnp.dot``, no emulation: the float reference).
+      num_slices: slices each phase's matmuls are split over (K-partitioned).
+      mesh: devices the slices are sharded over (default one device).
+      rows, width: the array (Memory Slices: 256 x 8).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    kw = dict(rows=rows, width=width, num_slices=num_slices)
+    if precision == "native":
+        p = PhaseConfig(system=None)
+        return TrainingHardware(ff=p, bp=p, up=p, mesh=mesh)
+    if precision in ("bf16", "fp32"):
+        s = _float_system(precision, **kw)
+        return TrainingHardware(ff=PhaseConfig(system=s), bp=PhaseConfig(system=s), up=PhaseConfig(system=s), mesh=mesh)
+    q8_8, q4_12 = FixedFormat(bits=16, frac=8), FixedFormat(bits=16, frac=12)
+    ff = _fixed_system(a=q8_8, b=q4_12, product=None, product_rounding="nearest_even", out=q8_8,
+                       output_rounding="nearest_even", **kw)
+    if precision == "fixed16":
+        g = FixedFormat(bits=16, frac=12)
+        bp = _fixed_system(a=g, b=q4_12, product=None, product_rounding="nearest_even", out=g,
+                           output_rounding="nearest_even", **kw)
+        up = _fixed_system(a=q8_8, b=g, product=None, product_rounding="nearest_even", out=g,
+                           output_rounding="nearest_even", **kw)
+    else:
+        rnd = {"neurotrainer": "stochastic", "neurotrainer_sr_lo": "sr_lo", "fixed32_nearest": "nearest_even"}[precision]
+        g = FixedFormat(bits=32, frac=20)  # gradients: range +-2048, resolution 2**-20
+        w32 = FixedFormat(bits=32, frac=16)  # weights / activations in 32-bit phases
+        bp = _fixed_system(a=g, b=w32, product=g, product_rounding=rnd, out=g, output_rounding=rnd, **kw)
+        up = _fixed_system(a=w32, b=g, product=g, product_rounding=rnd, out=g, output_rounding=rnd, **kw)
+    return TrainingHardware(ff=PhaseConfig(system=ff), bp=PhaseConfig(system=bp), up=PhaseConfig(system=up), mesh=mesh)

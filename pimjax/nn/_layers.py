@@ -1,0 +1,145 @@
+"""Flax NNX layers whose matmuls run on the emulated hardware in all three phases.
+
+Every emulated layer owns a :class:`CostProbe` (zeros, shape (2, 4)); the gradient of the loss
+with respect to it carries the BP and UP numeric events, while the FF events and the
+shape-derived costs of all three phases are sown as ``nnx.Intermediate`` values named
+``"cost"`` (a dict phase -> :class:`~pimjax.cost.CostRecord`). Conv is lowered to matmul by
+im2col (NeuroTrainer Sec. 2, Memory Slices Sec. 4.2); max-pooling keeps the argmax index.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from pimjax.cost import CostRecord, system_cost
+from pimjax.numerics import NumericEvents, fold_key
+from pimjax.nn._emulated import TrainingHardware, emulated_dot
+from pimjax.system import Mapping
+
+
+class CostProbe(nnx.Variable):
+    """Zero-valued variable whose gradient carries a layer's BP/UP numeric events."""
+
+
+def _phase_shapes(m: int, k: int, n: int) -> dict[str, tuple[int, int, int]]:
+    # FF: (M,K)@(K,N); BP: dX = dY (M,N) @ W.T (N,K); UP: dW = X.T (K,M) @ dY (M,N)
+    return {"ff": (m, k, n), "bp": (m, n, k), "up": (k, m, n)}
+
+
+def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
+                 events: dict[str, Any] | None = None) -> dict[str, CostRecord]:
+    """Shape-derived cost records of the three phases of an (m x k) @ (k x n) layer matmul."""
+    out = {}
+    for phase, (pm, pk, pn) in _phase_shapes(m, k, n).items():
+        cfg = hw.phase(phase).system
+        if cfg is None:  # native float32: no hardware, only the MACs
+            out[phase] = CostRecord.make(macs=pm * pk * pn)
+            continue
+        mp = Mapping.even(k=pk, n=pn, num_slices=cfg.num_slices, width=cfg.array.width, rows=cfg.array.rows)
+        ev = None
+        if events is not None and phase in events:
+            ev = NumericEvents(*events[phase])
+        out[phase] = system_cost(pm, mp.k_sizes, pn, mp.owners, mp.tile_cols, cfg, events=ev)
+    return out
+
+
+def probe_events(probe_grad: jax.Array) -> dict[str, jax.Array]:
+    """BP/UP event vectors from a probe's gradient."""
+    return {"bp": probe_grad[0], "up": probe_grad[1]}
+
+
+class EmuLinear(nnx.Module):
+    """Dense layer ``y = x @ W + b`` with FF/BP/UP on the emulated hardware.
+
+    Args:
+      in_features, out_features: sizes.
+      hw: per-phase hardware.
+      layer_id: distinguishes the layer's random streams (stochastic rounding).
+      rngs: parameter initialisation.
+      use_bias: add a float bias after the array (as the aggregation engine's output).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, hw: TrainingHardware, layer_id: int,
+                 rngs: nnx.Rngs, use_bias: bool = True, name: str = ""):
+        init = nnx.initializers.lecun_normal()
+        self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
+        self.probe = CostProbe(jnp.zeros((2, 4), jnp.float32))
+        self.hw = hw
+        self.layer_id = layer_id
+        self.name = name or f"linear{layer_id}"
+
+    def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
+        k = self.kernel.shape[0]
+        s = fold_key(jnp.asarray(seed, jnp.uint32), self.layer_id)
+        y, ev = emulated_dot(x, self.kernel[...], self.hw, seed=s, probe=self.probe[...])
+        m = 1
+        for d in x.shape[:-1]:
+            m *= d
+        self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev}))
+        if self.bias is not None:
+            y = y + self.bias[...]
+        return y
+
+
+class EmuConv(nnx.Module):
+    """2-D convolution (NHWC) lowered to matmul by im2col, on the emulated hardware.
+
+    The kernel is stored as the im2col matrix ``(C * kh * kw, out_features)`` (input channel
+    major, the patch order of ``jax.lax.conv_general_dilated_patches``). The backward pass of
+    the patch extraction (col2im: summing overlapping patch gradients) is float.
+    """
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: Sequence[int], *,
+                 hw: TrainingHardware, layer_id: int, rngs: nnx.Rngs, strides: Sequence[int] = (1, 1),
+                 padding: str | Sequence[tuple[int, int]] = "SAME", use_bias: bool = True, name: str = ""):
+        self.kernel_size = tuple(kernel_size)
+        self.strides = tuple(strides)
+        self.padding = padding
+        kdim = in_features * self.kernel_size[0] * self.kernel_size[1]
+        self.linear = EmuLinear(kdim, out_features, hw=hw, layer_id=layer_id, rngs=rngs, use_bias=use_bias,
+                                name=name or f"conv{layer_id}")
+
+    def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
+        patches = jax.lax.conv_general_dilated_patches(
+            x, self.kernel_size, self.strides, self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return self.linear(patches, seed=seed)
+
+
+def max_pool_with_index(x: jax.Array, window: int = 2, stride: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """Max pooling (NHWC, VALID) that returns the argmax index inside each window.
+
+    NeuroTrainer Sec. 3.3.3: the comparator "returns the maximum value and its ID for
+    backpropagation"; the gradient flows only to that element.
+    """
+    stride = stride or window
+    c = x.shape[-1]
+    patches = jax.lax.conv_general_dilated_patches(
+        x, (window, window), (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    patches = patches.reshape(*patches.shape[:-1], c, window * window)
+    idx = jnp.argmax(patches, axis=-1)
+    y = jnp.take_along_axis(patches, idx[..., None], axis=-1)[..., 0]
+    return y, idx
+
+
+def emulated_dot_general(hw: TrainingHardware, seed: Any = 0):
+    """A ``dot_general`` for Flax layers (``nnx.Linear(..., dot_general=...)``).
+
+    Contracts the last dimension of ``lhs`` with the first of ``rhs`` on the emulated hardware
+    (FF/BP/UP); ``precision``, ``preferred_element_type`` and ``out_sharding`` are accepted and
+    ignored (the hardware fixes the precision).
+    """
+
+    def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                    out_sharding=None):
+        (lc, rc), (lb, rb) = dimension_numbers
+        if tuple(lb) or tuple(rb) or tuple(lc) != (lhs.ndim - 1,) or tuple(rc) != (0,) or rhs.ndim != 2:
+            raise ValueError(f"emulated dot_general supports x[..., K] @ w[K, N] only, got {dimension_numbers}")
+        y, _ = emulated_dot(lhs, rhs, hw, seed=seed)
+        return y
+
+    return dot_general

@@ -5,3 +5,8 @@ from pimjax.nn._hardware import PRECISIONS, training_hardware
 
 __all__ = ["PHASES", "PRECISIONS", "PhaseConfig", "TrainingHardware", "emulated_dot", "phase_matmul",
            "training_hardware"]
+from pimjax.nn._cnn import (CNN_MODELS, RESNET_CONFIGS, VGG_CONFIGS, VGG, AlexNet, ResNet, abstract_cnn,
+                            emulated_layers, gemm_shapes, make_cnn)
+
+__all__ += ["CNN_MODELS", "RESNET_CONFIGS", "VGG_CONFIGS", "VGG", "AlexNet", "ResNet", "abstract_cnn",
+            "emulated_layers", "gemm_shapes", "make_cnn"]

@@ -58,12 +58,16 @@ class PhaseConfig:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainingHardware:
-    """The three phases' configurations (NeuroTrainer Table 4) and the device mesh."""
+    """The three phases' configurations (NeuroTrainer Table 4) and the device mesh.
+
+    ``record_costs=False`` makes the layers skip cost recording (to measure its overhead).
+    """
 
     ff: PhaseConfig
     bp: PhaseConfig
     up: PhaseConfig
     mesh: Mesh | None = None
+    record_costs: bool = True
 
     def __post_init__(self) -> None:
         for p in PHASES:

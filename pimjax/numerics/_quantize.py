@@ -338,9 +338,17 @@ def requantize_exact(
     if dst is None:
         return codes, NumericEvents.zero()
     if isinstance(dst, FloatFormat):
+        if not isinstance(rounding, str) or rounding != "nearest_even":
+            raise ValueError(f"float formats round nearest_even only, got rounding={rounding!r}")
         with jax.enable_x64(True):
-            vals = jnp.ldexp(jnp.asarray(codes).astype(_F64), -jnp.asarray(frac).astype(jnp.int32))
-        return quantize(vals, dst, rounding, key=key, stochastic=stochastic, offset=offset)
+            # int64 -> float64 may round (|codes| > 2**53) and a second rounding to dst could
+            # then go wrong: split into two exact parts and let add_rounded round once
+            c = jnp.asarray(codes).astype(_I64)
+            lo = c & 0x7FF
+            s = -jnp.asarray(frac).astype(jnp.int32)
+            v, over = add_rounded(jnp.ldexp((c - lo).astype(_F64), s), jnp.ldexp(lo.astype(_F64), s), dst)
+            z = jnp.zeros((), jnp.int32)
+            return _from_f64(v, dst.dtype), NumericEvents(_count(over), z, z, z)
     with jax.enable_x64(True):
         codes = jnp.asarray(codes).astype(_I64)
         d = jnp.asarray(frac).astype(_I64) - jnp.asarray(dst.frac).astype(_I64)

@@ -11,7 +11,9 @@ weight stationary): for every output tile of ``R' <= R`` columns and every K-chu
 
 So a tile pass takes ``2 R' + M - 1 + L`` cycles. A slice's partial sums for all M rows of a
 tile persist in its memory between K-chunk passes (read and written back, as the aggregation
-engine does in Memory Slices Fig. 6 step 9).
+engine does in Memory Slices Fig. 6 step 9): written after every pass but the last and read
+before every pass but the first, ``n_k - 1`` times each; the last pass's sums leave through
+the output stage (one array) or as packets (a slice system) and are not written as partial sums.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class ArrayCounts(NamedTuple):
     a_bytes: int  # A streamed from memory (re-streamed for every N-tile)
     b_bytes: int  # B read from memory into register B
     acc_bytes_read: int  # partial sums read back between K-chunk passes
-    acc_bytes_written: int  # partial sums written after each pass
+    acc_bytes_written: int  # partial sums written after each pass but the last
     register_bits: int  # register B loads + register A shifts
 
     @property
@@ -81,6 +83,6 @@ def array_counts(m: int, k: int, n: int, cfg: ArrayConfig) -> ArrayCounts:
         a_bytes=n_n * m * k * a_b,
         b_bytes=k * n * b_b,
         acc_bytes_read=m * n * (n_k - 1) * acc_b,
-        acc_bytes_written=m * n * n_k * acc_b,
+        acc_bytes_written=m * n * (n_k - 1) * acc_b,
         register_bits=k * n * 8 * b_b + stream * r * w * 8 * a_b,
     )

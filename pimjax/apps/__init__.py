@@ -1,0 +1,1 @@
+"""Applications on top of :mod:`pimjax.nn`: datasets, training loops, sweeps (DESIGN layer 7)."""

@@ -1,0 +1,74 @@
+"""Benchmark: a training step of AlexNet (CPU-sized) on emulated slices vs plain float32.
+
+Times, in one process (medians over repeats, compile excluded), the jitted training step
+(forward, backward, Adam update, cost collection) of the same AlexNet on the digits batch
+shape with (a) the default emulated precision (NeuroTrainer Table 4: FF 16-bit nearest, BP/UP
+32-bit with stochastic rounding of every product) and (b) precision "native" (the same layers
+with plain float32 ``jnp.dot``), plus (c) the emulated step with cost recording off, and prints
+as its last line one JSON object with the times and ratios.
+
+    python scripts/bench_train.py [--precision neurotrainer --input-size 16 --model-width 0.25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from pimjax.apps.tasks import make_task
+from pimjax.apps.train import TrainConfig, _tx, make_steps
+from pimjax.nn import training_hardware
+
+
+def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float:
+    hw = training_hardware(cfg.precision, rows=cfg.rows, width=cfg.width, num_slices=cfg.slices)
+    hw = dataclasses.replace(hw, record_costs=record_costs)
+    task = make_task(cfg, hw)
+    model = task.make_model(nnx.Rngs(0))
+    opt = nnx.Optimizer(model, _tx(cfg), wrt=nnx.Param)
+    train_step, _ = make_steps(task)
+    batch = task.train_batch(cfg.batch_size, seed=0, epoch=0, index=0)
+    jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(0)))  # compile
+    jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(1)))
+    ts = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(2 + i)))
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts) * 1e3)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="alexnet")
+    p.add_argument("--precision", default="neurotrainer")
+    p.add_argument("--input-size", type=int, default=16)
+    p.add_argument("--model-width", type=float, default=0.25)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=7)
+    args = p.parse_args(argv)
+    base = TrainConfig(model=args.model, precision=args.precision, input_size=args.input_size,
+                       model_width=args.model_width, batch_size=args.batch_size, progress=False)
+    emu = _step_ms(base, args.repeats)
+    emu_nocost = _step_ms(base, args.repeats, record_costs=False)
+    native = _step_ms(dataclasses.replace(base, precision="native"), args.repeats)
+    out = {"model": args.model, "precision": args.precision, "input_size": args.input_size,
+           "model_width": args.model_width, "batch_size": args.batch_size, "backend": jax.default_backend(),
+           "emulated_step_ms": round(emu, 2), "emulated_no_cost_step_ms": round(emu_nocost, 2),
+           "native_f32_step_ms": round(native, 2), "ratio": round(emu / native, 3),
+           "cost_overhead_ratio": round(emu / emu_nocost, 3)}
+    print(f"{args.model}: emulated {emu:.1f} ms/step, without cost recording {emu_nocost:.1f} ms, "
+          f"native float32 {native:.1f} ms")
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pimjax.apps import train_cli
 
     train_cli.add_parser(sub)
+    from pimjax.apps import cost_cli
+
+    cost_cli.add_parser(sub)
     return parser
 
 

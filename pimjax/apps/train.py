@@ -80,12 +80,14 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.max_steps must be a non-negative integer or None, got {self.max_steps!r}")
 
 
-def _tx(cfg: TrainConfig) -> optax.GradientTransformation:
+def _tx(cfg: TrainConfig, total_steps: int = 0) -> optax.GradientTransformation:
+    """The optimizer, with a cosine decay of the learning rate over the run."""
+    lr = optax.cosine_decay_schedule(cfg.learning_rate, max(total_steps, 1)) if total_steps else cfg.learning_rate
     if cfg.optimizer == "adam":
-        return optax.adam(cfg.learning_rate)
+        return optax.adam(lr)
     if cfg.optimizer == "momentum":
-        return optax.sgd(cfg.learning_rate, momentum=0.9)
-    return optax.sgd(cfg.learning_rate)
+        return optax.sgd(lr, momentum=0.9)
+    return optax.sgd(lr)
 
 
 _DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
@@ -155,10 +157,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width)
     task = make_task(cfg, hw)
     model = task.make_model(nnx.Rngs(cfg.seed))
-    optimizer = nnx.Optimizer(model, _tx(cfg), wrt=nnx.Param)
-    train_step, eval_step = make_steps(task)
     steps_per_epoch = task.steps_per_epoch(cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
+    optimizer = nnx.Optimizer(model, _tx(cfg, total_steps), wrt=nnx.Param)
+    train_step, eval_step = make_steps(task)
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     ckpt_dir = os.path.join(cfg.out_dir, "checkpoints") if cfg.out_dir else None

@@ -10,3 +10,11 @@ from pimjax.nn._cnn import (CNN_MODELS, RESNET_CONFIGS, VGG_CONFIGS, VGG, AlexNe
 
 __all__ += ["CNN_MODELS", "RESNET_CONFIGS", "VGG_CONFIGS", "VGG", "AlexNet", "ResNet", "abstract_cnn",
             "emulated_layers", "gemm_shapes", "make_cnn"]
+from pimjax.nn._activations import ACTIVATIONS, activation
+from pimjax.nn._translator import (EmuLSTMCell, GemmShape, Translator, TranslatorConfig, abstract_translator,
+                                   gnmt_config)
+from pimjax.nn._translator import gemm_shapes as translator_gemm_shapes
+from pimjax.nn._translator import layer_shapes as translator_layer_shapes
+
+__all__ += ["ACTIVATIONS", "activation", "EmuLSTMCell", "GemmShape", "Translator", "TranslatorConfig",
+            "abstract_translator", "gnmt_config", "translator_gemm_shapes", "translator_layer_shapes"]

@@ -83,7 +83,11 @@ def _check_common(*, num_classes: int, in_channels: int, input_size: int, width:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if int(in_channels) < 1:
         raise ValueError(f"in_channels must be >= 1, got {in_channels}")
-    if not (isinstance(width, (int, float)) and width > 0):
+    try:
+        ok = math.isfinite(float(width)) and float(width) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
         raise ValueError(f"width must be a positive number, got {width!r}")
     if int(input_size) < 1:
         raise ValueError(f"input_size must be >= 1, got {input_size}")
@@ -188,14 +192,6 @@ def adaptive_avg_pool(x: jax.Array, out_size: int) -> jax.Array:
 def _pool(x: jax.Array, window: int, stride: int) -> jax.Array:
     y, _idx = max_pool_with_index(x, window, stride)
     return y
-
-
-def _conv_out(n: int, k: int, s: int, p: int) -> int:
-    return (n + 2 * p - k) // s + 1
-
-
-def _pool_out(n: int, k: int, s: int) -> int:
-    return (n - k) // s + 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,6 +407,9 @@ class ResNet(nnx.Module):
     ``"resnet18"``: basic blocks (2, 2, 2, 2); ``"resnet50"``: bottleneck blocks (3, 4, 6, 3);
     stage widths 64, 128, 256, 512 (x4 out for bottlenecks) times ``width``; stride 2 at the first
     block of stages 2-4; 1x1 projection shortcuts (emulated, with BN) where shapes change.
+    ``depths`` overrides the blocks per stage (e.g. ``"resnet18"`` with ``(3, 4, 6, 3)`` is
+    ResNet-34, ``"resnet50"`` with ``(3, 4, 23, 3)`` ResNet-101; ``(1, 1, 1, 1)`` is the cheapest
+    network with every kind of layer, for tests).
     Stem: 7x7/2 conv + 3x3/2 max-pool (pad 1) for ``input_size >= 64``, 3x3/1 conv and no pool
     below. Global average pooling, then the emulated fc. BatchNorm normalises with batch
     statistics and updates its running averages when ``train=True``, uses the running averages
@@ -418,14 +417,19 @@ class ResNet(nnx.Module):
     """
 
     def __init__(self, config: str = "resnet50", *, hw: TrainingHardware, num_classes: int = 1000,
-                 in_channels: int = 3, input_size: int = 224, width: float = 1.0, rngs: nnx.Rngs):
+                 in_channels: int = 3, input_size: int = 224, width: float = 1.0,
+                 depths: Sequence[int] | None = None, rngs: nnx.Rngs):
         if config not in RESNET_CONFIGS:
             raise ValueError(f"ResNet config must be one of {sorted(RESNET_CONFIGS)}, got {config!r}")
         _check_common(num_classes=num_classes, in_channels=in_channels, input_size=input_size, width=width)
         self.config = config
         self.num_classes, self.in_channels, self.input_size, self.width = num_classes, in_channels, input_size, width
         self.small = input_size < SMALL_INPUT
-        kind, depths = RESNET_CONFIGS[config]
+        kind, default_depths = RESNET_CONFIGS[config]
+        depths = tuple(int(d) for d in (default_depths if depths is None else depths))
+        if len(depths) != 4 or min(depths) < 1:
+            raise ValueError(f"depths must be 4 positive block counts (one per stage), got {depths}")
+        self.depths = depths
         block_cls = BasicBlock if kind == "basic" else Bottleneck
         ids = _Ids()
         c0 = _ch(64, width)

@@ -97,6 +97,9 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
                       key=None if kq is None else fold_key(kq, 0))
     qb, eb = quantize(b, arr.b_format, phase.input_rounding if not arr.is_float else "nearest_even",
                       key=None if kq is None else fold_key(kq, 1))
+    if not arr.is_float:  # compact code dtypes: less memory traffic downstream
+        with jax.enable_x64(True):
+            qa, qb = qa.astype(arr.a_format.code_dtype), qb.astype(arr.b_format.code_dtype)
     res = system_matmul(qa, qb, cfg, mesh=mesh, key=key)
     ev = ea.merge(eb).merge(res.events)
     if isinstance(cfg.aggregation.output_format, FloatFormat) or arr.is_float:

@@ -17,8 +17,8 @@ What runs where:
   elementwise products, and the *activation x activation* products of attention: the scores
   ``q_t . enc_s`` and the context ``sum_s alpha_s enc_s`` are batched per sentence
   (``einsum``) with a float32 softmax. On the hardware they would be small per-sentence
-  matmuls with both operands streamed (no preloaded weight); they are listed by
-  :func:`gemm_shapes` with ``emulated=False``.
+  matmuls with both operands streamed (no preloaded weight); :func:`layer_shapes` lists them
+  with ``emulated=False``.
 
 Time steps run under ``jax.lax.scan`` (one compilation for any length). Each EmuLinear inside a
 scan is called once per step with seed ``fold_key(seed, t)`` (the layer id is folded in by the
@@ -37,7 +37,7 @@ bidirectional first layer starts at each sentence's last real token.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -164,7 +164,8 @@ class TranslatorConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"TranslatorConfig.{f} must be a positive int, got {v!r}")
         if self.truncate_bptt is not None and (not isinstance(self.truncate_bptt, int) or self.truncate_bptt < 1):
-            raise ValueError(f"TranslatorConfig.truncate_bptt must be a positive int or None, got {self.truncate_bptt!r}")
+            raise ValueError(f"TranslatorConfig.truncate_bptt must be a positive int or None, "
+                             f"got {self.truncate_bptt!r}")
 
     @property
     def enc_out_dim(self) -> int:
@@ -190,15 +191,15 @@ def gnmt_config(*, vocab: int = 32000) -> TranslatorConfig:
     Google NMT (GNMT)"; Table 3's values are not in our copy of the paper, so the sizes follow
     Wu et al. 2016, GNMT Sec. 3-5): 8 encoder layers (the first bidirectional), 8 decoder
     layers, 1024 LSTM units and 1024-wide embeddings, residual connections from the third layer,
-    a 32K wordpiece vocabulary. Meant for costing by shapes (:func:`gemm_shapes`); building its
-    parameters takes about 1.3 GB of float32.
+    a 32K wordpiece vocabulary. Meant for costing by shapes (:func:`gemm_shapes`); its 253M float32
+    parameters take about 1 GB (:func:`abstract_translator` builds it without allocating).
     """
     return TranslatorConfig(src_vocab=vocab, tgt_vocab=vocab, embed_dim=1024, hidden=1024, enc_layers=8,
                             dec_layers=8, bidirectional=True, residual_from=2, input_feeding=True)
 
 
 class GemmShape(NamedTuple):
-    """One forward matmul of a layer: ``(m x k) @ (k x n)``, executed ``calls`` times per batch.
+    """One layer's forward matmul ``(m x k) @ (k x n)``, executed ``calls`` times per batch.
 
     ``emulated`` is False for the activation x activation products of attention, which the
     emulation computes in float32 (see the module docstring).
@@ -216,22 +217,44 @@ class GemmShape(NamedTuple):
         return self.m * self.k * self.n * self.calls
 
 
-def gemm_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int, tgt_len: int) -> list[GemmShape]:
-    """The forward matmuls of one teacher-forced batch, per layer, from shapes only (no FLOPs run).
+def abstract_translator(config: TranslatorConfig, *, hw: TrainingHardware, lut: LUTs = None, seed: int = 0
+                        ) -> "Translator":
+    """A :class:`Translator` under :func:`flax.nnx.eval_shape`: parameters are shapes, nothing is
+    allocated (e.g. ``abstract_translator(gnmt_config(), hw=...)`` for parameter counts)."""
+    return nnx.eval_shape(lambda: Translator(config, hw=hw, rngs=nnx.Rngs(seed), lut=lut))
 
-    LSTM and attention layers are called once per time step (``calls`` = steps, ``m`` = batch);
-    the output projection runs once on all ``batch * tgt_len`` attentional states. The
-    backward phases of an emulated entry are BP ``(m x n) @ (n x k)`` and UP ``(k x m) @ (m x n)``.
-    Names match the layers' ``name`` (and thus their sown costs).
+
+def _config_of(model: "Translator | TranslatorConfig") -> TranslatorConfig:
+    cfg = model.config if isinstance(model, Translator) else model
+    if not isinstance(cfg, TranslatorConfig):
+        raise TypeError(f"model must be a Translator or TranslatorConfig, got {type(model).__name__}")
+    return cfg
+
+
+def _check_sizes(batch: int, src_len: int, tgt_len: int) -> tuple[int, int, int]:
+    vals = tuple(int(v) for v in (batch, src_len, tgt_len))
+    if min(vals) < 1:
+        raise ValueError(f"batch, src_len and tgt_len must be >= 1, got {vals}")
+    return vals
+
+
+def layer_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int, tgt_len: int
+                 ) -> list[GemmShape]:
+    """Per-layer forward matmuls of one teacher-forced batch, from shapes only (nothing runs).
+
+    LSTM and attention layers run once per time step (``calls`` = steps, ``m`` = batch); the
+    output projection runs once on all ``batch * tgt_len`` attentional states; the attention
+    scores and context are per-sentence products (``m = 1``, ``calls = batch * tgt_len``,
+    ``emulated=False``). The backward phases of an emulated entry are BP ``(m x n) @ (n x k)``
+    and UP ``(k x m) @ (m x n)``. Names are the layers' ``name`` (and thus their sown costs).
 
     Args:
       model: a :class:`Translator` or its :class:`TranslatorConfig` (e.g. :func:`gnmt_config`).
       batch, src_len, tgt_len: batch size and padded source / target lengths.
     """
-    cfg = model.config if isinstance(model, Translator) else model
-    if not isinstance(cfg, TranslatorConfig):
-        raise TypeError(f"model must be a Translator or TranslatorConfig, got {type(model).__name__}")
-    b, s, t, h = batch, src_len, tgt_len, cfg.hidden
+    cfg = _config_of(model)
+    b, s, t = _check_sizes(batch, src_len, tgt_len)
+    h = cfg.hidden
     out: list[GemmShape] = []
     for i, d in enumerate(cfg.enc_in_dims()):
         if i == 0 and cfg.bidirectional:
@@ -247,6 +270,35 @@ def gemm_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int
     out.append(GemmShape("attn_context", 1, s, e, b * t, emulated=False))
     out.append(GemmShape("attn_wc", b, e + h, h, t))
     out.append(GemmShape("out_proj", b * t, h, cfg.tgt_vocab, 1))
+    return out
+
+
+def gemm_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int, tgt_len: int
+                ) -> list[tuple[str, int, int, int]]:
+    """The emulated forward GEMMs ``(layer_name, M, K, N)`` of one teacher-forced batch, one per
+    call, in call order, from shapes only (analytic; nothing runs).
+
+    The same convention as :func:`pimjax.nn.gemm_shapes` for CNNs: the encoder runs layer by
+    layer (``enc0`` for each of the ``src_len`` steps, then ``enc0_bw`` if bidirectional, then
+    ``enc1``...), the decoder step by step (``dec0``..., ``attn_wa``, ``attn_wc`` for each of the
+    ``tgt_len`` steps), then ``out_proj`` once with ``M = batch * tgt_len``. BP and UP run
+    ``(M x N) @ (N x K)`` and ``(K x M) @ (M x N)``. Per-layer totals and the float attention
+    products: :func:`layer_shapes`. ``gemm_shapes(gnmt_config(), ...)`` costs GNMT without
+    building it.
+    """
+    shapes = {g.name: g for g in layer_shapes(model, batch, src_len, tgt_len)}
+    cfg = _config_of(model)
+    b, s, t = _check_sizes(batch, src_len, tgt_len)
+    out: list[tuple[str, int, int, int]] = []
+    enc_names = [g.name for g in shapes.values() if g.name.startswith("enc")]
+    for name in enc_names:
+        g = shapes[name]
+        out += [(name, g.m, g.k, g.n)] * s
+    step = [f"dec{i}" for i in range(cfg.dec_layers)] + ["attn_wa", "attn_wc"]
+    for _ in range(t):
+        out += [(n, shapes[n].m, shapes[n].k, shapes[n].n) for n in step]
+    g = shapes["out_proj"]
+    out.append(("out_proj", g.m, g.k, g.n))
     return out
 
 
@@ -470,17 +522,3 @@ class Translator(nnx.Module):
 
         _, ids = _scan(self, body, (self._dec_init(b), tok0, done0), steps)
         return jnp.swapaxes(ids, 0, 1)
-
-
-def layer_names(model: Translator) -> list[str]:
-    """Names of the model's emulated layers (the ``emulated`` entries of :func:`gemm_shapes`)."""
-    return [s.name for s in gemm_shapes(model.config, 1, 1, 1) if s.emulated]
-
-
-def emu_layers(model: Translator) -> dict[str, EmuLinear]:
-    """The model's :class:`EmuLinear` layers by name."""
-    out: dict[str, Any] = {}
-    for _, node in nnx.iter_graph(model):
-        if isinstance(node, EmuLinear):
-            out[node.name] = node
-    return out

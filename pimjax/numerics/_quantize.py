@@ -194,6 +194,8 @@ def quantize(
             ev = NumericEvents(_count(over), _count(nan), _count(inf), jnp.zeros((), jnp.int32))
             return _from_f64(v, fmt.dtype), ev
         rid = rounding_id(rounding)
+        if _f32_fast_ok(x, fmt, rid):
+            return _quantize_f32(x, fmt, rid)
         # 0 < |y| < 2**-64: every mode's result depends only on the sign of y (random words
         # have at most 32 bits), so use +-2**-64 there. Float64-subnormal x (which XLA:CPU
         # reads as zero) and y that underflows are told apart by integer tests on the bits.
@@ -259,6 +261,50 @@ def quantize(
         rb = _rbits_count(rounding, 64, size, r_bits) if words is not None else jnp.zeros((), jnp.int32)
         ev = NumericEvents(_count(over), _count(nan), _count(inf), rb)
         return codes, ev
+
+
+_F32_FAST_MODES = tuple(ROUNDING_MODES.index(m) for m in ("nearest_even", "nearest_away", "toward_zero"))
+
+
+def _f32_fast_ok(x, fmt: FixedFormat, rid: Any) -> bool:
+    """Float32-only path: exact when codes fit 24 bits and the mode ignores underflowed y.
+
+    ``y = x * 2**frac`` is exact in float32 except on overflow (-> Inf, saturated and counted
+    as here) and underflow below 2**-126, which XLA:CPU may flush to zero: harmless for
+    nearest and toward-zero rounding (the result is 0 either way) but not for floor or
+    stochastic rounding, which take the exact path.
+    """
+    return (x.dtype in (jnp.float32, jnp.bfloat16, jnp.float16) and fmt.is_static and int(fmt.bits) <= 24
+            and isinstance(rid, int) and rid in _F32_FAST_MODES and -60 <= int(fmt.frac) <= 60)
+
+
+def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEvents]:
+    x = x.astype(jnp.float32)
+    nan, inf = jnp.isnan(x), jnp.isinf(x)
+    y = x * jnp.float32(2.0 ** int(fmt.frac))
+    name = ROUNDING_MODES[rid]
+    if name == "toward_zero":
+        q = jnp.trunc(y)
+    else:
+        q = jnp.round(y)  # half to even, exact in float32
+        if name == "nearest_away":
+            t = jnp.trunc(y)
+            q = jnp.where(jnp.abs(y - t) == 0.5, t + jnp.sign(y), q)
+    lo, hi = float(fmt.min_code), float(fmt.max_code)  # |code| <= 2**24: exact in float32
+    q = jnp.where(nan, 0.0, q)
+    over = ((q < lo) | (q > hi)) & ~inf
+    if fmt.overflow == "saturate":
+        qv = jnp.clip(q, lo, hi)
+    else:
+        span = hi - lo + 1
+        qv = jnp.fmod(jnp.fmod(q, span) - lo, span)
+        qv = jnp.where(qv < 0, qv + span, qv) + lo
+        qv = jnp.where(jnp.isinf(q), 0.0, qv)
+    qv = jnp.where(inf, jnp.where(x > 0, hi, lo), qv)
+    with jax.enable_x64(True):
+        codes = qv.astype(jnp.int32).astype(_I64)
+    z = jnp.zeros((), jnp.int32)
+    return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
 
 
 def encode(x: jax.Array, fmt: FixedFormat | FloatFormat, rounding: Any = "nearest_even", **kw) -> jax.Array:

@@ -10,6 +10,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from pimjax.numerics._formats import ROUNDING_MODES, rounding_id
 
@@ -53,6 +54,9 @@ def round_shift(c: jax.Array, d: Any, rounding: Any, rwords: jax.Array | None = 
     >>> [int(v) for v in round_shift(jnp.array([5, 6, 7, -6]), 2, "nearest_even")]
     [1, 2, 2, -2]
     """
+    rid0 = rounding_id(rounding)
+    if isinstance(d, (int, np.integer)) and isinstance(rid0, int) and -63 <= int(d) <= 62:
+        return _round_shift_static(c, int(d), rid0, rwords, r_bits)
     with jax.enable_x64(True):
         c = jnp.asarray(c).astype(_I64)
         d = jnp.asarray(d).astype(_I64)
@@ -79,6 +83,33 @@ def round_shift(c: jax.Array, d: Any, rounding: Any, rwords: jax.Array | None = 
         rounded = q + inc.astype(_I64)
         shifted = c << jnp.clip(-d, 0, 63)
         return jnp.where(d > 0, rounded, shifted)
+
+
+def _round_shift_static(c, d: int, rid: int, rwords, r_bits: int) -> jax.Array:
+    """``round_shift`` for a static ``d`` and mode: a few integer ops per element."""
+    name = ROUNDING_MODES[rid]
+    with jax.enable_x64(True):
+        c = jnp.asarray(c).astype(_I64)
+        if d <= 0:
+            return c << -d
+        if name == "floor":
+            return c >> d
+        if name in ("stochastic", "sr_lo"):
+            if rwords is None:
+                raise ValueError(f"rounding {name!r} needs random words (pass a key)")
+            r = rwords.astype(_I64)
+            rp = r >> (r_bits - d) if d <= r_bits else r << (d - r_bits)
+            return (c + rp) >> d  # floor((c + R') / 2**d)
+        q = c >> d
+        rem = c & ((1 << d) - 1)
+        half = 1 << (d - 1)
+        if name == "toward_zero":
+            inc = (c < 0) & (rem != 0)
+        elif name == "nearest_even":
+            inc = (rem > half) | ((rem == half) & ((q & 1) == 1))
+        else:  # nearest_away
+            inc = (rem > half) | ((rem == half) & (c >= 0))
+        return q + inc.astype(_I64)
 
 
 def code_bounds(bits: Any, signed: bool) -> tuple[jax.Array, jax.Array]:

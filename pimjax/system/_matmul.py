@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from pimjax.hw._system import SystemConfig
 from pimjax.numerics import NumericEvents, fold_key
@@ -174,8 +174,6 @@ def system_matmul(
     icn = packetize(k_sizes=mapping.k_sizes, owners=mapping.owners, n=n, tile_cols=mapping.tile_cols,
                     m=m, cfg=config)
 
-    with jax.enable_x64(True):
-        a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
     mode = "ordered"
     ok = jnp.asarray(False)
     if _system_order_free(config):
@@ -186,21 +184,30 @@ def system_matmul(
             mode, ok = "fast", jnp.asarray(True)
         else:
             mode, ok = "cond", _data_bound_ok(a, b, limit)
-    acc, ev = _sharded(a_sl, b_sl, ok, cfg=config, mesh=mesh, axis=axis_name, key=key, method=method,
-                       n=n, mode=mode)
+    acc, ev = _run(a, b, ok, mapping, cfg=config, mesh=mesh, axis=axis_name, key=key, method=method,
+                   n=n, mode=mode)
     out, ev2 = finish(acc, config, key=key)
+    ev = ev.merge(ev2)
+    if d > 1:
+        # Replicate the result: what follows (float ops of a model) then runs unpartitioned,
+        # so its reduction orders, and bits, are those of a single device.
+        rep = NamedSharding(mesh, P())
+        out = jax.lax.with_sharding_constraint(out, rep)
+        ev = NumericEvents(*(jax.lax.with_sharding_constraint(x, rep) for x in ev))
     with jax.enable_x64(True):
         icn_arr = ICNCounts(*(jnp.asarray(v, jnp.float64) for v in icn))
-    return SystemResult(out, ev.merge(ev2), icn_arr, ~ok, mapping)
+    return SystemResult(out, ev, icn_arr, ~ok, mapping)
 
 
 def _psum_events(ev: NumericEvents, axis: str) -> NumericEvents:
     return NumericEvents(*(jax.lax.psum(x, axis) for x in ev))
 
 
-def _sharded(a_sl, b_sl, ok, *, cfg: SystemConfig, mesh: Mesh, axis: str, key: Any, method: str,
-             n: int, mode: str):
-    """One ``shard_map`` over the slice axis; returns the aggregated accumulator (M, N)."""
+def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str, key: Any, method: str,
+         n: int, mode: str):
+    """The aggregated accumulator (M, N): one ``shard_map`` over the slice axis, or, on one
+    device, the same steps without collectives (the fast path then multiplies A and B whole:
+    order cannot matter)."""
     arr = cfg.array
     d = mesh.shape[axis]
     s_loc = cfg.num_slices // d
@@ -242,6 +249,37 @@ def _sharded(a_sl, b_sl, ok, *, cfg: SystemConfig, mesh: Mesh, axis: str, key: A
         packets = packets.reshape(cfg.num_slices, packets.shape[1], blk)
         acc, rev = reduce_packets(packets, cfg)
         return acc, ev.merge(rev)
+
+    def exact_whole(a, b):
+        return exact_matmul(a, b, a_bits=arr.a_format.bits, b_bits=arr.b_format.bits,
+                            a_signed=arr.a_format.signed, b_signed=arr.b_format.signed,
+                            method=method), NumericEvents.zero()
+
+    def ordered_single(a, b):
+        a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
+
+        def one_slice(xs):
+            i, a_s, b_s = xs
+            skey = None if key is None else fold_key(fold_key(key, _SLICE_STREAM), i)
+            acc, ev, _ = array_accumulate(a_s, b_s, arr, key=skey, method=method)
+            pk, pev = to_packets(acc, cfg, key=packet_key(key, cfg, i))
+            return pk, ev.merge(pev)
+
+        packets, evs = jax.lax.map(one_slice, (jnp.arange(cfg.num_slices), a_sl, b_sl))
+        ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int32) for x in evs))
+        acc, rev = reduce_packets(packets, cfg)
+        return acc, ev.merge(rev)
+
+    if d == 1:
+        with jax.enable_x64(True):
+            if mode == "fast":
+                return exact_whole(a, b)
+            if mode == "cond":
+                return jax.lax.cond(ok, exact_whole, ordered_single, a, b)
+            return ordered_single(a, b)
+
+    with jax.enable_x64(True):
+        a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
 
     def body(a_loc, b_loc, ok):
         with jax.enable_x64(True):

@@ -1,0 +1,142 @@
+"""``pimjax cost``: per-layer, per-phase training costs of a model on a slice system, from shapes.
+
+    pimjax cost --model vgg16 --input-size 224 --batch 128 --system slices_hmc2 --slices 256
+
+prints, for every emulated layer and each phase (FF, BP, UP), the MACs, array cycles,
+utilization, time, energy, DRAM bytes and interconnect bytes of one training batch, and the
+per-phase and overall totals (:func:`pimjax.apps.model_costs.model_costs`). Nothing is run:
+CNN shapes come from tracing the forward pass with :func:`jax.eval_shape`, the translator's
+analytically, and every record is a closed-form function of the shapes and the mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from typing import Any
+
+from pimjax.apps.model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
+
+PHASES = ("ff", "bp", "up")
+
+_HDR = (f"{'layer':<28} {'phase':<5} {'GMACs':>10} {'Mcycles':>10} {'util':>6} {'time ms':>11} "
+        f"{'energy mJ':>11} {'DRAM MB':>11} {'ICN MB':>10}")
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cost", help="per-layer, per-phase costs of training a model on a slice system (shapes only)",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="vgg16", choices=MODEL_NAMES, help="model (default %(default)s)")
+    p.add_argument("--input-size", type=_positive_int, default=224, help="CNN input side (default %(default)s)")
+    p.add_argument("--batch", type=_positive_int, default=128, help="batch size (default %(default)s)")
+    p.add_argument("--system", default="slices_hmc2",
+                   help="system preset for all phases (default %(default)s; see `pimjax presets`)")
+    p.add_argument("--slices", type=_positive_int, default=None,
+                   help="number of slices (default: the preset's num_slices)")
+    p.add_argument("--model-width", type=float, default=1.0, help="CNN channel multiplier (default %(default)s)")
+    p.add_argument("--num-classes", type=_positive_int, default=1000, help="CNN classes (default %(default)s)")
+    p.add_argument("--src-len", type=_positive_int, default=DEFAULT_SRC_LEN,
+                   help="translator padded source length (default %(default)s)")
+    p.add_argument("--tgt-len", type=_positive_int, default=DEFAULT_TGT_LEN,
+                   help="translator padded target length (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    p.add_argument("--csv", metavar="PATH", default=None, help="also write the per-layer rows and totals to PATH")
+    p.set_defaults(func=run)
+
+
+def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = "slices_hmc2",
+                slices: int | None = None, model_width: float = 1.0, num_classes: int = 1000,
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN) -> dict[str, Any]:
+    """The report of ``pimjax cost`` as a dict (``rows``: per layer and phase; ``totals``)."""
+    from pimjax.apps.model_costs import cost_rows, model_costs, phase_hardware, phase_totals
+    from pimjax.cost import peak_bandwidth, peak_flops
+
+    costs = model_costs(model, batch=batch, input_size=input_size, system=system, slices=slices,
+                        width=model_width, num_classes=num_classes, src_len=src_len, tgt_len=tgt_len)
+    cfg = phase_hardware(system, slices).ff.system
+    totals = {p: r.to_dict() for p, r in phase_totals(costs).items()}
+    t = totals["all"]
+    return {
+        "model": model, "batch": batch,
+        "input_size": input_size if model != "gnmt" else None,
+        "src_len": src_len if model == "gnmt" else None, "tgt_len": tgt_len if model == "gnmt" else None,
+        "system": system, "slices": cfg.num_slices,
+        "array": f"{cfg.array.rows}x{cfg.array.width} @ {cfg.array.clock_ghz} GHz x {cfg.compute_scale}",
+        "peak_flops": peak_flops(cfg), "peak_bandwidth": peak_bandwidth(cfg),
+        "achieved_flops": t["flops"] / t["time_s"] if t["time_s"] > 0 else 0.0,
+        "rows": cost_rows(costs, with_totals=False), "totals": totals,
+    }
+
+
+def _line(layer: str, phase: str, d: dict[str, float]) -> str:
+    return (f"{layer[-28:]:<28} {phase:<5} {d['macs'] / 1e9:10.4f} {d['cycles'] / 1e6:10.3f} "
+            f"{d['utilization']:6.3f} {d['time_s'] * 1e3:11.4f} {d['energy_pj'] / 1e9:11.4f} "
+            f"{d['dram_bytes'] / 1e6:11.3f} {d['icn_bytes'] / 1e6:10.3f}")
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The table of ``pimjax cost``."""
+    shape = (f"{r['input_size']}x{r['input_size']}" if r["input_size"] is not None
+             else f"src/tgt {r['src_len']}/{r['tgt_len']}")
+    lines = [f"pimjax cost: {r['model']} ({shape}, batch {r['batch']}), one training batch (FF, BP, UP) on "
+             f"{r['system']} x {r['slices']} slices ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
+             f"{r['peak_bandwidth'] / 1e9:.0f} GB/s)",
+             "cycles are summed over the slices; time = max over slices of max(compute, memory, ICN) + tail, "
+             "summed over the ops",
+             _HDR, "-" * len(_HDR)]
+    for row in r["rows"]:
+        lines.append(_line(row["layer"], row["phase"], row))
+    lines.append("-" * len(_HDR))
+    for p in (*PHASES, "all"):
+        lines.append(_line("TOTAL", p, r["totals"][p]))
+    t = r["totals"]["all"]
+    lines.append(f"achieved {r['achieved_flops'] / 1e12:.4f} TFLOP/s ({t['flops'] / 1e12:.3f} TFLOP in "
+                 f"{t['time_s'] * 1e3:.3f} ms; compute {t['time_compute_s'] * 1e3:.3f} ms, memory "
+                 f"{t['time_memory_s'] * 1e3:.3f} ms, ICN {t['time_icn_s'] * 1e3:.3f} ms), "
+                 f"intensity {t['intensity']:.3g} FLOP/B")
+    return "\n".join(lines)
+
+
+def write_csv(r: dict[str, Any], path: str) -> None:
+    rows = list(r["rows"]) + [{"layer": "TOTAL", "phase": p, **d} for p, d in r["totals"].items()]
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pimjax.apps.model_costs import system_presets
+
+    if args.system not in system_presets():
+        print(f"pimjax cost: unknown system preset {args.system!r}; choose one of {', '.join(system_presets())}",
+              file=sys.stderr)
+        return 2
+    r = cost_report(model=args.model, batch=args.batch, input_size=args.input_size, system=args.system,
+                    slices=args.slices, model_width=args.model_width, num_classes=args.num_classes,
+                    src_len=args.src_len, tgt_len=args.tgt_len)
+    if args.csv:
+        write_csv(r, args.csv)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(format_report(r))
+        if args.csv:
+            print(f"wrote {args.csv}")
+    return 0

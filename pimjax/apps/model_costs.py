@@ -1,0 +1,217 @@
+"""Per-layer, per-phase costs of a whole model from its shapes alone (nothing runs).
+
+:func:`model_costs` lists a model's emulated GEMMs (``(layer, M, K, N)`` of the forward pass)
+with :func:`pimjax.nn.gemm_shapes` (CNNs: the forward pass traced by :func:`jax.eval_shape` on an
+abstract model) or :func:`pimjax.nn.translator_gemm_shapes` (the GNMT-like translator:
+analytic), and costs each one in its three training phases with
+:func:`pimjax.nn._layers.matmul_costs`:
+
+* FF ``(M x K) @ (K x N)``, BP ``(M x N) @ (N x K)``, UP ``(K x M) @ (M x N)``;
+* each phase on the system of that phase (``system``: a preset name, a
+  :class:`~pimjax.hw.SystemConfig`, or a mapping phase -> either), with ``num_slices``
+  replaced by ``slices`` when given, mapped by :meth:`pimjax.system.Mapping.even` (K split over
+  the slices, output tiles owned in blocks) as the emulated layers do in training;
+* a layer called several times (an LSTM layer once per time step) gets the sum of its calls:
+  identical GEMMs are costed once and the record multiplied by the number of calls (exact for
+  the integer counts; the times are the sum of the calls' times, the ops of a step running one
+  after the other as in :func:`pimjax.cost.total`).
+
+So ``model_costs(...)[layer][phase]`` equals the sum of ``matmul_costs(m, k, n, hw)[phase]`` over
+the layer's entries of the model's ``gemm_shapes``. VGG16 at 224 x 224, batch 128, on 256 slices
+takes about two seconds of CPU: every record is a closed-form function of the shapes and the mapping.
+
+>>> c = model_costs("alexnet", batch=2, input_size=32, width=0.25, system="slices_hmc2", slices=4)
+>>> list(c)[:2], sorted(c["features.conv1"])
+(['features.conv1', 'features.conv2'], ['bp', 'ff', 'up'])
+>>> int(c["features.conv1"]["ff"].macs) == 2 * 32 * 32 * 27 * 16
+True
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Mapping
+
+import jax
+
+from pimjax.cost import CostRecord, total
+from pimjax.hw import SystemConfig, presets
+from pimjax.nn import PHASES, PhaseConfig, TrainingHardware
+
+CNN_NAMES: tuple[str, ...] = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
+TRANSLATOR_NAMES: tuple[str, ...] = ("gnmt",)
+MODEL_NAMES: tuple[str, ...] = CNN_NAMES + TRANSLATOR_NAMES
+
+#: Default padded (source, target) lengths of the translator: Memory Slices Sec. 6 trains its
+#: LSTMs with buckets (5, 10), (10, 15), (20, 25), (40, 50); the largest bucket is the default.
+DEFAULT_SRC_LEN, DEFAULT_TGT_LEN = 40, 50
+
+SystemSpec = str | SystemConfig | Mapping[str, str | SystemConfig]
+
+
+def memory_slices_lstm(name: str):
+    """pimjax's stand-ins for the Memory Slices LSTM translators (a :class:`pimjax.nn.TranslatorConfig`).
+
+    The paper's Table 3 (their parameters) is not in our copy; it states only that "LSTM0 has
+    parameters similar to Google NMT" and that LSTM0 and LSTM2 have the largest weight matrices.
+    pimjax uses:
+
+    * ``"lstm0"``: :func:`pimjax.nn.gnmt_config` (1024 units and embeddings, 8 encoder layers,
+      the first bidirectional, 8 decoder layers, 32K vocabulary): gate matrices 2048 x 4096
+      (3072 x 4096 for ``enc1`` and ``dec0``);
+    * ``"lstm1"``: half of it: 512 units and embeddings, 4 + 4 layers (1024 x 2048 gates);
+    * ``"lstm2"``: a quarter: 256 units and embeddings, 2 + 2 layers (512 x 1024 gates).
+
+    The smaller two halve the width (and depth) so that their gate matrices need 4096, 1024 and
+    256 partitions of the 8 x 256 array (the paper's Table 4 measure): more than 256 slices can
+    take, and fewer. They are not the paper's LSTM1 and LSTM2.
+    """
+    from pimjax.nn import TranslatorConfig, gnmt_config
+
+    common = dict(src_vocab=32000, tgt_vocab=32000, bidirectional=True, residual_from=2, input_feeding=True)
+    if name == "lstm0":
+        return gnmt_config()
+    if name == "lstm1":
+        return TranslatorConfig(embed_dim=512, hidden=512, enc_layers=4, dec_layers=4, **common)
+    if name == "lstm2":
+        return TranslatorConfig(embed_dim=256, hidden=256, enc_layers=2, dec_layers=2, **common)
+    raise ValueError(f"unknown Memory Slices LSTM {name!r}; choose lstm0, lstm1 or lstm2")
+
+
+def _system(spec: str | SystemConfig, slices: int | None) -> SystemConfig:
+    cfg = presets.get(spec) if isinstance(spec, str) else spec
+    if not isinstance(cfg, SystemConfig):
+        raise ValueError(f"system {spec!r} is a {type(cfg).__name__}, not a SystemConfig preset "
+                         f"(system presets: {', '.join(system_presets())})")
+    if slices is not None:
+        if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
+            raise ValueError(f"slices must be a positive integer, got {slices!r}")
+        cfg = cfg.replace(num_slices=slices)
+    return cfg
+
+
+def system_presets() -> list[str]:
+    """Names of the presets that are slice systems (:class:`~pimjax.hw.SystemConfig`)."""
+    return [n for n in presets.names() if isinstance(presets.get(n), SystemConfig)]
+
+
+def phase_hardware(system: SystemSpec = "slices_hmc2", slices: int | None = None) -> TrainingHardware:
+    """The :class:`~pimjax.nn.TrainingHardware` whose three phases run on ``system``.
+
+    Args:
+      system: one system for all phases (a preset name or a :class:`~pimjax.hw.SystemConfig`),
+        or a mapping ``{"ff": ..., "bp": ..., "up": ...}`` (NeuroTrainer: FF on
+        ``"neurotrainer_module_ff"``, BP/UP on ``"neurotrainer_module_bp"``).
+      slices: overrides every phase system's ``num_slices`` (``None``: the presets' own).
+    """
+    if isinstance(system, Mapping):
+        missing = [p for p in PHASES if p not in system]
+        if missing:
+            raise ValueError(f"system mapping lacks phases {missing}")
+        cfgs = {p: _system(system[p], slices) for p in PHASES}
+    else:
+        cfg = _system(system, slices)
+        cfgs = {p: cfg for p in PHASES}
+    return TrainingHardware(**{p: PhaseConfig(system=cfgs[p]) for p in PHASES})
+
+
+def model_gemms(model: Any, *, batch: int, input_size: int = 224, width: float = 1.0, num_classes: int = 1000,
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN) -> list[tuple[str, int, int, int]]:
+    """The forward GEMMs ``(layer, M, K, N)`` of one batch, one entry per call, in call order.
+
+    Args:
+      model: a CNN name (:data:`CNN_NAMES`), ``"gnmt"`` (:func:`pimjax.nn.gnmt_config`), or a
+        :class:`pimjax.nn.TranslatorConfig`.
+      batch: images or sentence pairs per batch.
+      input_size, width, num_classes: the CNN (:func:`pimjax.nn.make_cnn`); ignored by translators.
+      src_len, tgt_len: padded source / target lengths of a translator batch.
+    """
+    from pimjax.nn import TranslatorConfig
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if isinstance(model, TranslatorConfig) or model in TRANSLATOR_NAMES:
+        from pimjax.nn import gnmt_config, translator_gemm_shapes
+
+        cfg = model if isinstance(model, TranslatorConfig) else gnmt_config()
+        return [tuple(g) for g in translator_gemm_shapes(cfg, batch, src_len, tgt_len)]
+    if model in CNN_NAMES:
+        from pimjax.nn import abstract_cnn, gemm_shapes, training_hardware
+
+        net = abstract_cnn(model, hw=training_hardware("native"), num_classes=num_classes,
+                           input_size=input_size, width=width)
+        return gemm_shapes(net, batch)
+    raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def _scaled(rec: CostRecord, times: int) -> CostRecord:
+    if times == 1:
+        return rec
+    with jax.enable_x64(True):
+        return jax.tree.map(lambda x: x * times, rec)
+
+
+def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware
+               ) -> "OrderedDict[str, dict[str, CostRecord]]":
+    """``layer -> phase -> CostRecord`` of a list of forward GEMMs (summed over a layer's calls)."""
+    from pimjax.nn._layers import matmul_costs
+
+    calls: "OrderedDict[tuple[str, int, int, int], int]" = OrderedDict()
+    for g in gemms:
+        key = (str(g[0]), int(g[1]), int(g[2]), int(g[3]))
+        calls[key] = calls.get(key, 0) + 1
+    cache: dict[tuple[int, int, int], dict[str, CostRecord]] = {}
+    out: "OrderedDict[str, dict[str, CostRecord]]" = OrderedDict()
+    for (name, m, k, n), times in calls.items():
+        if (m, k, n) not in cache:
+            cache[(m, k, n)] = matmul_costs(m, k, n, hw)
+        recs = {p: _scaled(r, times) for p, r in cache[(m, k, n)].items()}
+        if name in out:
+            out[name] = {p: out[name][p] + recs[p] for p in PHASES}
+        else:
+            out[name] = recs
+    return out
+
+
+def model_costs(model_name: Any, *, batch: int, input_size: int = 224, system: SystemSpec = "slices_hmc2",
+                slices: int | None = None, width: float = 1.0, num_classes: int = 1000,
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN
+                ) -> "OrderedDict[str, dict[str, CostRecord]]":
+    """``layer -> phase ("ff", "bp", "up") -> CostRecord`` of one training batch, from shapes only.
+
+    Args:
+      model_name: ``"alexnet"``, ``"vgg11"``, ``"vgg16"``, ``"resnet18"``, ``"resnet50"``,
+        ``"gnmt"``, or a :class:`pimjax.nn.TranslatorConfig`.
+      batch: batch size.
+      input_size: CNN input side (ignored by translators).
+      system: the slice system of every phase, or a mapping phase -> system
+        (:func:`phase_hardware`).
+      slices: number of slices (``None``: the preset's).
+      width, num_classes: CNN channel multiplier and classes.
+      src_len, tgt_len: translator padded lengths.
+
+    Layers appear in call order; a translator layer's record sums its time steps.
+    """
+    gemms = model_gemms(model_name, batch=batch, input_size=input_size, width=width, num_classes=num_classes,
+                        src_len=src_len, tgt_len=tgt_len)
+    return gemm_costs(gemms, phase_hardware(system, slices))
+
+
+def phase_totals(costs: Mapping[str, Mapping[str, CostRecord]]) -> dict[str, CostRecord]:
+    """Per-phase totals and ``"all"`` (FF + BP + UP) of a :func:`model_costs` table."""
+    out = {p: total(layer[p] for layer in costs.values() if p in layer) for p in PHASES}
+    out["all"] = total(out[p] for p in PHASES)
+    return out
+
+
+def cost_rows(costs: Mapping[str, Mapping[str, CostRecord]], *, with_totals: bool = True) -> list[dict[str, Any]]:
+    """Tidy rows ``{"layer", "phase", <every CostRecord field and derived quantity>}``."""
+    rows = []
+    for layer, phases in costs.items():
+        for p in PHASES:
+            if p in phases:
+                rows.append({"layer": layer, "phase": p, **phases[p].to_dict()})
+    if with_totals:
+        for p, rec in phase_totals(costs).items():
+            rows.append({"layer": "TOTAL", "phase": p, **rec.to_dict()})
+    return rows

@@ -1,0 +1,66 @@
+"""Benchmark: the overhead of cost accounting in a training step (cost recording on vs off).
+
+Times, in one process (medians over repeats, compile excluded), the jitted training step of the
+CPU-sized AlexNet of ``scripts/bench_train.py`` (its ``_step_ms``: forward, backward, Adam update
+and, when on, the per-layer FF/BP/UP cost records and their collection) with
+``TrainingHardware.record_costs`` True and False, at precision ``"fixed16"`` (every phase 16-bit
+nearest: the quickest emulated precision), and prints as its last line one JSON object with both
+times and their ratio.
+
+    python scripts/bench_cost.py [--precision fixed16 --input-size 16 --model-width 0.25 --repeats 7 --rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+
+import jax
+import numpy as np
+
+from pimjax.apps.train import TrainConfig
+
+
+def _bench_train():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_train.py")
+    spec = importlib.util.spec_from_file_location("pimjax_bench_train", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="alexnet")
+    p.add_argument("--precision", default="fixed16")
+    p.add_argument("--input-size", type=int, default=16)
+    p.add_argument("--model-width", type=float, default=0.25)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=7, help="timed steps per measurement (median)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measurements of each setting, in alternating order (median of their medians)")
+    args = p.parse_args(argv)
+    step_ms = _bench_train()._step_ms
+    cfg = TrainConfig(model=args.model, precision=args.precision, input_size=args.input_size,
+                      model_width=args.model_width, batch_size=args.batch_size, progress=False)
+    ons, offs = [], []
+    for r in range(args.rounds):  # alternate the order so that drifting machine load hits both alike
+        for flag in ((True, False) if r % 2 == 0 else (False, True)):
+            (ons if flag else offs).append(step_ms(cfg, args.repeats, record_costs=flag))
+    on, off = float(np.median(ons)), float(np.median(offs))
+    out = {"model": args.model, "precision": args.precision, "input_size": args.input_size,
+           "model_width": args.model_width, "batch_size": args.batch_size, "repeats": args.repeats,
+           "rounds": args.rounds, "cost_on_runs_ms": [round(v, 3) for v in ons],
+           "cost_off_runs_ms": [round(v, 3) for v in offs],
+           "backend": jax.default_backend(), "cost_on_step_ms": round(on, 3), "cost_off_step_ms": round(off, 3),
+           "ratio": round(on / off, 4)}
+    print(f"{args.model} ({args.precision}): {on:.2f} ms/step with cost accounting, {off:.2f} ms without "
+          f"(ratio {on / off:.3f}; medians of {args.repeats} steps x {args.rounds} rounds)")
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,8 @@ REL = 1e-12
 def _small_array() -> hw.ArrayConfig:
     """Memory Slices array shrunk to 4 rows x 8 multipliers: Q8.8 operands (2 bytes), 32-bit
     accumulator (4 bytes), Q8.8 output (2 bytes), L = 3 + 3 = 6, 2 GHz."""
-    return hw.presets.get("memory_slices").replace(rows=4, width=8)
+    # no accumulator buffer: partial sums spill to memory, as the hand computations assume
+    return hw.presets.get("memory_slices").replace(rows=4, width=8, accumulator_buffer_kib=0)
 
 
 def _agg16() -> hw.AggregationConfig:
@@ -325,7 +326,8 @@ _ACC = FixedFormat(bits=32, frac=8)
 def _fast_system(num_slices: int = 8) -> hw.SystemConfig:
     """8-bit operands (K * 128 * 128 fits the 32-bit stages: the fast path, no ordered
     compile) and an 8-bit output that saturates on this data: data-dependent overflow events."""
-    arr = hw.ArrayConfig(rows=4, width=8, a_format=_Q, b_format=_Q, accumulator_format=_ACC, output_format=_Q)
+    arr = hw.ArrayConfig(rows=4, width=8, a_format=_Q, b_format=_Q, accumulator_format=_ACC, output_format=_Q,
+                         accumulator_buffer_kib=0)
     agg = hw.AggregationConfig(packet_format=_ACC, accumulator_format=_ACC, output_format=_Q)
     return hw.SystemConfig(array=arr, num_slices=num_slices, aggregation=agg)
 
@@ -520,3 +522,14 @@ def test_crosscheck_scalesim_custom_shapes(tmp_path):
     # 1x1x1 on 256x8: 2*1 + 1 - 1 + 6 = 8 cycles
     assert rows[0]["pim_cycles"] == "8"
     assert math.isclose(float(rows[0]["pim_over_ws_t"]), round(8 / (2 * 8 + 256 + 1 - 2), 4))
+
+
+def test_accumulator_buffer_keeps_partial_sums_on_chip():
+    # M=4, K=20, N=6 on 4x8: tiles hold 4x4 and 4x2 partial sums of 4 bytes (64 and 32 B).
+    big = _small_array().replace(accumulator_buffer_kib=1.0)  # 1024 B: both fit, nothing spills
+    c = array_counts(4, 20, 6, big)
+    assert c.acc_bytes_read == 0 and c.acc_bytes_written == 0
+    mid = _small_array().replace(accumulator_buffer_kib=48 / 1024)  # 48 B: only the 4x2 tile fits
+    c = array_counts(4, 20, 6, mid)
+    # the 4x4 tile spills: 16 sums x (n_k - 1 = 2) passes x 4 bytes each way
+    assert c.acc_bytes_read == 16 * 2 * 4 and c.acc_bytes_written == 16 * 2 * 4

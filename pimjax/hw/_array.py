@@ -60,6 +60,9 @@ class ArrayConfig:
       stochastic: random-word source for ``stochastic`` / ``sr_lo`` stages.
       multiplier_latency, adder_tree_latency: pipeline depths in cycles.
       clock_ghz: array clock in GHz.
+      accumulator_buffer_kib: on-slice buffer holding a tile's M x R' partial sums between
+        K-chunk passes; a tile whose partial sums do not fit spills them to the slice's DRAM
+        (cost model only; pimjax assumption, the papers give no size).
       name: label for reports.
     """
 
@@ -79,6 +82,7 @@ class ArrayConfig:
     multiplier_latency: int = 3
     adder_tree_latency: int = 3
     clock_ghz: float = 2.0
+    accumulator_buffer_kib: float = 256.0
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -98,6 +102,9 @@ class ArrayConfig:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1024:
                 raise ValueError(f"ArrayConfig.{f} must be an integer in 0..1024, got {v!r}")
+        if (isinstance(self.accumulator_buffer_kib, bool) or not isinstance(self.accumulator_buffer_kib, (int, float))
+                or not 0 <= self.accumulator_buffer_kib <= 1e9):
+            raise ValueError(f"ArrayConfig.accumulator_buffer_kib must be in [0, 1e9], got {self.accumulator_buffer_kib!r}")
         if isinstance(self.clock_ghz, bool) or not isinstance(self.clock_ghz, (int, float)) or not 0 < self.clock_ghz <= 100:
             raise ValueError(f"ArrayConfig.clock_ghz must be in (0, 100], got {self.clock_ghz!r}")
         stages = [self.a_format, self.b_format, self.product_format, self.tree_format,

@@ -9,10 +9,11 @@ weight stationary): for every output tile of ``R' <= R`` columns and every K-chu
 * fill/drain: the last A row needs ``R' - 1`` more cycles to pass the remaining rows, plus the
   multiplier and adder-tree pipeline depths (``L = multiplier_latency + adder_tree_latency``).
 
-So a tile pass takes ``2 R' + M - 1 + L`` cycles. A slice's partial sums for all M rows of a
-tile persist in its memory between K-chunk passes (read and written back, as the aggregation
-engine does in Memory Slices Fig. 6 step 9): written after every pass but the last and read
-before every pass but the first, ``n_k - 1`` times each; the last pass's sums leave through
+So a tile pass takes ``2 R' + M - 1 + L`` cycles. A tile's M x R' partial sums persist between
+K-chunk passes in the array's accumulator buffer (``ArrayConfig.accumulator_buffer_kib``); a
+tile whose partial sums do not fit spills them to the slice's memory (read and written back,
+as the aggregation engine does in Memory Slices Fig. 6 step 9): written after every pass but
+the last and read before every pass but the first, ``n_k - 1`` times each; the last pass's sums leave through
 the output stage (one array) or as packets (a slice system) and are not written as partial sums.
 """
 
@@ -71,6 +72,10 @@ def array_counts(m: int, k: int, n: int, cfg: ArrayConfig) -> ArrayCounts:
     a_b = _bytes(cfg.a_format, 32)
     b_b = _bytes(cfg.b_format, 32)
     acc_b = _bytes(cfg.accumulator_format, 64)
+    # partial sums (M x R' per tile) stay in the accumulator buffer if they fit, else spill
+    buf = cfg.accumulator_buffer_kib * 1024
+    r_last = n - (n_n - 1) * r
+    spill = (n_n - 1) * m * r * (m * r * acc_b > buf) + m * r_last * (m * r_last * acc_b > buf)
     return ArrayCounts(
         macs=m * k * n,
         tree_additions=m * n * n_k * (w - 1),
@@ -82,7 +87,7 @@ def array_counts(m: int, k: int, n: int, cfg: ArrayConfig) -> ArrayCounts:
         slot_cycles=cycles * r * w,
         a_bytes=n_n * m * k * a_b,
         b_bytes=k * n * b_b,
-        acc_bytes_read=m * n * (n_k - 1) * acc_b,
-        acc_bytes_written=m * n * (n_k - 1) * acc_b,
+        acc_bytes_read=spill * (n_k - 1) * acc_b,
+        acc_bytes_written=spill * (n_k - 1) * acc_b,
         register_bits=k * n * 8 * b_b + stream * r * w * 8 * a_b,
     )

@@ -45,7 +45,7 @@ class TrainConfig:
     devices: int = 1
     rows: int = 256
     width: int = 8
-    epochs: int = 3
+    epochs: int = 5
     batch_size: int = 32
     learning_rate: float = 2e-3
     optimizer: str = "adam"

@@ -17,6 +17,8 @@ The work of ``demo`` is :func:`run_demo`, which returns the report as a dict.
 from __future__ import annotations
 
 import argparse
+
+from pimjax.apps.argtypes import positive_int
 import dataclasses
 import json
 import sys
@@ -169,14 +171,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+_positive_int = positive_int
 
 
 def _add_demo_args(p: argparse.ArgumentParser) -> None:

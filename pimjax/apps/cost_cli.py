@@ -12,6 +12,8 @@ analytically, and every record is a closed-form function of the shapes and the m
 from __future__ import annotations
 
 import argparse
+
+from pimjax.apps.argtypes import positive_int
 import csv
 import json
 import os
@@ -26,14 +28,7 @@ _HDR = (f"{'layer':<28} {'phase':<5} {'GMACs':>10} {'Mcycles':>10} {'util':>6} {
         f"{'energy mJ':>11} {'DRAM MB':>11} {'ICN MB':>10}")
 
 
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+_positive_int = positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -45,6 +45,10 @@ class NumericEvents(NamedTuple):
 
 
 def _count(mask: jax.Array) -> jax.Array:
+    # Reduce the middle axis first: for the array's (M, W, N) product blocks that is the adder
+    # tree's axis, so XLA fuses the count with the tree sum instead of a second pass.
+    if mask.ndim == 3:
+        return jnp.sum(jnp.sum(mask, axis=1, dtype=jnp.int32), dtype=jnp.int32)
     return jnp.sum(mask, dtype=jnp.int32)
 
 

@@ -9,8 +9,9 @@ The ``S`` slices are laid over the ``D`` devices of a mesh axis (``S`` a multipl
 ``S / D`` consecutive slices per device. The result is bit-identical for every ``D``:
 
 * **fast** (order cannot matter: no rounding before the output stage and, from the formats or
-  the data, no stage can overflow): every device computes the exact partial product of its
-  slices with one GEMM and the partials meet in one ``psum`` of exact integers.
+  the data, no stage can overflow): K is split evenly over the devices, every device computes
+  its exact partial product with one GEMM and the partials meet in one ``psum`` of exact
+  integers (int32 when the stage limits prove they fit).
 * **ordered** (otherwise): each device runs its slices' arrays (``lax.map``), rounds packets,
   and an ``all_to_all`` hands every device all ``S`` packets of its block of output columns in
   slice order; the device adds them in that order. The output stage then runs on the global
@@ -213,21 +214,6 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
     s_loc = cfg.num_slices // d
     n_pad = -(-n // d) * d
     blk = n_pad // d
-
-    def fast_body(a_loc, b_loc):
-        s_l, m, kp = a_loc.shape
-        a2 = jnp.transpose(a_loc, (1, 0, 2)).reshape(m, s_l * kp)
-        b2 = b_loc.reshape(s_l * kp, b_loc.shape[2])
-        if n_pad != n:
-            b2 = jnp.pad(b2, ((0, 0), (0, n_pad - n)))
-        part = exact_matmul(a2, b2, a_bits=arr.a_format.bits, b_bits=arr.b_format.bits,
-                            a_signed=arr.a_format.signed, b_signed=arr.b_format.signed, method=method)
-        # exact integers: any reduction order gives the same bits (psum measured faster than
-        # psum_scatter on fake CPU devices)
-        total = jax.lax.psum(part, axis)
-        acc = jax.lax.dynamic_slice_in_dim(total, jax.lax.axis_index(axis) * blk, blk, axis=1)
-        return acc, NumericEvents.zero()
-
     def ordered_body(a_loc, b_loc):
         first = jax.lax.axis_index(axis) * s_loc
 
@@ -278,23 +264,50 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
                 return jax.lax.cond(ok, exact_whole, ordered_single, a, b)
             return ordered_single(a, b)
 
-    with jax.enable_x64(True):
-        a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
+    limit_small = _system_order_free(cfg) and _system_limit(cfg) < 2**31
 
-    def body(a_loc, b_loc, ok):
+    def fast_sharded(a, b):
+        # Order cannot matter: split K evenly over the devices (whatever the slice mapping),
+        # one exact GEMM per device, one psum of exact integers (int32 when every partial
+        # sum provably fits: sum_k |a||b| <= the 32-bit stage limits).
+        k = a.shape[1]
+        kp = -(-k // d) * d
+        if kp != k:
+            a = jnp.pad(a, ((0, 0), (0, kp - k)))
+            b = jnp.pad(b, ((0, kp - k), (0, 0)))
+
+        def body(a_loc, b_loc):
+            with jax.enable_x64(True):
+                part = exact_matmul(a_loc, b_loc, a_bits=arr.a_format.bits, b_bits=arr.b_format.bits,
+                                    a_signed=arr.a_format.signed, b_signed=arr.b_format.signed, method=method)
+                part = part.astype(jnp.int32) if limit_small else part
+                return jax.lax.psum(part, axis).astype(jnp.int64)
+
         with jax.enable_x64(True):
-            if mode == "fast":
-                acc, ev = fast_body(a_loc, b_loc)
-            elif mode == "cond":
-                acc, ev = jax.lax.cond(ok, fast_body, ordered_body, a_loc, b_loc)
-            else:
+            acc = jax.shard_map(body, mesh=mesh, in_specs=(P(None, axis), P(axis, None)), out_specs=P(),
+                                check_vma=False)(a, b)
+        return acc, NumericEvents.zero()
+
+    def ordered_sharded(a, b):
+        with jax.enable_x64(True):
+            a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
+
+        def body(a_loc, b_loc):
+            with jax.enable_x64(True):
                 acc, ev = ordered_body(a_loc, b_loc)
-            return acc, _psum_events(ev, axis)
+                return acc, _psum_events(ev, axis)
+
+        with jax.enable_x64(True):
+            acc, ev = jax.shard_map(body, mesh=mesh, in_specs=(P(axis), P(axis)),
+                                    out_specs=(P(None, axis), P()), check_vma=False)(a_sl, b_sl)
+        return acc[:, :n], ev
 
     with jax.enable_x64(True):
-        acc, ev = jax.shard_map(body, mesh=mesh, in_specs=(P(axis), P(axis), P()),
-                                out_specs=(P(None, axis), P()), check_vma=False)(a_sl, b_sl, ok)
-    return acc[:, :n], ev
+        if mode == "fast":
+            return fast_sharded(a, b)
+        if mode == "cond":
+            return jax.lax.cond(ok, fast_sharded, ordered_sharded, a, b)
+        return ordered_sharded(a, b)
 
 
 __all__ = ["SystemResult", "default_mesh", "system_matmul"]

@@ -35,7 +35,9 @@ from pimjax.numerics import (
     fold_key,
     needs_random,
     quantize,
+    random_words,
     requantize_exact,
+    round_shift,
     round_to_float,
 )
 from pimjax.units._exact_gemm import exact_matmul, resolve_method
@@ -167,6 +169,28 @@ def _fixed_fast(a, b, cfg: ArrayConfig, method: str):
                         a_signed=cfg.a_format.signed, b_signed=cfg.b_format.signed, method=method)
 
 
+def _product_stage_tree(p, d: int, pf: FixedFormat, cfg: ArrayConfig, key, offset):
+    """Products rounded by ``d`` bits into ``pf`` and summed over the tree axis, in one pass.
+
+    Equal to ``requantize_exact`` then ``sum(axis=1)``; the overflow flags ride in bits 48+ of
+    the same sum (|sum of W products| < 2**43 for 32-bit products and W <= 4096), so XLA
+    reduces once instead of materialising the (M, W, N) block for a second, counting pass.
+    """
+    words = None
+    if needs_random(cfg.product_rounding):
+        words = random_words(cfg.product_rounding == "sr_lo", cfg.stochastic, key, p.shape, offset)
+    with jax.enable_x64(True):
+        r = round_shift(p, d, cfg.product_rounding, words, cfg.stochastic.bits)
+        r, over = apply_overflow(r, pf.bits, pf.signed, pf.overflow)
+        s = jnp.sum(r + (over.astype(jnp.int64) << 48), axis=1)
+        cnt = (s + (jnp.int64(1) << 47)) >> 48
+        t = s - (cnt << 48)
+        rb = 0 if words is None else min(d, cfg.stochastic.bits) * p.size
+        ev = NumericEvents.zero()._replace(overflow=jnp.sum(cnt, dtype=jnp.int32),
+                                           random_bits=jnp.asarray(rb, jnp.int32))
+    return t, ev
+
+
 def _fixed_ordered(a, b, cfg: ArrayConfig, key):
     m, n = a.shape[0], b.shape[1]
     w = cfg.width
@@ -185,11 +209,15 @@ def _fixed_ordered(a, b, cfg: ArrayConfig, key):
                                     precision=jax.lax.Precision.HIGHEST).astype(jnp.int64)
         else:
             p = ac[:, :, None] * bc[None, :, :]  # (M, W, N) exact int64 products
-            if pf is not None:
-                p, pev = requantize_exact(p, raw_frac, pf, cfg.product_rounding, key=pkey,
-                                          stochastic=cfg.stochastic, offset=c * (m * w * n))
+            if pf is not None and pf.is_static and raw_frac - pf.frac >= 0:
+                t, pev = _product_stage_tree(p, raw_frac - pf.frac, pf, cfg, pkey, c * (m * w * n))
                 ev = ev.merge(pev)
-            t = jnp.sum(p, axis=1)
+            else:
+                if pf is not None:
+                    p, pev = requantize_exact(p, raw_frac, pf, cfg.product_rounding, key=pkey,
+                                              stochastic=cfg.stochastic, offset=c * (m * w * n))
+                    ev = ev.merge(pev)
+                t = jnp.sum(p, axis=1)
         if tf is not None:
             t, tev = requantize_exact(t, cfg.product_frac, tf, cfg.tree_rounding, key=tkey,
                                       stochastic=cfg.stochastic, offset=c * (m * n))

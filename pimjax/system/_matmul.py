@@ -302,6 +302,11 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
                                     out_specs=(P(None, axis), P()), check_vma=False)(a_sl, b_sl)
         return acc[:, :n], ev
 
+    # Pin the operands replicated: the devices' K-split must not propagate back into the
+    # (float) computation that produced them, whose bits would then depend on D.
+    rep = NamedSharding(mesh, P())
+    a = jax.lax.with_sharding_constraint(a, rep)
+    b = jax.lax.with_sharding_constraint(b, rep)
     with jax.enable_x64(True):
         if mode == "fast":
             return fast_sharded(a, b)

@@ -20,10 +20,12 @@ from pimjax.numerics._quantize import (
     add_rounded,
     decode,
     encode,
+    from_f64_exact,
     quantize,
     requantize,
     requantize_exact,
     round_to_float,
+    to_f64_exact,
 )
 from pimjax.numerics._random import (
     BIT_SOURCES,
@@ -55,6 +57,7 @@ __all__ = [
     "decode",
     "encode",
     "fold_key",
+    "from_f64_exact",
     "fx",
     "hash_words",
     "lfsr_state",
@@ -67,4 +70,5 @@ __all__ = [
     "round_to_float",
     "rounding_id",
     "sr_lo_words",
+    "to_f64_exact",
 ]

@@ -111,6 +111,10 @@ def _from_f64(v: jax.Array, dtype: Any) -> jax.Array:
     return v32.astype(dtype)  # fp32 -> bf16 is exact here (and keeps subnormals)
 
 
+to_f64_exact = _to_f64
+from_f64_exact = _from_f64
+
+
 
 def round_to_float(x: jax.Array, fmt: FloatFormat) -> tuple[jax.Array, jax.Array]:
     """Rounds float64 ``x`` to ``fmt`` (nearest even, subnormals kept), returned as float64.

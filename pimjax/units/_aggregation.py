@@ -20,13 +20,13 @@ from pimjax.numerics import (
     add_rounded,
     apply_overflow,
     fold_key,
+    from_f64_exact,
     needs_random,
     quantize,
     requantize_exact,
     round_to_float,
 )
 from pimjax.units._activation import exact_activation, lut_activation
-from pimjax.units._systolic import _from_f64_exact
 
 # key sub-streams: per-slice packet rounding uses fold_key(fold_key(key, _PACKET_STREAM), slice)
 _PACKET_STREAM, _AGG_OUTPUT_STREAM = 11, 12
@@ -105,7 +105,7 @@ def finish(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[jax.A
                 return y, ev
             v, over = round_to_float(y, of)
             # a plain astype flushes fp32 / bf16 subnormals to zero on XLA:CPU
-            return _from_f64_exact(v, of.dtype), ev._replace(overflow=_count(over))
+            return from_f64_exact(v, of.dtype), ev._replace(overflow=_count(over))
         frac = agg.accumulator_format.frac
         if agg.lut is None and agg.activation in ("identity", "relu"):
             a = jnp.maximum(acc, 0) if agg.activation == "relu" else acc

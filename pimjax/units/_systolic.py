@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import ml_dtypes
 import numpy as np
 
 from pimjax.hw import ArrayConfig
@@ -33,12 +32,14 @@ from pimjax.numerics import (
     add_rounded,
     apply_overflow,
     fold_key,
+    from_f64_exact,
     needs_random,
     quantize,
     random_words,
     requantize_exact,
     round_shift,
     round_to_float,
+    to_f64_exact,
 )
 from pimjax.units._exact_gemm import exact_matmul, resolve_method
 
@@ -266,39 +267,6 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
 # cross between the format and float64 through their bit patterns where they are subnormal.
 
 
-def _float_layout(dtype) -> tuple[int, int, int, Any]:
-    dt = np.dtype(dtype)
-    fi = ml_dtypes.finfo(dt)
-    nb = dt.itemsize * 8
-    return int(fi.nmant), int(fi.minexp), nb, {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[nb]
-
-
-def _to_f64_exact(x):
-    """Float array -> float64, exactly (subnormals kept on every backend)."""
-    if x.dtype == jnp.float64:
-        return x
-    p, emin, nb, udt = _float_layout(x.dtype)
-    with jax.enable_x64(True):
-        u = jax.lax.bitcast_convert_type(x, udt).astype(jnp.uint32)
-        mant = u & jnp.uint32((1 << p) - 1)
-        efield = (u >> p) & jnp.uint32((1 << (nb - 1 - p)) - 1)
-        sub = mant.astype(jnp.float64) * (2.0 ** (emin - p))  # normal in float64
-        sub = jnp.where((u >> (nb - 1)) == 1, -sub, sub)
-        return jnp.where(efield == 0, sub, x.astype(jnp.float64))
-
-
-def _from_f64_exact(v, dtype):
-    """Float64 values representable in ``dtype`` -> ``dtype``, exactly (subnormals kept)."""
-    p, emin, nb, udt = _float_layout(dtype)
-    with jax.enable_x64(True):
-        av = jnp.abs(v)
-        sub = av < 2.0 ** emin
-        m = jnp.where(sub, av * (2.0 ** (p - emin)), 0.0).astype(jnp.uint32)  # exact integer < 2**p
-        bits = m | jnp.where(jnp.signbit(v), jnp.uint32(1 << (nb - 1)), jnp.uint32(0))
-        subv = jax.lax.bitcast_convert_type(bits.astype(udt), np.dtype(dtype))
-        return jnp.where(sub, subv, v.astype(dtype))
-
-
 def _tree_sum(p, fmt: FloatFormat):
     """Balanced pairwise tree over axis 1 (((0+1)+(2+3))+...), rounding after every adder."""
     over_total = jnp.zeros((), jnp.int32)
@@ -320,7 +288,7 @@ def _float_accumulate(a, b, cfg: ArrayConfig) -> tuple[jax.Array, NumericEvents]
     pf, tf, af = cfg.product_format, cfg.tree_format, cfg.accumulator_format
     with jax.enable_x64(True):
         # exact conversion: a plain astype flushes fp32 / bf16 subnormals to 0 on XLA:CPU
-        a3, b3, nc = _pad_chunks(_to_f64_exact(a), _to_f64_exact(b), cfg.width)
+        a3, b3, nc = _pad_chunks(to_f64_exact(a), to_f64_exact(b), cfg.width)
 
         def step(carry, xs):
             acc, ev = carry
@@ -350,7 +318,7 @@ def _float_output(acc, cfg: ArrayConfig, ev: NumericEvents) -> tuple[jax.Array, 
             return acc, ev
         out, o = round_to_float(acc, of)
         ev = ev._replace(overflow=ev.overflow + _count(o))
-        return _from_f64_exact(out, of.dtype), ev  # keeps fp32 / bf16 subnormals
+        return from_f64_exact(out, of.dtype), ev  # keeps fp32 / bf16 subnormals
 
 
 # ------------------------------------------------------------------------------ public API

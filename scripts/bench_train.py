@@ -3,7 +3,8 @@
 Times, in one process (medians over repeats, compile excluded), the jitted training step
 (forward, backward, Adam update, cost collection) of the same AlexNet on the digits batch
 shape with (a) the default emulated precision (NeuroTrainer Table 4: FF 16-bit nearest, BP/UP
-32-bit with stochastic rounding of every product) and (b) precision "native" (the same layers
+32-bit with stochastic rounding of every product, weights resident in memory as Q8.16 codes
+updated with stochastic rounding) and (b) precision "native" (the same layers
 with plain float32 ``jnp.dot``), plus (c) the emulated step with cost recording off, and prints
 as its last line one JSON object with the times and ratios.
 
@@ -23,7 +24,7 @@ import numpy as np
 from flax import nnx
 
 from pimjax.apps.tasks import make_task
-from pimjax.apps.train import TrainConfig, _tx, make_steps
+from pimjax.apps.train import TrainConfig, _tx, load_resident, make_steps
 from pimjax.nn import training_hardware
 
 
@@ -32,7 +33,8 @@ def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float
     hw = dataclasses.replace(hw, record_costs=record_costs)
     task = make_task(cfg, hw)
     model = task.make_model(nnx.Rngs(0))
-    opt = nnx.Optimizer(model, _tx(cfg), wrt=nnx.Param)
+    load_resident(model, hw)
+    opt = nnx.Optimizer(model, _tx(cfg, 0, hw), wrt=nnx.Param)  # resident weights: SR update included
     train_step, _ = make_steps(task)
     batch = task.train_batch(cfg.batch_size, seed=0, epoch=0, index=0)
     jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(0)))  # compile

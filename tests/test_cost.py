@@ -5,6 +5,7 @@ and time of small cases, the papers' peak figures, record arithmetic, and record
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import json
 import math
@@ -31,7 +32,16 @@ from pimjax.cost import (
 from pimjax.numerics import FixedFormat
 from pimjax.system import Mapping, default_mesh
 from pimjax.units._array_counts import array_counts
-from pimjax.units._interconnect import packetize_per_slice, tile_packets
+from pimjax.units._array_counts import Segment, segment_counts
+from pimjax.units._interconnect import (
+    output_split,
+    packetize,
+    packetize_per_slice,
+    placement,
+    slice_traffic,
+    system_row_block,
+    tile_packets,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -47,9 +57,11 @@ def _small_array() -> hw.ArrayConfig:
     return hw.presets.get("memory_slices").replace(rows=4, width=8, accumulator_buffer_kib=0)
 
 
-def _agg16() -> hw.AggregationConfig:
-    """Packets and aggregation accumulator 32-bit (4 bytes), output 16-bit (2 bytes)."""
-    return hw.presets.get("slices_hmc2").aggregation
+def _agg16(buffer_kib: float = 0.0) -> hw.AggregationConfig:
+    """Packets and aggregation accumulator 32-bit (4 bytes), output 16-bit (2 bytes); by
+    default no aggregation buffer: every partial sum after the first is a read-modify-write of
+    the owner's memory (Memory Slices Fig. 6 steps 8-9), as the hand computations assume."""
+    return dataclasses.replace(hw.presets.get("slices_hmc2").aggregation, buffer_kib=buffer_kib)
 
 
 # --------------------------------------------------------------------------- one array
@@ -203,12 +215,13 @@ def test_four_slice_system_hand_computed_icn_bound():
     assert d["icn_hop_bytes"] == 456  # 72 + (120 + 144) + 120
     assert d["aggregation_additions"] == 72  # 4*6 * 3 active slices
     # time: compute 30/2e9 = 15 ns; memory max slice 0: 512 B / 10 GB/s = 51.2 ns;
-    # ICN max slice 1: 192 B / (1 B * 2 GHz) = 96 ns -> network-bound.
-    # tail = (max hops 2 * 2 cycles + S = 4) / 2 GHz = 4 ns; time = 96 + 4 = 100 ns
+    # ICN: slice 1 sends the most (192 B), but slice 0 receives tile 0 from slices 1 and 2
+    # (2 x 120 B = 240 B; slice 2 receives 2 x 72 B): 240 B / (1 B * 2 GHz) = 120 ns -> network-bound.
+    # tail = (max hops 2 * 2 cycles + fan-in 3: the owner adds 3 partial sums) / 2 GHz = 3.5 ns
     assert d["time_compute_s"] == pytest.approx(15e-9, rel=REL)
     assert d["time_memory_s"] == pytest.approx(51.2e-9, rel=REL)
-    assert d["time_icn_s"] == pytest.approx(96e-9, rel=REL)
-    assert d["time_s"] == pytest.approx(100e-9, rel=REL)
+    assert d["time_icn_s"] == pytest.approx(120e-9, rel=REL)
+    assert d["time_s"] == pytest.approx(123.5e-9, rel=REL)
     assert d["energy_icn_pj"] == pytest.approx(456 * 8 * 0.5, rel=REL)  # 1824 pJ
     assert d["energy_aggregation_pj"] == pytest.approx(72 * 0.227, rel=REL)  # 16.344 pJ
 
@@ -221,17 +234,23 @@ def test_system_time_is_max_of_components_plus_tail(num_slices, topology, m, k, 
     mp = Mapping.even(k=k, n=n, num_slices=num_slices, width=8, rows=4)
     d = system_cost(m, mp.k_sizes, n, mp.owners, mp.tile_cols, cfg).to_dict()
     icn = cfg.interconnect
-    max_hops = max(icn.hops(s, o, num_slices) for s in range(num_slices) if mp.k_sizes[s] for o in mp.owners)
-    tail = (max_hops * icn.hop_latency + num_slices) / 2e9
+    active = [s for s in range(num_slices) if mp.k_sizes[s]]
+    max_hops = max(icn.hops(s, o, num_slices) for s in active for o in mp.owners)
+    tail = (max_hops * icn.hop_latency + len(active)) / 2e9  # fan-in: every active slice
     comp = max(d["time_compute_s"], d["time_memory_s"], d["time_icn_s"])
     assert d["time_s"] == pytest.approx(comp + tail, rel=REL)
     # per-slice maxima: recompute from the units
     f = 2e9
     t_c = max(array_counts(m, ks, n, cfg.array).cycles for ks in mp.k_sizes) / f
     per = packetize_per_slice(k_sizes=mp.k_sizes, owners=mp.owners, n=n, tile_cols=4, m=m, cfg=cfg)
-    t_i = max(x.bytes for x in per) / (icn.link_bytes_per_cycle * f)
+    tr = slice_traffic(m=m, plc=placement(k_sizes=mp.k_sizes, n=n, tile_cols=4, cfg=cfg), owners=mp.owners,
+                       row_block=m, cfg=cfg)
+    assert [x.bytes for x in tr.counts] == [x.bytes for x in per]
+    t_i = max(max(x.bytes, r) for x, r in zip(per, tr.received_bytes)) / (icn.link_bytes_per_cycle * f)
     assert d["time_compute_s"] == pytest.approx(t_c, rel=REL)
     assert d["time_icn_s"] == pytest.approx(t_i, rel=REL)
+    # every byte sent is received once
+    assert sum(tr.received_bytes) == sum(x.bytes for x in per)
     # the sums over slices of the array counts
     assert d["cycles"] == sum(array_counts(m, ks, n, cfg.array).cycles for ks in mp.k_sizes)
     assert d["macs"] == m * k * n
@@ -260,6 +279,8 @@ def test_peak_flops_of_presets_equal_the_papers():
     assert peak_flops(hw.presets.get("slices_hmc1_2x")) == 128 * 2 * 8.192e12
     assert peak_bandwidth(hw.presets.get("slices_hmc2")) == 512 * 10e9
     assert peak_bandwidth(hw.presets.get("slices_hbm")) == 512 * 16e9
+    # NeuroTrainer Sec. 5.2: "16 vaults x 10GByte/sec" (15 PE vaults and the common data vault)
+    assert peak_bandwidth(hw.presets.get("neurotrainer_module_ff")) == 16 * 10e9
 
 
 @pytest.mark.parametrize("preset,m,k,n", [
@@ -529,7 +550,215 @@ def test_accumulator_buffer_keeps_partial_sums_on_chip():
     big = _small_array().replace(accumulator_buffer_kib=1.0)  # 1024 B: both fit, nothing spills
     c = array_counts(4, 20, 6, big)
     assert c.acc_bytes_read == 0 and c.acc_bytes_written == 0
-    mid = _small_array().replace(accumulator_buffer_kib=48 / 1024)  # 48 B: only the 4x2 tile fits
+    assert c.cycles == 90 and c.b_bytes == 240  # one block: the schedule of the spilling case
+    # 48 B: a row of the widest tile takes 4 x 4 = 16 B, so blocks of 48 // 16 = 3 rows (3 + 1):
+    # every block re-runs the 6 partitions (3 K-chunks x 2 tiles) and re-reads B, nothing spills.
+    mid = _small_array().replace(accumulator_buffer_kib=48 / 1024)
     c = array_counts(4, 20, 6, mid)
-    # the 4x4 tile spills: 16 sums x (n_k - 1 = 2) passes x 4 bytes each way
-    assert c.acc_bytes_read == 16 * 2 * 4 and c.acc_bytes_written == 16 * 2 * 4
+    assert c.acc_bytes_read == 0 and c.acc_bytes_written == 0
+    assert c.tiles == 12  # 2 blocks x 6 partitions
+    assert c.preload_cycles == 2 * 3 * (4 + 2)  # 36
+    assert c.stream_cycles == 4 * 6  # every row passes every partition once: 24
+    assert c.fill_drain_cycles == 2 * 3 * ((4 - 1 + 6) + (2 - 1 + 6))  # 96
+    assert c.b_bytes == 2 * 240  # B (20 x 6 x 2 B) read for each block
+    assert c.a_bytes == 320 and c.macs == 480
+    # 12 B: not one row of the 4-column tile fits (16 B): no blocks, that tile spills; with M = 1
+    # the 2-column tile's 1 x 2 x 4 = 8 B fit and do not spill.
+    small = _small_array().replace(accumulator_buffer_kib=12 / 1024)
+    c = array_counts(1, 20, 6, small)
+    assert c.acc_bytes_read == c.acc_bytes_written == 1 * 4 * (3 - 1) * 4  # 32 B each way
+    assert c.tiles == 6 and c.b_bytes == 240
+
+
+def test_segment_counts_weight_reuse_hand_computed():
+    arr = _small_array()  # R=4, W=8, L=6, 2-byte B
+    one = (Segment(cols=4, chunks=1, k=8),)  # one partition of 8 x 4: fits register B
+    # 3 calls of M=4 rows, weights reloaded every call: 3 x (4 preload + 4 stream + 4-1+6 fill)
+    c = segment_counts(4, one, arr, calls=3)
+    assert (c.preload_cycles, c.stream_cycles, c.fill_drain_cycles, c.cycles) == (12, 12, 27, 51)
+    assert c.b_bytes == 3 * 8 * 4 * 2 and c.a_bytes == 3 * 4 * 8 * 2 and c.macs == 3 * 128
+    # the partition stays in register B across the calls: preloaded once, read from memory once
+    c = segment_counts(4, one, arr, calls=3, weights_resident=True, register_resident=True)
+    assert (c.preload_cycles, c.stream_cycles, c.fill_drain_cycles, c.cycles) == (4, 12, 27, 43)
+    assert c.b_bytes == 64
+    assert c.register_bits == 32 * 16 + 12 * 32 * 16  # 32 B words loaded once; A shifts as before
+    # two partitions (K = 16): register B must be reloaded every call (2 x 4 preload cycles);
+    # resident in a weight buffer, B is read from memory once
+    two = (Segment(cols=4, chunks=2, k=16),)
+    c = segment_counts(4, two, arr, calls=3, weights_resident=True, weights_buffered=True)
+    assert c.preload_cycles == 3 * 2 * 4 and c.b_bytes == 16 * 4 * 2
+    assert segment_counts(4, two, arr, calls=3).b_bytes == 3 * 16 * 4 * 2
+
+
+def _reuse_system(wbuf_kib: float) -> hw.SystemConfig:
+    return _system(1).replace(weight_buffer_kib=wbuf_kib)
+
+
+def test_system_weight_reuse_across_calls_hand_computed():
+    # M=4, K=8, N=4 on one slice of the 4x8 array, 3 calls: one partition (8 x 4, 64 B of B)
+    mp = Mapping.even(k=8, n=4, num_slices=1, width=8, rows=4)
+    base = system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(0), calls=3).to_dict()
+    once = system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(0)).to_dict()
+    for f in FIELDS:  # no reuse: three times one call
+        assert base[f] == pytest.approx(3 * once[f], rel=REL), f
+    assert base["cycles"] == 51 and base["dram_bytes_read"] == 3 * (64 + 64)  # A 64 + B 64 per call
+    # same weights, nothing interleaved: the partition stays in register B (no buffer needed)
+    reg = system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(0), calls=3, reuse_weights=True).to_dict()
+    assert reg["cycles"] == 43 and reg["cycles_preload"] == 4
+    assert reg["dram_bytes_read"] == 3 * 64 + 64
+    # another layer's 100 B interleaved: register B is overwritten; without a weight buffer
+    # nothing stays (as base), with 164 B of buffer B stays there (read once) but is preloaded
+    # into register B every call
+    other = system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(0), calls=3, reuse_weights=True,
+                        other_weights=100).to_dict()
+    assert other == base
+    buf = system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(164 / 1024), calls=3, reuse_weights=True,
+                      other_weights=100).to_dict()
+    assert buf["cycles"] == 51 and buf["dram_bytes_read"] == 3 * 64 + 64
+    short = system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(163 / 1024), calls=3, reuse_weights=True,
+                        other_weights=100).to_dict()
+    assert short == base  # 64 + 100 B do not fit 163 B
+    # time: 3 calls, each with its tail (0 hops, fan-in 1: 0.5 ns)
+    assert reg["time_s"] == pytest.approx(max(43 / 2e9, (3 * 64 + 64 + 3 * 32) / 10e9) + 3 * 0.5e-9, rel=REL)
+    with pytest.raises(ValueError, match="calls"):
+        system_cost(4, mp.k_sizes, 4, mp.owners, 4, _reuse_system(0), calls=0)
+
+
+def test_aggregation_buffer_spill_threshold_hand_computed():
+    # M=1, K=20, N=6 on 2 slices (slice 0: K[0:16], 2 chunks; slice 1: K[16:20]), tile owners 0, 1.
+    # A row of the widest tile's running sums is 4 columns x 4 B = 16 B: a 15 B aggregation
+    # buffer cannot hold it (every arriving partial sum after the first is a read-modify-write,
+    # Fig. 6 step 9), a 16 B buffer can (the sums stay on chip, only the output is written).
+    mp = Mapping.even(k=20, n=6, num_slices=2, width=8, rows=4)
+    spill = system_cost(1, mp.k_sizes, 6, mp.owners, 4, _system(2).replace(aggregation=_agg16(15 / 1024))).to_dict()
+    keep = system_cost(1, mp.k_sizes, 6, mp.owners, 4, _system(2).replace(aggregation=_agg16(16 / 1024))).to_dict()
+    # no spill: slice 0 reads A 2*1*16*2 = 64, B 192, its own partial sums (accumulator buffer 0)
+    # 1*(4+2)*1*4 = 24; slice 1 reads A 16, B 48 -> 344; written: partial sums 24 + outputs
+    # (1*4 + 1*2) * 2 B = 12 -> 36
+    assert (keep["dram_bytes_read"], keep["dram_bytes_written"]) == (344, 36)
+    # spill: + the RMW of the second partial sum of each of the 4 + 2 outputs, 4 B each way
+    assert (spill["dram_bytes_read"], spill["dram_bytes_written"]) == (344 + 24, 36 + 24)
+    assert keep["cycles"] == spill["cycles"] and keep["icn_bytes"] == spill["icn_bytes"]
+    assert keep["time_memory_s"] == pytest.approx(max(64 + 192 + 24 + 24 + 8, 16 + 48 + 4) / 10e9, rel=REL)
+
+
+def test_diagonal_ownership_spreads_aggregation_hand_computed():
+    # M=4, K=16, N=4 on 2 slices (one K-chunk each), one 4 x 4 tile; 1-byte/cycle links.
+    mp = Mapping.even(k=16, n=4, num_slices=2, width=8, rows=4)
+    assert mp.owners == (0,)
+    tile = _system(2, link_bytes_per_cycle=1)
+    diag = tile.replace(ownership="diagonal")
+    # "tile": slice 1 sends all 7 diagonals (1,2,3,4,3,2,1 elements, one 64-byte packet each)
+    # to slice 0: 7*8 + 16*4 = 120 B; slice 0 receives 120 B and writes all 16 outputs.
+    t = system_cost(4, mp.k_sizes, 4, mp.owners, 4, tile).to_dict()
+    # "diagonal": diagonals 0, 2, 4, 6 (1+3+3+1 = 8 elements) owned by slice 0, 1, 3, 5
+    # (2+4+2 = 8) by slice 1: slice 1 sends 4 packets, 4*8 + 8*4 = 64 B; slice 0 sends 3
+    # packets, 3*8 + 8*4 = 56 B; each writes 8 outputs
+    d = system_cost(4, mp.k_sizes, 4, mp.owners, 4, diag).to_dict()
+    per = packetize_per_slice(k_sizes=mp.k_sizes, owners=mp.owners, n=4, tile_cols=4, m=4, cfg=diag)
+    assert [(x.packets, x.local_packets, x.bytes) for x in per] == [(3, 4, 56), (4, 3, 64)]
+    assert (t["icn_bytes"], d["icn_bytes"]) == (120, 120)
+    assert (t["icn_packets"], d["icn_packets"]) == (7, 7)
+    # ICN time: the busiest port: 120 B into slice 0 (tile) vs 64 B each way (diagonal), 1 B/cycle
+    assert t["time_icn_s"] == pytest.approx(120 / 2e9, rel=REL)
+    assert d["time_icn_s"] == pytest.approx(64 / 2e9, rel=REL)
+    # aggregation RMW (no buffer) and outputs follow the owned elements: 16 on slice 0, or 8 + 8
+    tr = slice_traffic(m=4, plc=placement(k_sizes=mp.k_sizes, n=4, tile_cols=4, cfg=diag), owners=mp.owners,
+                       row_block=4, cfg=diag)
+    assert tr.owned == [8, 8] and tr.rmw == [8, 8] and tr.received_bytes == [64, 56]
+    assert t["dram_bytes"] == d["dram_bytes"]  # the same bytes, spread over the two memories
+    assert d["time_memory_s"] < t["time_memory_s"]
+
+
+def test_partitions_placement_and_row_groups_hand_computed():
+    # Memory Slices Table 4 placement: B of K=20 x N=6 on the 4x8 array has 3 K-chunks x 2 tiles
+    # = 6 partitions, dealt in order (tile 0 chunks 0..2, tile 1 chunks 0..2) to 4 slices:
+    # [0:1], [1:3], [3:4], [4:6] -> slice 0: tile 0 chunk 0; slice 1: tile 0 chunks 1-2;
+    # slice 2: tile 1 chunk 0; slice 3: tile 1 chunks 1-2.
+    cfg = _system(4).replace(partitioning="partitions")
+    plc = placement(k_sizes=(20, 0, 0, 0), n=6, tile_cols=4, cfg=cfg)
+    assert plc.segments == [[(0, Segment(4, 1, 8))], [(0, Segment(4, 2, 12))], [(1, Segment(2, 1, 8))],
+                            [(1, Segment(2, 2, 12))]]
+    assert plc.contributors == [(0, 1), (2, 3)]
+    # row groups: M=8, K=8, N=4 on 2 slices: a single partition. G=1: slice 0 does all 8 rows
+    # (4 preload + 8 stream + 9 fill = 21 cycles, reads A 128 + B 64, writes 8*4*2 = 64: 25.6 ns);
+    # G=2: each slice takes 4 rows (17 cycles, A 64 + B 64 read, 32 written: 16 ns). The mapper
+    # keeps the faster: 16 ns + tail (fan-in 1: 0.5 ns).
+    two = _system(2).replace(partitioning="partitions")
+    d = system_cost(8, (8, 0), 4, (0,), 4, two).to_dict()
+    assert d["time_s"] == pytest.approx(16e-9 + 0.5e-9, rel=REL)
+    assert d["cycles"] == 34 and d["macs"] == 8 * 8 * 4
+    assert d["dram_bytes_read"] == 2 * (64 + 64) and d["dram_bytes_written"] == 64
+    assert d["icn_bytes"] == 0  # each tile is reduced by one slice
+
+
+def test_system_row_block_uses_both_buffers():
+    # K=16 on 2 slices of 8: one chunk each, so only the aggregation buffer matters; its owner
+    # holds 1/2 of a block under "diagonal" ownership
+    arr = _small_array().replace(accumulator_buffer_kib=16 / 1024)
+    cfg = hw.SystemConfig(array=arr, num_slices=2, aggregation=_agg16(32 / 1024))
+    plc = placement(k_sizes=(8, 8), n=4, tile_cols=4, cfg=cfg)
+    assert system_row_block(100, plc, cfg) == 32 // 16  # tile: 2 rows of 4 x 4 B
+    assert system_row_block(100, plc, cfg.replace(ownership="diagonal")) == 4  # 2 x 2 contributors
+    # two chunks on one slice: the accumulator buffer (16 B: one row) constrains too
+    plc1 = placement(k_sizes=(16, 0), n=4, tile_cols=4, cfg=cfg)
+    assert system_row_block(100, plc1, cfg) == 1
+    assert system_row_block(100, plc1, cfg.replace(array=arr.replace(accumulator_buffer_kib=0))) == 100
+
+
+def test_output_split_neurotrainer_hand_computed():
+    # two PEs of the NeuroTrainer FF array (32 MACs x 2 operand pairs, 2.5 GHz), 10 GB/s vaults,
+    # a 4-byte/cycle bus (10 GB/s), 4-cycle bus latency
+    nt = hw.presets.get("neurotrainer_module_ff").replace(num_slices=2)
+    # rows split (A 64 x 4 x 2 B = 512 B >= B 4 x 3 x 2 B = 24 B): one 32-row vector per PE,
+    # 3 columns x ceil(4 / 2) = 2 cycles each: 6 cycles; B broadcast over the bus (24 B)
+    sp = output_split(64, 4, 3, nt)
+    assert sp.by_rows and sp.rows == [32, 32] and sp.vectors == [1, 1] and sp.bus_bytes == 24
+    d = system_cost(64, (4, 0), 3, (0,), 32, nt).to_dict()
+    assert d["cycles"] == 12 and d["cycles_preload"] == d["cycles_fill_drain"] == 0 and d["utilization"] == 1.0
+    # per PE: reads its A rows 32*4*2 = 256 B, writes 32*3*2 = 192 B: 44.8 ns; compute 2.4 ns;
+    # bus 24 B / 10 GB/s = 2.4 ns; + 4 cycles (1.6 ns)
+    assert d["time_memory_s"] == pytest.approx(44.8e-9, rel=REL)
+    assert d["time_s"] == pytest.approx(44.8e-9 + 1.6e-9, rel=REL)
+    assert (d["dram_bytes_read"], d["dram_bytes_written"], d["icn_bytes"]) == (512 + 24, 384, 24)
+    assert d["aggregation_additions"] == 0
+    # columns split (A 2 x 4 x 2 = 16 B < B 4 x 6 x 2 = 48 B): 3 columns per PE, 1 x 3 x 2 = 6
+    # cycles; each PE reads its 4 x 3 weights (24 B); the bus carries A (16 B) and the merged
+    # outputs (2 x 6 x 2 = 24 B): 40 B / 10 GB/s = 4 ns
+    d = system_cost(2, (4, 0), 6, (0,), 32, nt).to_dict()
+    assert d["cycles"] == 12 and d["icn_bytes"] == 40 and d["time_icn_s"] == pytest.approx(4e-9, rel=REL)
+    assert (d["dram_bytes_read"], d["dram_bytes_written"]) == (2 * 24 + 16, 24)
+    assert d["time_s"] == pytest.approx(4e-9 + 1.6e-9, rel=REL)
+    assert packetize(k_sizes=(4, 0), owners=(0,), n=6, tile_cols=32, m=2, cfg=nt).bytes == 40
+
+
+def test_weight_share_bytes():
+    from pimjax.cost import weight_share_bytes
+
+    # K=20 x N=6 (2-byte B) on 2 slices: k_split gives slice 0 K[0:16] of all 6 columns
+    assert weight_share_bytes(20, 6, _system(2)) == 16 * 6 * 2
+    # partitions: 6 partitions, 3 per slice: slice 0 holds tile 0 (20 x 4), slice 1 tile 1
+    assert weight_share_bytes(20, 6, _system(2).replace(partitioning="partitions")) == 20 * 4 * 2
+    nt = hw.presets.get("neurotrainer_module_ff").replace(num_slices=2)
+    assert weight_share_bytes(4, 6, nt) == 4 * 3 * 2  # column split: each PE holds 3 columns
+
+
+@pytest.mark.parametrize("preset", ["slices_hmc2", "neurotrainer_module_bp"])
+def test_presets_records_survive_jit_vmap_and_eval_shape(preset):
+    cfg = hw.presets.get(preset).replace(num_slices=4)
+    a = cfg.array
+    m, k, n = 40, 300, 70
+    mp = Mapping.even(k=k, n=n, num_slices=4, width=a.width, rows=a.rows)
+
+    def rec(x):
+        r = system_cost(m, mp.k_sizes, n, mp.owners, mp.tile_cols, cfg, calls=5, reuse_weights=True)
+        with jax.enable_x64(True):
+            return r.replace(overflow=r.overflow + jnp.sum(x).astype(jnp.float64))
+
+    plain = rec(jnp.zeros(3)).to_dict()
+    assert plain["macs"] == 5 * m * k * n and plain["time_s"] > 0
+    assert jax.jit(rec)(jnp.zeros(3)).to_dict() == plain
+    many = jax.vmap(rec)(jnp.zeros((2, 3)))
+    assert jax.tree.map(lambda v: v[1], many).to_dict() == plain
+    shapes = jax.eval_shape(rec, jax.ShapeDtypeStruct((3,), jnp.float32))
+    assert {getattr(shapes, f).shape for f in FIELDS} == {()}

@@ -995,3 +995,33 @@ def test_hypothesis_float_round_and_add(name, a, b):
         assert (g == rv and math.copysign(1, g) == math.copysign(1, rv)) or (math.isnan(g) and math.isnan(rv))
         assert o == ro
     _check_add(a, b, name)
+
+
+@pytest.mark.parametrize("rounding", ["nearest_even", "floor", "toward_zero", "stochastic"])
+def test_event_guard_counts_at_the_boundary(rounding):
+    """The guarded counts (one max reduction, an exact recount when it cannot prove there is
+    no event) equal the unguarded ones and the reference: values at and just past the
+    format's edge, a lone NaN or Inf in a large array (XLA:CPU's vectorised max may drop
+    NaN), under jit and vmap."""
+    from pimjax.numerics._quantize import _quantize_impl
+
+    fmt = FixedFormat(bits=8, frac=4)  # codes [-128, 127]; guard bound (127 - 1) / 16
+    cases = []
+    for v in (126 / 16, 126.5 / 16, 127 / 16, 127.5 / 16, 128 / 16, -128 / 16, -129 / 16, np.nan, np.inf, -np.inf):
+        x = np.zeros((300, 257), np.float32)
+        x[123, 201] = v
+        cases.append(x)
+    q = jax.jit(lambda x: quantize(x, fmt, rounding, key=3))
+    plain = jax.jit(lambda x: _quantize_impl(x, fmt, rounding, key=3))
+    for x in cases:
+        codes, ev = q(jnp.asarray(x))
+        codes0, ev0 = plain(jnp.asarray(x))
+        np.testing.assert_array_equal(np.asarray(codes), np.asarray(codes0))
+        assert [int(a) for a in ev] == [int(a) for a in ev0]
+        if rounding != "stochastic":
+            code, over, nan, inf = ref.quantize(float(x[123, 201]), 8, 4, True, "saturate", rounding)
+            assert (int(codes[123, 201]), int(ev.overflow), int(ev.nan), int(ev.inf)) == (code, over, nan, inf)
+    vm = jax.vmap(lambda x: quantize(x, fmt, rounding, key=3)[1])(jnp.asarray(np.stack(cases)))
+    for i, x in enumerate(cases):
+        ev0 = plain(jnp.asarray(x))[1]
+        assert [int(a[i]) for a in vm] == [int(a) for a in ev0]

@@ -51,6 +51,25 @@ def test_metrics_and_costs_written(uninterrupted):
     assert 0.0 <= uninterrupted["final"]["accuracy"] <= 1.0
 
 
+def test_resident_weights_stay_on_the_grid(uninterrupted):
+    """Default precision: Q8.16 weights in memory, updated with SR (random bits counted)."""
+    assert uninterrupted["config"]["weights"] == "auto"
+    for p in _params(uninterrupted["model"]):
+        codes = p.astype(np.float64) * 2.0**16
+        np.testing.assert_array_equal(codes, np.round(codes))
+        assert np.all(np.abs(codes) < 2**23)
+    ev = uninterrupted["update_events"]
+    n = sum(p.size for p in _params(uninterrupted["model"]))
+    assert ev["random_bits"] == 4 * n * 32 and ev["nan"] == 0
+
+
+def test_float_master_weights_leave_the_grid():
+    out = train(dataclasses.replace(TINY, max_steps=1, weights="float"))
+    assert out["update_events"] == {}
+    codes = np.concatenate([p.ravel() for p in _params(out["model"])]).astype(np.float64) * 2.0**16
+    assert np.any(codes != np.round(codes))
+
+
 def test_resume_is_bit_exact(uninterrupted, tmp_path):
     first = train(dataclasses.replace(TINY, max_steps=2, out_dir=str(tmp_path), checkpoint_every=2))
     assert first["steps"] == 2
@@ -73,5 +92,9 @@ def test_bad_config():
         TrainConfig(precision="fp64")
     with pytest.raises(ValueError, match="TrainConfig.slices"):
         TrainConfig(slices=3, devices=2)
+    with pytest.raises(ValueError, match="TrainConfig.weights"):
+        TrainConfig(weights="int8")
+    with pytest.raises(ValueError, match="TrainConfig.weight_bits"):
+        TrainConfig(weight_bits=32)
     with pytest.raises(ValueError, match="TrainConfig.model"):
         train(dataclasses.replace(TINY, model="lenet"))

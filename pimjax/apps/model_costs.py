@@ -11,13 +11,15 @@ analytic), and costs each one in its three training phases with
   :class:`~pimjax.hw.SystemConfig`, or a mapping phase -> either), with ``num_slices``
   replaced by ``slices`` when given, mapped by :meth:`pimjax.system.Mapping.even` (K split over
   the slices, output tiles owned in blocks) as the emulated layers do in training;
-* a layer called several times (an LSTM layer once per time step) gets the sum of its calls:
-  identical GEMMs are costed once and the record multiplied by the number of calls (exact for
-  the integer counts; the times are the sum of the calls' times, the ops of a step running one
-  after the other as in :func:`pimjax.cost.total`).
+* a layer called several times (an LSTM layer once per time step) is costed as that many
+  consecutive calls with the same weights (``matmul_costs(..., calls=c, resident_with=...)``):
+  the counts and times are the sums over the calls, except that a slice's share of the weights
+  that stays resident (register B or weight buffer, together with the layers interleaved with
+  it) is loaded once (:func:`gemm_costs`).
 
-So ``model_costs(...)[layer][phase]`` equals the sum of ``matmul_costs(m, k, n, hw)[phase]`` over
-the layer's entries of the model's ``gemm_shapes``. VGG16 at 224 x 224, batch 128, on 256 slices
+So ``model_costs(...)[layer][phase]`` equals ``matmul_costs(m, k, n, hw, calls=c, resident_with=r)``
+for a layer of ``c`` calls (``r``: the interleaved layers' weight shares), and for a layer called
+once ``matmul_costs(m, k, n, hw)``. VGG16 at 224 x 224, batch 128, on 256 slices
 takes about two seconds of CPU: every record is a closed-form function of the shapes and the mapping.
 
 >>> c = model_costs("alexnet", batch=2, input_size=32, width=0.25, system="slices_hmc2", slices=4)
@@ -32,7 +34,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Mapping
 
-import jax
+
 
 from pimjax.cost import CostRecord, total
 from pimjax.hw import SystemConfig, presets
@@ -144,32 +146,70 @@ def model_gemms(model: Any, *, batch: int, input_size: int = 224, width: float =
     raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
-def _scaled(rec: CostRecord, times: int) -> CostRecord:
-    if times == 1:
-        return rec
-    with jax.enable_x64(True):
-        return jax.tree.map(lambda x: x * times, rec)
+def interleaved(gemms: list[tuple[str, int, int, int]]) -> dict[tuple[str, int, int, int], set]:
+    """For every GEMM called more than once: the other GEMMs called between two of its calls.
+
+    An LSTM layer of the encoder runs all its time steps back to back (nothing in between); a
+    decoder layer shares every step with the other decoder layers and the attention.
+    """
+    last: dict[tuple, int] = {}
+    between: dict[tuple, set] = {}
+    keys = [(str(g[0]), int(g[1]), int(g[2]), int(g[3])) for g in gemms]
+    for i, key in enumerate(keys):
+        if key in last:
+            between.setdefault(key, set()).update(k for k in keys[last[key] + 1:i] if k != key)
+        last[key] = i
+    return between
 
 
 def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware
                ) -> "OrderedDict[str, dict[str, CostRecord]]":
-    """``layer -> phase -> CostRecord`` of a list of forward GEMMs (summed over a layer's calls)."""
+    """``layer -> phase -> CostRecord`` of a list of forward GEMMs (summed over a layer's calls).
+
+    A GEMM called several times (an LSTM layer once per time step) is costed as ``calls``
+    consecutive calls with the same weights (:func:`pimjax.nn._layers.matmul_costs`): in FF and
+    BP a slice's share of the weights stays resident across the calls when it fits the slice's
+    weight storage together with the shares of the layers interleaved with it
+    (:func:`interleaved`, :func:`pimjax.cost.weight_share_bytes`).
+    """
+    from pimjax.cost import weight_share_bytes
     from pimjax.nn._layers import matmul_costs
 
     calls: "OrderedDict[tuple[str, int, int, int], int]" = OrderedDict()
     for g in gemms:
         key = (str(g[0]), int(g[1]), int(g[2]), int(g[3]))
         calls[key] = calls.get(key, 0) + 1
-    cache: dict[tuple[int, int, int], dict[str, CostRecord]] = {}
+    between = interleaved(gemms)
+    share_cache: dict[tuple, int] = {}
+
+    def share(phase: str, k: int, n: int) -> int:
+        cfg = hw.phase(phase).system
+        if cfg is None:
+            return 0
+        kk, nn = (k, n) if phase == "ff" else (n, k)  # BP holds W.T
+        key = (phase, kk, nn)
+        if key not in share_cache:
+            share_cache[key] = weight_share_bytes(kk, nn, cfg)
+        return share_cache[key]
+
+    cache: dict[tuple, dict[str, CostRecord]] = {}
     out: "OrderedDict[str, dict[str, CostRecord]]" = OrderedDict()
-    for (name, m, k, n), times in calls.items():
-        if (m, k, n) not in cache:
-            cache[(m, k, n)] = matmul_costs(m, k, n, hw)
-        recs = {p: _scaled(r, times) for p, r in cache[(m, k, n)].items()}
+    for key, times in calls.items():
+        name, m, k, n = key
+        if times > 1:
+            others = between.get(key, set())
+            resident = {ph: sum(share(ph, o[2], o[3]) for o in others) for ph in ("ff", "bp")}
+            ck = (m, k, n, times, tuple(sorted(resident.items())))
+        else:
+            resident = None
+            ck = (m, k, n, 1, None)
+        if ck not in cache:
+            cache[ck] = matmul_costs(m, k, n, hw, calls=times, resident_with=resident)
+        recs = cache[ck]
         if name in out:
             out[name] = {p: out[name][p] + recs[p] for p in PHASES}
         else:
-            out[name] = recs
+            out[name] = dict(recs)
     return out
 
 

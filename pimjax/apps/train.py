@@ -26,9 +26,9 @@ from flax import nnx
 
 from pimjax.apps.costs import add_costs, collect_costs, cost_rows, format_cost_table
 from pimjax.apps.tasks import Task, make_task
-from pimjax.nn import PRECISIONS, training_hardware
+from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
 from pimjax.nn._layers import CostProbe
-from pimjax.numerics import fold_key
+from pimjax.numerics import FixedFormat, fold_key
 from pimjax.system import default_mesh
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -41,6 +41,9 @@ class TrainConfig:
     model: str = "alexnet"
     dataset: str = "digits"
     precision: str = "neurotrainer"
+    weights: str = "auto"
+    weight_bits: int = 24
+    weight_frac: int = 16
     slices: int = 1
     devices: int = 1
     rows: int = 256
@@ -61,6 +64,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"TrainConfig.weights must be one of {WEIGHTS}, got {self.weights!r}")
+        if isinstance(self.weight_bits, bool) or not isinstance(self.weight_bits, int) or not 2 <= self.weight_bits <= 24:
+            raise ValueError(f"TrainConfig.weight_bits must be an integer in [2, 24], got {self.weight_bits!r}")
+        if isinstance(self.weight_frac, bool) or not isinstance(self.weight_frac, int) or not 0 <= self.weight_frac <= 30:
+            raise ValueError(f"TrainConfig.weight_frac must be an integer in [0, 30], got {self.weight_frac!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         for f, lo in (("slices", 1), ("devices", 1), ("rows", 1), ("width", 1), ("epochs", 1),
@@ -80,14 +89,43 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.max_steps must be a non-negative integer or None, got {self.max_steps!r}")
 
 
-def _tx(cfg: TrainConfig, total_steps: int = 0) -> optax.GradientTransformation:
-    """The optimizer, with a cosine decay of the learning rate over the run."""
+def _tx(cfg: TrainConfig, total_steps: int = 0, hw=None) -> optax.GradientTransformation:
+    """The optimizer, with a cosine decay of the learning rate over the run; with resident
+    weights, followed by their in-memory update (:func:`pimjax.nn.resident_update`)."""
     lr = optax.cosine_decay_schedule(cfg.learning_rate, max(total_steps, 1)) if total_steps else cfg.learning_rate
     if cfg.optimizer == "adam":
-        return optax.adam(lr)
-    if cfg.optimizer == "momentum":
-        return optax.sgd(lr, momentum=0.9)
-    return optax.sgd(lr)
+        tx = optax.adam(lr)
+    elif cfg.optimizer == "momentum":
+        tx = optax.sgd(lr, momentum=0.9)
+    else:
+        tx = optax.sgd(lr)
+    if hw is not None and hw.weights is not None:
+        tx = optax.chain(tx, resident_update(hw.weights, seed=cfg.seed))
+    return tx
+
+
+def load_resident(model, hw) -> dict[str, int]:
+    """Rounds the model's parameters onto the resident weight grid in place; returns the events."""
+    if hw.weights is None:
+        return {}
+    state = nnx.state(model, nnx.Param)
+    pure = nnx.to_pure_dict(state)
+    q, ev = to_resident(pure, hw.weights)
+    nnx.replace_by_pure_dict(state, q)
+    nnx.update(model, state)
+    return {f: int(v) for f, v in ev._asdict().items()}
+
+
+def update_events(optimizer) -> dict[str, int]:
+    """Numeric events of all resident-weight updates so far (empty with float weights)."""
+    from pimjax.nn import ResidentState, total_events
+
+    found = [x for x in jax.tree.leaves(nnx.as_pure(optimizer.opt_state),
+                                        is_leaf=lambda x: isinstance(x, ResidentState))
+             if isinstance(x, ResidentState)]
+    if not found:
+        return {}
+    return total_events(found[0])
 
 
 _DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
@@ -154,12 +192,14 @@ def _restore(path: str, model, optimizer) -> int:
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Runs ``cfg``; returns metrics per epoch, final test metrics and the cost table."""
     mesh = default_mesh(devices=cfg.devices) if cfg.devices > 1 else None
-    hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width)
+    hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width,
+                           weights=cfg.weights, weight_format=FixedFormat(bits=cfg.weight_bits, frac=cfg.weight_frac))
     task = make_task(cfg, hw)
     model = task.make_model(nnx.Rngs(cfg.seed))
+    load_resident(model, hw)
     steps_per_epoch = task.steps_per_epoch(cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
-    optimizer = nnx.Optimizer(model, _tx(cfg, total_steps), wrt=nnx.Param)
+    optimizer = nnx.Optimizer(model, _tx(cfg, total_steps, hw), wrt=nnx.Param)
     train_step, eval_step = make_steps(task)
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
@@ -209,7 +249,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.out_dir:
         _write_costs(cfg, step_costs)
     return {"config": dataclasses.asdict(cfg), "epochs": history, "final": final, "step_costs": step_costs,
-            "cost_table": table, "steps": step, "model": model}
+            "cost_table": table, "steps": step, "model": model, "update_events": update_events(optimizer)}
 
 
 def evaluate(task: Task, model, eval_step, cfg: TrainConfig) -> dict[str, float]:

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 
-from pimjax.nn import PRECISIONS
+from pimjax.nn import PRECISIONS, WEIGHTS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(x_train, y_train, x_test, y_test) (default %(default)s)")
     p.add_argument("--hw", dest="precision", default=d.precision, choices=PRECISIONS,
                    help="per-phase precision preset (default %(default)s: NeuroTrainer Table 4)")
+    p.add_argument("--weights", default=d.weights, choices=WEIGHTS,
+                   help="resident: fixed-point weights updated in memory with the preset's rounding (SR for "
+                   "neurotrainer); float: float32 master weights; auto (default): resident for fixed-point presets")
+    p.add_argument("--weight-bits", type=int, default=d.weight_bits, help="resident weight bits (default %(default)s)")
+    p.add_argument("--weight-frac", type=int, default=d.weight_frac,
+                   help="resident weight fraction bits (default %(default)s: Q8.16)")
     p.add_argument("--slices", type=int, default=d.slices, help="memory slices per matmul (default %(default)s)")
     p.add_argument("--devices", type=int, default=d.devices, help="JAX devices the slices are sharded over")
     p.add_argument("--rows", type=int, default=d.rows, help="array rows R (default %(default)s)")
@@ -49,11 +55,16 @@ def run(args: argparse.Namespace) -> int:
     out = train(cfg)
     final = out["final"]
     if args.json:
-        print(json.dumps({"epochs": out["epochs"], "final": final, "steps": out["steps"]}, indent=1))
+        print(json.dumps({"epochs": out["epochs"], "final": final, "steps": out["steps"],
+                          "update_events": out["update_events"]}, indent=1))
         return 0
     print()
     print(out["cost_table"])
     print()
+    if out["update_events"]:
+        ev = out["update_events"]
+        print(f"resident weight updates: {ev['overflow']} saturations, {ev['nan']} NaN, {ev['inf']} Inf, "
+              f"{ev['random_bits']} random bits")
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     print(f"final test {metrics}  ({cfg.model}, precision {cfg.precision}, {cfg.slices} slices, "
           f"{out['steps']} steps)")

@@ -8,6 +8,7 @@ from pimjax.cost._model import (
     peak_flops,
     roofline,
     system_cost,
+    weight_share_bytes,
 )
 from pimjax.cost._record import FIELDS, CostRecord, total
 
@@ -22,6 +23,7 @@ __all__ = [
     "roofline",
     "system_cost",
     "total",
+    "weight_share_bytes",
 ]
 
 # AMD multi-PIM paper: analytic host / data-parallel / model-parallel times and memory per PIM.

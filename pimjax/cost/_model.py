@@ -1,17 +1,25 @@
 """The time and energy model of slice systems, filling :class:`CostRecord` (DESIGN.md sec. 4).
 
-Per slice ``s`` of a system matmul (A: M x K_s streamed, B: K_s x N preloaded), with the array
-clock ``f`` (GHz), the slice's memory bandwidth ``BW`` (GB/s), compute scale ``A``:
+The formulas, with the papers' sections behind each, are in ``docs/cost_model.md``. In short,
+for a system matmul (A: M x K streamed, B: K x N stationary) on ``S`` slices with the array
+clock ``f``, a slice's memory bandwidth ``BW`` and compute scale ``A_c``:
 
-* compute: ``T_c = cycles_s / (A * f)``, ``cycles_s`` from :func:`pimjax.units.array_counts`
-  (per tile pass: ``R'`` preload + ``M`` streaming + ``R' - 1 + L`` fill/drain cycles);
-* memory: ``T_m = bytes_s / BW``, ``bytes_s`` = A streamed once per N-tile, B read once, the
-  partial sums read and written between K-chunk passes, plus, on owner slices, the aggregation
-  engine's read-modify-write of each arriving partial sum and the output write;
-* interconnect: ``T_i = icn_bytes_s / (link_bytes_per_cycle * f)`` for the bytes ``s`` sends;
-* ``T_s = max(T_c, T_m, T_i)`` (the three streams overlap), and the system time is
-  ``max_s T_s + (max_hops * hop_latency + S) / f``: the last packets still cross the network
-  and each owner adds ``S`` partial sums per element after the last one arrives.
+* placement (``SystemConfig.partitioning``): ``"k_split"`` (the mapping's K-ranges),
+  ``"partitions"`` (Memory Slices Sec. 4.1 / Table 4: the ``W x R`` partitions of B dealt in
+  order to the slices; the mapper also tries splitting the rows of A over ``G`` groups of
+  ``S / G`` slices and keeps the fastest, Sec. 6 "optimizes each layer separately"), or
+  ``"output_split"`` (NeuroTrainer's module, :func:`_output_split_cost`);
+* per slice ``s``: ``T_c = cycles_s / (A_c f)`` (:func:`pimjax.units._array_counts.segment_counts`:
+  preload, streaming and fill/drain of its partitions over the row blocks whose partial sums fit
+  its accumulator buffer), ``T_m = bytes_s / BW`` (A re-streamed per tile, B unless resident,
+  spilled partial sums, the owner's aggregation spill and output writes), ``T_i =
+  max(sent_s, received_s) / (link_bytes_per_cycle f)`` (:func:`pimjax.units._interconnect.slice_traffic`);
+* ``T_s = max(T_c, T_m, T_i)`` (the three streams overlap); the matmul takes
+  ``max_s T_s + (max_hops * hop_latency + A_max) / f`` per call: the last packets still cross the
+  network and the owner adds the ``A_max`` (largest fan-in of a tile) partial sums of an element.
+* ``calls`` consecutive calls with the same weights (``reuse_weights``) load a slice's share of B
+  once when it stays resident (register B for a single partition, else the weight buffer with
+  the interleaved layers' shares ``other_weights``).
 
 Energy (pJ): DRAM bits x ``energy_pj_per_bit`` (HMC 3.7, HBM 6: Memory Slices Sec. 6), MACs x
 ``mac_pj``, tree/accumulator adds x ``add_pj``, register bits x ``register_pj_per_bit``, ICN
@@ -32,8 +40,8 @@ from pimjax.numerics import NumericEvents
 from pimjax.cost._record import CostRecord
 from pimjax.system import system_matmul
 from pimjax.units import systolic_matmul
-from pimjax.units._array_counts import array_counts
-from pimjax.units._interconnect import packetize_per_slice
+from pimjax.units._array_counts import array_counts, segment_counts
+from pimjax.units._interconnect import output_split, placement, slice_traffic, system_row_block
 
 
 def _events(ev: NumericEvents | None) -> dict[str, Any]:
@@ -71,53 +79,152 @@ def array_cost(m: int, k: int, n: int, cfg: ArrayConfig, *, memory: MemoryConfig
     )
 
 
-def system_cost(m: int, k_sizes: tuple[int, ...], n: int, owners: tuple[int, ...], tile_cols: int,
-                cfg: SystemConfig, *, events: NumericEvents | None = None) -> CostRecord:
-    """Cost of one system matmul from its shapes and mapping (see module docstring)."""
+def _residency(share: int, partitions: int, *, reuse: bool, other: int, wbuf: float) -> tuple[bool, bool, bool]:
+    """(resident across calls, buffered within a call, in register B across calls) of a slice's B share."""
+    register = reuse and partitions == 1 and other == 0
+    resident = reuse and (register or share + other <= wbuf)
+    return resident, share <= wbuf, register
+
+
+def weight_share_bytes(k: int, n: int, cfg: SystemConfig) -> int:
+    """Bytes of B (``k x n``) that the most loaded slice holds under ``cfg``'s placement.
+
+    What an interleaved layer occupies in every slice's weight storage (see ``other_weights``
+    of :func:`system_cost`). Under ``"partitions"`` the placement of one row group (all slices).
+    """
+    from pimjax.system import Mapping
+
     arr = cfg.array
-    s_count = len(k_sizes)
-    icn = packetize_per_slice(k_sizes=k_sizes, owners=owners, n=n, tile_cols=tile_cols, m=m, cfg=cfg)
-    active = sum(1 for s in k_sizes if s)
-    agg_b = _bytes_of(cfg.aggregation.accumulator_format, 64)
-    out_b = _bytes_of(cfg.aggregation.output_format, 64)
-    f_hz = arr.clock_ghz * 1e9
-    bw = cfg.memory.bandwidth_gbps * 1e9
-    link = cfg.interconnect.link_bytes_per_cycle * f_hz
-    # columns owned by each slice
-    owned_cols = [0] * s_count
-    for t, o in enumerate(owners):
-        owned_cols[o] += min(n, (t + 1) * tile_cols) - t * tile_cols
-    tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0)
-    t_c_max = t_m_max = t_i_max = t_s_max = 0.0
-    max_hops = 0
-    for s in range(s_count):
-        c = array_counts(m, k_sizes[s], n, arr)
-        agg_rmw = max(0, m * owned_cols[s] * (active - 1)) * agg_b  # read + write each after the first
-        rd = c.a_bytes + c.b_bytes + c.acc_bytes_read + agg_rmw
-        wr = c.acc_bytes_written + agg_rmw + m * owned_cols[s] * out_b
-        t_c = c.cycles / (cfg.compute_scale * f_hz)
-        t_m = (rd + wr) / bw
-        t_i = icn[s].bytes / link
-        t_c_max, t_m_max, t_i_max = max(t_c_max, t_c), max(t_m_max, t_m), max(t_i_max, t_i)
-        t_s_max = max(t_s_max, t_c, t_m, t_i)
-        for o in set(owners):
-            if k_sizes[s]:
-                max_hops = max(max_hops, cfg.interconnect.hops(s, o, s_count))
-        tot["macs"] += c.macs
-        tot["adds"] += c.tree_additions + c.accumulator_additions
-        tot["pre"] += c.preload_cycles
-        tot["stream"] += c.stream_cycles
-        tot["fill"] += c.fill_drain_cycles
-        tot["slots"] += c.slot_cycles
-        tot["rd"] += rd
-        tot["wr"] += wr
-        tot["reg"] += c.register_bits
-    agg_adds = m * n * active
-    tail = (max_hops * cfg.interconnect.hop_latency + s_count) / f_hz
-    icn_packets = sum(x.packets for x in icn)
-    icn_local = sum(x.local_packets for x in icn)
-    icn_bytes = sum(x.bytes for x in icn)
-    icn_hop_bytes = sum(x.hop_bytes for x in icn)
+    b_b = _bytes_of(arr.b_format, 32)
+    if cfg.partitioning == "output_split":
+        sp = output_split(1, k, n, cfg)  # an FC layer's split; a row split duplicates all of B in every PE
+        return k * n * b_b if sp.by_rows else k * max(sp.cols) * b_b
+    mp = Mapping.even(k=k, n=n, num_slices=cfg.num_slices, width=arr.width, rows=arr.rows)
+    plc = placement(k_sizes=mp.k_sizes, n=n, tile_cols=mp.tile_cols, cfg=cfg)
+    return max((sum(seg.k * seg.cols for _, seg in segs) * b_b for segs in plc.segments), default=0)
+
+
+class _Group:
+    """Costs of one row group: ``rows`` rows of A on the slices of a placement, for ``calls`` calls."""
+
+    def __init__(self, rows: int, plc, owners, cfg: SystemConfig, *, calls: int, reuse: bool, other: int):
+        arr = cfg.array
+        rb = system_row_block(rows, plc, cfg)
+        tr = slice_traffic(m=rows, plc=plc, owners=owners, row_block=rb, cfg=cfg)
+        agg_b = _bytes_of(cfg.aggregation.accumulator_format, 64)
+        out_b = _bytes_of(cfg.aggregation.output_format, 64)
+        b_b = _bytes_of(arr.b_format, 32)
+        multi = [len(c) for c in plc.contributors if len(c) > 1]
+        agg_share = (min(multi) if cfg.ownership == "diagonal" else 1) if multi else 1
+        # owners keep a block's running sums on chip when their share fits the aggregation buffer
+        agg_spill = bool(multi) and min(rows, rb) * max(plc.tile_cols) * agg_b > cfg.aggregation.buffer_kib * 1024 * agg_share
+        f_hz = arr.clock_ghz * 1e9
+        bw = cfg.memory.bandwidth_gbps * 1e9
+        link = cfg.interconnect.link_bytes_per_cycle * f_hz
+        wbuf = cfg.weight_buffer_kib * 1024
+        self.tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0)
+        self.t_c = self.t_m = self.t_i = self.t_s = 0.0
+        cache: dict = {}
+        for s, segs_t in enumerate(plc.segments):
+            segs = tuple(seg for _, seg in segs_t)
+            if not segs and not tr.owned[s] and not tr.received_bytes[s]:
+                continue
+            share = sum(seg.k * seg.cols for seg in segs) * b_b
+            parts = sum(seg.chunks for seg in segs)
+            flags = _residency(share, parts, reuse=reuse, other=other, wbuf=wbuf)
+            if (segs, flags) not in cache:
+                cache[(segs, flags)] = segment_counts(rows, segs, arr, row_block=rb, calls=calls,
+                                                      weights_resident=flags[0], weights_buffered=flags[1],
+                                                      register_resident=flags[2])
+            c = cache[(segs, flags)]
+            agg_rmw = calls * tr.rmw[s] * agg_b if agg_spill else 0  # read + write each after the first
+            rd = c.a_bytes + c.b_bytes + c.acc_bytes_read + agg_rmw
+            wr = c.acc_bytes_written + agg_rmw + calls * tr.owned[s] * out_b
+            t_c = c.cycles / (cfg.compute_scale * f_hz)
+            t_m = (rd + wr) / bw
+            t_i = calls * max(tr.counts[s].bytes, tr.received_bytes[s]) / link
+            self.t_c, self.t_m, self.t_i = max(self.t_c, t_c), max(self.t_m, t_m), max(self.t_i, t_i)
+            self.t_s = max(self.t_s, t_c, t_m, t_i)
+            t = self.tot
+            t["macs"] += c.macs
+            t["adds"] += c.tree_additions + c.accumulator_additions
+            t["pre"] += c.preload_cycles
+            t["stream"] += c.stream_cycles
+            t["fill"] += c.fill_drain_cycles
+            t["slots"] += c.slot_cycles
+            t["rd"] += rd
+            t["wr"] += wr
+            t["reg"] += c.register_bits
+        self.agg_adds = calls * rows * sum(plc.tile_cols[t] * len(c) for t, c in enumerate(plc.contributors))
+        self.max_hops = tr.max_hops
+        self.icn = [calls * sum(x[i] for x in tr.counts) for i in range(4)]  # packets, local, bytes, hop bytes
+
+
+def _row_groups(m: int, groups: int) -> list[tuple[int, int]]:
+    """``(rows, count)`` of ``m`` rows dealt to ``groups`` groups in blocks of ``ceil(m / groups)``."""
+    per = -(-m // groups)
+    full, rest = divmod(m, per)
+    return [(per, full)] + ([(rest, 1)] if rest else [])
+
+
+def _sliced_cost(m: int, k_sizes, n: int, owners, tile_cols: int, cfg: SystemConfig, *, groups: int, calls: int,
+                 reuse: bool, other: int):
+    """Fields and time of ``calls`` calls with the rows of A split over ``groups`` slice groups."""
+    s_g = len(k_sizes) // groups
+    ks = tuple(k_sizes) if groups == 1 else (sum(k_sizes),) + (0,) * (s_g - 1)
+    plc = placement(k_sizes=ks, n=n, tile_cols=tile_cols, cfg=cfg)
+    parts = [(_Group(rows, plc, owners, cfg, calls=calls, reuse=reuse, other=other), cnt)
+             for rows, cnt in _row_groups(m, groups)]
+    tot = {key: sum(g.tot[key] * c for g, c in parts) for key in parts[0][0].tot}
+    icn = [sum(g.icn[i] * c for g, c in parts) for i in range(4)]
+    t_c, t_m, t_i, t_s = (max(getattr(g, a) for g, _ in parts) for a in ("t_c", "t_m", "t_i", "t_s"))
+    max_hops = max(g.max_hops for g, _ in parts)
+    fan_in = max((len(c) for c in plc.contributors), default=0)
+    tail = calls * (max_hops * cfg.interconnect.hop_latency + fan_in) / (cfg.array.clock_ghz * 1e9)
+    agg_adds = sum(g.agg_adds * c for g, c in parts)
+    return dict(tot=tot, icn=icn, t_c=t_c, t_m=t_m, t_i=t_i, time=t_s + tail, agg_adds=agg_adds, groups=groups)
+
+
+def row_group_options(m: int, num_slices: int) -> list[int]:
+    """Row groups the ``"partitions"`` mapper tries: powers of two up to the slices and the rows."""
+    out, g = [], 1
+    while g <= num_slices and g <= max(1, m):
+        out.append(g)
+        g *= 2
+    return out
+
+
+def system_cost(m: int, k_sizes: tuple[int, ...], n: int, owners: tuple[int, ...], tile_cols: int,
+                cfg: SystemConfig, *, events: NumericEvents | None = None, calls: int = 1,
+                reuse_weights: bool = False, other_weights: int = 0) -> CostRecord:
+    """Cost of ``calls`` consecutive system matmuls of this shape and mapping (module docstring).
+
+    Args:
+      m, k_sizes, n, owners, tile_cols: the call (``K = sum(k_sizes)``) and the mapping.
+      cfg: the system.
+      events: numeric events to put in the record.
+      calls: consecutive calls of this matmul costed together (the record is their sum).
+      reuse_weights: B is the same in every call (the weights of an LSTM layer called once
+        per time step): a slice whose share stays resident reads it from memory once.
+      other_weights: bytes per slice of other layers' weights that must stay resident at the
+        same time (layers whose calls are interleaved with these).
+    """
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be a positive integer, got {calls!r}")
+    if cfg.partitioning == "output_split":
+        return _output_split_cost(m, sum(k_sizes), n, cfg, events=events, calls=calls,
+                                  reuse_weights=reuse_weights, other_weights=other_weights)
+    kw = dict(calls=calls, reuse=reuse_weights, other=other_weights)
+    if cfg.partitioning == "k_split":
+        best = _sliced_cost(m, k_sizes, n, owners, tile_cols, cfg, groups=1, **kw)
+    else:  # the mapper takes the fastest row split (Memory Slices Sec. 6: each layer optimized separately)
+        best = None
+        for g in row_group_options(m, len(k_sizes)):
+            r = _sliced_cost(m, k_sizes, n, owners, tile_cols, cfg, groups=g, **kw)
+            if best is None or r["time"] < best["time"]:
+                best = r
+    tot, (icn_packets, icn_local, icn_bytes, icn_hop_bytes) = best["tot"], best["icn"]
+    agg_adds = best["agg_adds"]
     e = cfg.energy
     return CostRecord.make(
         macs=tot["macs"], additions=tot["adds"], aggregation_additions=agg_adds,
@@ -130,7 +237,80 @@ def system_cost(m: int, k_sizes: tuple[int, ...], n: int, owners: tuple[int, ...
         energy_register_pj=tot["reg"] * e.register_pj_per_bit,
         energy_icn_pj=icn_hop_bytes * 8 * e.icn_pj_per_bit_hop,
         energy_aggregation_pj=agg_adds * e.aggregation_add_pj,
-        time_compute_s=t_c_max, time_memory_s=t_m_max, time_icn_s=t_i_max, time_s=t_s_max + tail,
+        time_compute_s=best["t_c"], time_memory_s=best["t_m"], time_icn_s=best["t_i"], time_s=best["time"],
+        **_events(events),
+    )
+
+
+def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, calls: int, reuse_weights: bool,
+                       other_weights: int) -> CostRecord:
+    """NeuroTrainer module (``partitioning="output_split"``), Sec. 3.1, 3.3.4, 3.4.
+
+    Each PE's ``R`` MACs hold ``R`` outputs (a vector over the rows) and add ``W`` products
+    to each per cycle (y = a x + y, one operand broadcast to all MACs, the vector from the
+    input buffer): ``vectors x cols x ceil(K / W)`` cycles, no preload or skew, partial sums
+    never leave the MACs. Memory: the PE's partition of the split operand is read from its
+    own vault once per call (its share of B once for all calls when resident), its outputs
+    written there (row split); the shared operand is read from the common vault and broadcast
+    over the bus (once for all calls when B is the shared operand and stays buffered), and
+    column-split outputs are merged to the common vault over the bus. Time per call:
+    ``max(max_p T_c, max_p T_m, T_bus) + hop_latency / f``.
+    """
+    arr = cfg.array
+    sp = output_split(m, k, n, cfg)
+    a_b, b_b = _bytes_of(arr.a_format, 32), _bytes_of(arr.b_format, 32)
+    out_b = _bytes_of(cfg.aggregation.output_format, 64)
+    f_hz = arr.clock_ghz * 1e9
+    bw = cfg.memory.bandwidth_gbps * 1e9
+    bus = cfg.interconnect.link_bytes_per_cycle * f_hz
+    wbuf = cfg.weight_buffer_kib * 1024
+    chunks = -(-k // arr.width)
+    tot = dict(macs=0, tree=0, acc=0, cyc=0, rd=0, wr=0, reg=0)
+    t_c_max = t_m_max = 0.0
+    for p in range(cfg.num_slices):
+        rows, cols, vecs = sp.rows[p], sp.cols[p], sp.vectors[p]
+        if not rows or not cols:
+            continue
+        cyc = calls * vecs * cols * chunks
+        if sp.by_rows:  # A partition from the PE's vault, outputs written back to it
+            rd = calls * rows * k * a_b
+            wr = calls * rows * cols * out_b
+        else:  # B partition (the PE's weights) from its vault; outputs merged over the bus
+            share = k * cols * b_b
+            resident = reuse_weights and share + other_weights <= wbuf
+            rd = share if resident else calls * share
+            wr = 0
+        t_c, t_m = cyc / (cfg.compute_scale * f_hz), (rd + wr) / bw
+        t_c_max, t_m_max = max(t_c_max, t_c), max(t_m_max, t_m)
+        tot["macs"] += calls * rows * k * cols
+        tot["tree"] += calls * rows * cols * chunks * (arr.width - 1)
+        tot["acc"] += calls * rows * cols * chunks
+        tot["cyc"] += cyc
+        tot["rd"] += rd
+        tot["wr"] += wr
+        # operands through the MAC registers: the vector (R x W words of A) and the broadcast
+        # scalar (W words of B) every cycle
+        tot["reg"] += cyc * (arr.rows * arr.width * 8 * a_b + arr.width * 8 * b_b)
+    shared_resident = sp.by_rows and reuse_weights and sp.shared_bytes + other_weights <= wbuf
+    shared = sp.shared_bytes if shared_resident else calls * sp.shared_bytes
+    bus_bytes = shared + calls * sp.merged * out_b
+    tot["rd"] += shared  # the common vault
+    tot["wr"] += calls * sp.merged * out_b
+    t_bus = bus_bytes / bus
+    tail = calls * cfg.interconnect.hop_latency / f_hz
+    bursts = -(-bus_bytes // cfg.interconnect.payload_bytes)
+    e = cfg.energy
+    adds = tot["tree"] + tot["acc"]
+    return CostRecord.make(
+        macs=tot["macs"], additions=adds, cycles_stream=tot["cyc"], slot_cycles=tot["cyc"] * arr.rows * arr.width,
+        dram_bytes_read=tot["rd"], dram_bytes_written=tot["wr"], register_bytes=tot["reg"] / 8,
+        icn_packets=bursts, icn_bytes=bus_bytes, icn_hop_bytes=bus_bytes,
+        energy_dram_pj=(tot["rd"] + tot["wr"]) * 8 * cfg.memory.energy_pj_per_bit,
+        energy_compute_pj=tot["macs"] * e.mac_pj + adds * e.add_pj,
+        energy_register_pj=tot["reg"] * e.register_pj_per_bit,
+        energy_icn_pj=bus_bytes * 8 * e.icn_pj_per_bit_hop,
+        time_compute_s=t_c_max, time_memory_s=t_m_max, time_icn_s=t_bus,
+        time_s=max(t_c_max, t_m_max, t_bus) + tail,
         **_events(events),
     )
 
@@ -143,8 +323,13 @@ def peak_flops(cfg: SystemConfig | ArrayConfig) -> float:
 
 
 def peak_bandwidth(cfg: SystemConfig) -> float:
-    """Aggregate peak memory bandwidth of the system in bytes/s."""
-    return cfg.memory.bandwidth_gbps * 1e9 * cfg.num_slices
+    """Aggregate peak memory bandwidth of the system in bytes/s.
+
+    One memory per slice; a NeuroTrainer module (``partitioning="output_split"``) also has its
+    common data vault (Sec. 3: 16 vaults for 15 PEs).
+    """
+    vaults = cfg.num_slices + (1 if cfg.partitioning == "output_split" else 0)
+    return cfg.memory.bandwidth_gbps * 1e9 * vaults
 
 
 def roofline(record: CostRecord, cfg: SystemConfig) -> dict[str, float]:

@@ -85,7 +85,7 @@ HBM_CHANNEL = MemoryConfig(
 )
 NEUROTRAINER_VAULT = MemoryConfig(
     name="neurotrainer_vault",
-    bandwidth_gbps=8.0,  # NeuroTrainer Sec. 3.1: HMC 1.0, 16 vaults, one dedicated vault per PE
+    bandwidth_gbps=10.0,  # NeuroTrainer Sec. 5.2: "16 vaults x 10GByte/sec"; Sec. 3.4: "a single vault (10GBps)"
     energy_pj_per_bit=3.7,  # HMC DRAM access energy (Memory Slices Sec. 6)
     capacity_gib=0.125,  # HMC 1.0: 2 GB over 16 vaults
 )

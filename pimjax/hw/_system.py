@@ -17,7 +17,16 @@ from pimjax.hw._memory import HMC2_VAULT, EnergyConfig, MemoryConfig
 from pimjax.numerics import ROUNDING_MODES, FixedFormat, FloatFormat, check_format
 
 TOPOLOGIES: tuple[str, ...] = ("mesh", "ring", "crossbar")
+PARTITIONINGS: tuple[str, ...] = ("k_split", "partitions", "output_split")
+"""How the cost model places a matmul's work on the slices (see :class:`SystemConfig`)."""
+OWNERSHIPS: tuple[str, ...] = ("tile", "diagonal")
+"""Who aggregates an output tile's partial sums (see :class:`SystemConfig`)."""
 SYSTEM_ACTIVATIONS: tuple[str, ...] = ("identity", "relu", "tanh", "sigmoid")
+
+
+def _kib(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 1e9:
+        raise ValueError(f"{name} must be a number of KiB in [0, 1e9], got {v!r}")
 
 
 def _int_in(name: str, v: Any, lo: int, hi: int) -> None:
@@ -112,6 +121,12 @@ class AggregationConfig:
     ``accumulator_format`` (overflow after each addition; it keeps the packet's fraction bits),
     applies ``activation`` (exact, or through ``lut``) and requantizes to ``output_format``.
     ``None`` formats are exact (``packet_format=None`` sends the slice accumulator as is).
+
+    ``buffer_kib`` (cost model only): on-chip storage of the engine for the running sums of the
+    output block being aggregated. When a block's sums fit, each arriving partial sum is added
+    on chip and only the final output is written to the slice's memory; when they do not
+    (``0``: no buffer), every partial sum after the first is a read-modify-write of the slice's
+    memory (Memory Slices Fig. 6 steps 8-9). The paper gives no size (pimjax assumption).
     """
 
     packet_format: FixedFormat | FloatFormat | None
@@ -121,8 +136,10 @@ class AggregationConfig:
     output_rounding: str = "nearest_even"
     activation: str = "identity"
     lut: LUTConfig | None = None
+    buffer_kib: float = 0.0
 
     def __post_init__(self) -> None:
+        _kib("AggregationConfig.buffer_kib", self.buffer_kib)
         check_format("AggregationConfig.packet_format", self.packet_format, allow_exact=True)
         check_format("AggregationConfig.accumulator_format", self.accumulator_format)
         check_format("AggregationConfig.output_format", self.output_format, allow_exact=True)
@@ -148,6 +165,34 @@ class SystemConfig:
     balanced slices of Memory Slices Sec. 6 ("up to 2.5x compute units/slice"): the array's
     compute rate is scaled, the numerics are unchanged. For a fixed-point datapath the aggregation ``packet_format`` must be fixed point,
     and ``accumulator_format.frac`` must equal the packet's fraction bits.
+
+    Cost-model fields (they change no result of :func:`pimjax.system.system_matmul`, whose
+    numerics are those of the K-split of its :class:`~pimjax.system.Mapping`):
+
+    * ``partitioning``: how the work of a matmul is placed on the slices.
+      ``"k_split"``: as the mapping says (K-ranges per slice, every slice holds its K-range of
+      every output tile; Memory Slices Fig. 5). ``"partitions"``: Memory Slices Sec. 4.1 and
+      Table 4: B is cut into ``W x R`` partitions (one K-chunk of one output tile), dealt in
+      order (tile by tile, K-chunks ascending) to the slices in contiguous, even runs, so a
+      slice works on few tiles and an output tile is reduced by the few slices that hold its
+      partitions. ``"output_split"``: NeuroTrainer Sec. 3.1 and 3.3 (the "hybrid data flow"):
+      no reduction across PEs; the output rows (A larger than B, "small common data", e.g.
+      convolutions) or columns (FC layers) are split over the PEs, each PE's ``rows`` MACs
+      accumulate whole outputs in place (output stationary), the shared operand is
+      broadcast from the common vault over the bus, and column-split outputs are merged back
+      to it over the bus. Where the aggregation neither rounds nor saturates all three give
+      the numbers ``system_matmul`` computes.
+    * ``ownership``: who aggregates the partial sums of an output tile reduced by several
+      slices. ``"tile"``: one owner per tile (``Mapping.owners``; under ``"partitions"`` the
+      first slice holding the tile). ``"diagonal"``: the tile's diagonals, the elements the
+      adder trees emit in one cycle that travel in one packet (Memory Slices Sec. 3.2, Fig. 6
+      step 5), are owned round-robin by the slices that reduce the tile, so aggregation work,
+      memory writes and network ejection spread evenly over them.
+    * ``weight_buffer_kib``: on-slice storage for weights (B) besides register B. A slice's
+      share of B that fits (with the shares of the layers interleaved with it) stays resident
+      across M row blocks and across consecutive calls with the same weights (an LSTM layer's
+      time steps) and is not read from memory again; a share of one partition stays in
+      register B itself, without a buffer.
     """
 
     array: ArrayConfig
@@ -157,9 +202,17 @@ class SystemConfig:
     memory: MemoryConfig = HMC2_VAULT
     energy: EnergyConfig = EnergyConfig()
     compute_scale: float = 1.0
+    partitioning: str = "k_split"
+    ownership: str = "tile"
+    weight_buffer_kib: float = 0.0
     name: str = ""
 
     def __post_init__(self) -> None:
+        if self.partitioning not in PARTITIONINGS:
+            raise ValueError(f"SystemConfig.partitioning must be one of {PARTITIONINGS}, got {self.partitioning!r}")
+        if self.ownership not in OWNERSHIPS:
+            raise ValueError(f"SystemConfig.ownership must be one of {OWNERSHIPS}, got {self.ownership!r}")
+        _kib("SystemConfig.weight_buffer_kib", self.weight_buffer_kib)
         if not isinstance(self.array, ArrayConfig):
             raise TypeError("SystemConfig.array must be an ArrayConfig")
         _int_in("SystemConfig.num_slices", self.num_slices, 1, 1 << 16)

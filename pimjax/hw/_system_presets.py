@@ -6,6 +6,16 @@ that use the Table 1 slice (the 256 x 8 16-bit array) and four balanced ones wit
 compute units/slice"; each slice is one HMC vault or one HBM channel. Table 2's slice counts are
 not in the source text: pimjax uses 512 slices for the baseline systems (the paper's LSTM1 runs
 "512 slices of HMC2.0") and 128 for the balanced ones ("only 128 slices of HMC1.0 2x").
+
+Cost-model choices (they change no emulated result): Memory Slices systems deal the ``8 x 256``
+partitions of B to the slices in order (Sec. 4.1, Table 4; ``partitioning="partitions"``),
+spread each output tile's aggregation over the slices that reduce it by diagonals (the unit the
+network interface packetizes, Sec. 3.2 / Fig. 6 step 5; ``ownership="diagonal"``), give the
+aggregation engine a 256 KiB buffer for running sums (the array's own accumulator buffer size:
+one 256 x 256 block of 32-bit sums; the paper gives no size) and no weight buffer (Sec. 3.2:
+"we do not use buffers"; weights stay only in register B). The NeuroTrainer module runs its own
+data flow (``partitioning="output_split"``, Sec. 3.1 / 3.3) on its 32-bit, 10 GB/s bus
+(Sec. 3.4).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ _AGG16 = AggregationConfig(
     packet_format=FixedFormat(bits=32, frac=16),  # partial sums travel at accumulator width
     accumulator_format=FixedFormat(bits=32, frac=16),
     output_format=FixedFormat(bits=16, frac=8),  # written back as 16-bit words (Table 1: 16-bit)
+    buffer_kib=256.0,  # pimjax assumption: one 256 x 256 block of 32-bit running sums (no size in the paper)
 )
 
 
@@ -30,6 +41,9 @@ def _slices(name: str, memory, num_slices: int, compute_scale: float) -> SystemC
         interconnect=InterconnectConfig(topology="mesh"),  # Memory Slices Sec. 3.2: 256-node wormhole network
         memory=memory,
         compute_scale=compute_scale,
+        partitioning="partitions",  # Sec. 4.1 / Table 4: W x R partitions mapped sequentially to the slices
+        ownership="diagonal",  # Sec. 3.2 / Fig. 6 step 5: a diagonal of outputs per cycle, one packet
+        weight_buffer_kib=256.0,  # pimjax assumption: the accumulator buffer's size (see the module docstring)
         name=name,
     )
 
@@ -79,8 +93,11 @@ def _neurotrainer(name: str, pe: str) -> SystemConfig:
             accumulator_format=get(pe).accumulator_format,
             output_format=get(pe).output_format,
         ),
-        interconnect=InterconnectConfig(topology="crossbar"),  # NeuroTrainer Sec. 3.4: shared bus
+        # NeuroTrainer Sec. 3.4: a shared 32-bit bus "with a bandwidth same as that of a single vault
+        # (10GBps)" at 2.5 GHz (4 bytes/cycle), "4 stage pipelined ... 4 clock cycle between a vault to any PE"
+        interconnect=InterconnectConfig(topology="crossbar", link_bytes_per_cycle=4, hop_latency=4),
         memory=NEUROTRAINER_VAULT,
+        partitioning="output_split",  # NeuroTrainer Sec. 3.1 / 3.3.4: hybrid data flow, outputs split over PEs
         energy=EnergyConfig(mac_pj=0.908),  # NeuroTrainer Table 1: Fixed 32/16, 2.27 mW @ 2.5 GHz
         name=name,
     )

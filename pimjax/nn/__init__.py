@@ -1,10 +1,12 @@
 """Flax NNX layers and models whose every matmul runs on the emulated hardware (DESIGN layer 6)."""
 
 from pimjax.nn._emulated import PHASES, PhaseConfig, TrainingHardware, emulated_dot, phase_matmul
-from pimjax.nn._hardware import PRECISIONS, training_hardware
+from pimjax.nn._hardware import PRECISIONS, WEIGHTS, training_hardware
+from pimjax.nn._resident import ResidentState, ResidentWeights, resident_update, rounded_sum, to_resident, total_events
 
 __all__ = ["PHASES", "PRECISIONS", "PhaseConfig", "TrainingHardware", "emulated_dot", "phase_matmul",
-           "training_hardware"]
+           "training_hardware", "WEIGHTS", "ResidentState", "ResidentWeights", "resident_update", "rounded_sum",
+           "to_resident", "total_events"]
 from pimjax.nn._cnn import (CNN_MODELS, RESNET_CONFIGS, VGG_CONFIGS, VGG, AlexNet, ResNet, abstract_cnn,
                             emulated_layers, gemm_shapes, make_cnn)
 
@@ -18,3 +20,6 @@ from pimjax.nn._translator import layer_shapes as translator_layer_shapes
 
 __all__ += ["ACTIVATIONS", "activation", "EmuLSTMCell", "GemmShape", "Translator", "TranslatorConfig",
             "abstract_translator", "gnmt_config", "translator_gemm_shapes", "translator_layer_shapes"]
+from pimjax.nn._cnn import gemm_recording
+
+__all__ += ["gemm_recording"]

@@ -27,6 +27,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from pimjax.hw import SystemConfig
+from pimjax.nn._resident import ResidentWeights
 from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize
 from pimjax.system import system_matmul
 
@@ -60,7 +61,11 @@ class PhaseConfig:
 class TrainingHardware:
     """The three phases' configurations (NeuroTrainer Table 4) and the device mesh.
 
-    ``record_costs=False`` makes the layers skip cost recording (to measure its overhead).
+    ``weights``: where the weights live: ``None`` for float32 master weights quantized on use,
+    or a :class:`~pimjax.nn.ResidentWeights` for fixed-point weights kept in the slices' memory
+    and updated there (NeuroTrainer Sec. 2.3; the training loop chains
+    :func:`~pimjax.nn.resident_update` after the optimizer). ``record_costs=False`` makes the
+    layers skip cost recording (to measure its overhead).
     """
 
     ff: PhaseConfig
@@ -68,6 +73,7 @@ class TrainingHardware:
     up: PhaseConfig
     mesh: Mesh | None = None
     record_costs: bool = True
+    weights: ResidentWeights | None = None
 
     def __post_init__(self) -> None:
         for p in PHASES:
@@ -75,6 +81,8 @@ class TrainingHardware:
                 raise TypeError(f"TrainingHardware.{p} must be a PhaseConfig")
         if self.mesh is not None and not isinstance(self.mesh, Mesh):
             raise TypeError("TrainingHardware.mesh must be a jax.sharding.Mesh or None")
+        if self.weights is not None and not isinstance(self.weights, ResidentWeights):
+            raise TypeError("TrainingHardware.weights must be a ResidentWeights or None (float master weights)")
 
     def phase(self, name: str) -> PhaseConfig:
         return getattr(self, name)

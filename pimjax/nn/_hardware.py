@@ -14,8 +14,15 @@ from jax.sharding import Mesh
 from pimjax.hw import AggregationConfig, ArrayConfig, SystemConfig
 from pimjax.numerics import FixedFormat, FloatFormat
 from pimjax.nn._emulated import PhaseConfig, TrainingHardware
+from pimjax.nn._resident import ResidentWeights
 
 PRECISIONS = ("neurotrainer", "neurotrainer_sr_lo", "fixed32_nearest", "fixed16", "bf16", "fp32", "native")
+WEIGHTS = ("auto", "resident", "float")
+
+#: Update rounding of the resident weights per precision: SR where the MACs round
+#: stochastically (NeuroTrainer "Fixed 32/16 + SR" / "+ SR LO"), nearest where they do not.
+_UPDATE_ROUNDING = {"neurotrainer": "stochastic", "neurotrainer_sr_lo": "sr_lo", "fixed32_nearest": "nearest_even",
+                    "fixed16": "nearest_even"}
 
 
 def _fixed_system(*, a: FixedFormat, b: FixedFormat, product: FixedFormat | None, product_rounding: str,
@@ -40,7 +47,8 @@ def _float_system(fmt: str, *, rows: int, width: int, num_slices: int) -> System
 
 
 def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, mesh: Mesh | None = None,
-                      rows: int = 256, width: int = 8) -> TrainingHardware:
+                      rows: int = 256, width: int = 8, weights: str = "auto",
+                      weight_format: FixedFormat | None = None) -> TrainingHardware:
     """Per-phase hardware for training on ``num_slices`` slices of ``rows`` x ``width`` arrays.
 
     Args:
@@ -52,16 +60,29 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
       num_slices: slices each phase's matmuls are split over (K-partitioned).
       mesh: devices the slices are sharded over (default one device).
       rows, width: the array (Memory Slices: 256 x 8).
+      weights: ``"resident"``: fixed-point weights in the slices' memory (Q8.16, updated with
+        the precision's rounding: SR, SR LO, or nearest for ``fixed32_nearest``/``fixed16``);
+        ``"float"``: float32 master weights quantized on use; ``"auto"`` (default): resident
+        for the fixed-point precisions, float for ``bf16``, ``fp32`` and ``native``.
+      weight_format: the resident weights' format (default :class:`ResidentWeights`' Q8.16;
+        e.g. 16-bit Q4.12, the FF weight operand's format, as in Gupta et al.'s Fig. 10 setting).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    resident = None
+    if weights == "resident" or (weights == "auto" and precision in _UPDATE_ROUNDING):
+        kw_w = {} if weight_format is None else {"format": weight_format}
+        resident = ResidentWeights(rounding=_UPDATE_ROUNDING.get(precision, "stochastic"), **kw_w)
     kw = dict(rows=rows, width=width, num_slices=num_slices)
     if precision == "native":
         p = PhaseConfig(system=None)
-        return TrainingHardware(ff=p, bp=p, up=p, mesh=mesh)
+        return TrainingHardware(ff=p, bp=p, up=p, mesh=mesh, weights=resident)
     if precision in ("bf16", "fp32"):
         s = _float_system(precision, **kw)
-        return TrainingHardware(ff=PhaseConfig(system=s), bp=PhaseConfig(system=s), up=PhaseConfig(system=s), mesh=mesh)
+        return TrainingHardware(ff=PhaseConfig(system=s), bp=PhaseConfig(system=s), up=PhaseConfig(system=s),
+                                mesh=mesh, weights=resident)
     q8_8, q4_12 = FixedFormat(bits=16, frac=8), FixedFormat(bits=16, frac=12)
     ff = _fixed_system(a=q8_8, b=q4_12, product=None, product_rounding="nearest_even", out=q8_8,
                        output_rounding="nearest_even", **kw)
@@ -77,4 +98,5 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
         w32 = FixedFormat(bits=32, frac=16)  # weights / activations in 32-bit phases
         bp = _fixed_system(a=g, b=w32, product=g, product_rounding=rnd, out=g, output_rounding=rnd, **kw)
         up = _fixed_system(a=w32, b=g, product=g, product_rounding=rnd, out=g, output_rounding=rnd, **kw)
-    return TrainingHardware(ff=PhaseConfig(system=ff), bp=PhaseConfig(system=bp), up=PhaseConfig(system=up), mesh=mesh)
+    return TrainingHardware(ff=PhaseConfig(system=ff), bp=PhaseConfig(system=bp), up=PhaseConfig(system=up),
+                            mesh=mesh, weights=resident)

@@ -31,19 +31,29 @@ def _phase_shapes(m: int, k: int, n: int) -> dict[str, tuple[int, int, int]]:
 
 
 def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
-                 events: dict[str, Any] | None = None) -> dict[str, CostRecord]:
-    """Shape-derived cost records of the three phases of an (m x k) @ (k x n) layer matmul."""
+                 events: dict[str, Any] | None = None, *, calls: int = 1,
+                 resident_with: dict[str, int] | None = None) -> dict[str, CostRecord]:
+    """Shape-derived cost records of the three phases of an (m x k) @ (k x n) layer matmul.
+
+    ``calls`` consecutive calls of the layer are costed together (the records are their sums).
+    ``resident_with``: for the phases whose stationary operand is the layer's weights (FF: W,
+    BP: W.T; UP's is the gradient, new every call), the bytes per slice of the other layers'
+    weights interleaved with these calls; given, the weights may stay resident across the calls
+    (:func:`pimjax.cost.system_cost`, ``reuse_weights``).
+    """
     out = {}
     for phase, (pm, pk, pn) in _phase_shapes(m, k, n).items():
         cfg = hw.phase(phase).system
         if cfg is None:  # native float32: no hardware, only the MACs
-            out[phase] = CostRecord.make(macs=pm * pk * pn)
+            out[phase] = CostRecord.make(macs=calls * pm * pk * pn)
             continue
         mp = Mapping.even(k=pk, n=pn, num_slices=cfg.num_slices, width=cfg.array.width, rows=cfg.array.rows)
         ev = None
         if events is not None and phase in events:
             ev = NumericEvents(*events[phase])
-        out[phase] = system_cost(pm, mp.k_sizes, pn, mp.owners, mp.tile_cols, cfg, events=ev)
+        reuse = resident_with is not None and phase in resident_with and phase != "up"
+        out[phase] = system_cost(pm, mp.k_sizes, pn, mp.owners, mp.tile_cols, cfg, events=ev, calls=calls,
+                                 reuse_weights=reuse, other_weights=resident_with[phase] if reuse else 0)
     return out
 
 
@@ -61,11 +71,12 @@ class EmuLinear(nnx.Module):
       layer_id: distinguishes the layer's random streams (stochastic rounding).
       rngs: parameter initialisation.
       use_bias: add a float bias after the array (as the aggregation engine's output).
+      kernel_init: initializer of the (in_features, out_features) kernel (default LeCun normal).
     """
 
     def __init__(self, in_features: int, out_features: int, *, hw: TrainingHardware, layer_id: int,
-                 rngs: nnx.Rngs, use_bias: bool = True, name: str = ""):
-        init = nnx.initializers.lecun_normal()
+                 rngs: nnx.Rngs, use_bias: bool = True, name: str = "", kernel_init: Any = None):
+        init = kernel_init or nnx.initializers.lecun_normal()
         self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features), jnp.float32))
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
         self.probe = CostProbe(jnp.zeros((2, 4), jnp.float32))
@@ -97,13 +108,14 @@ class EmuConv(nnx.Module):
 
     def __init__(self, in_features: int, out_features: int, kernel_size: Sequence[int], *,
                  hw: TrainingHardware, layer_id: int, rngs: nnx.Rngs, strides: Sequence[int] = (1, 1),
-                 padding: str | Sequence[tuple[int, int]] = "SAME", use_bias: bool = True, name: str = ""):
+                 padding: str | Sequence[tuple[int, int]] = "SAME", use_bias: bool = True, name: str = "",
+                 kernel_init: Any = None):
         self.kernel_size = tuple(kernel_size)
         self.strides = tuple(strides)
         self.padding = padding
         kdim = in_features * self.kernel_size[0] * self.kernel_size[1]
         self.linear = EmuLinear(kdim, out_features, hw=hw, layer_id=layer_id, rngs=rngs, use_bias=use_bias,
-                                name=name or f"conv{layer_id}")
+                                name=name or f"conv{layer_id}", kernel_init=kernel_init)
 
     def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
         patches = jax.lax.conv_general_dilated_patches(

@@ -58,8 +58,7 @@ class ArrayResult(NamedTuple):
     ordered: jax.Array
 
 
-def _count(mask):
-    return jnp.sum(mask, dtype=jnp.int32)
+from pimjax.numerics._quantize import count_true as _count  # noqa: E402
 
 
 def _stage_key(key, stream, fmt, rounding):

@@ -1,0 +1,155 @@
+"""Hardware-resident fixed-point weights: the in-memory update equals an exact reference bit for
+bit, small updates vanish without stochastic rounding (NeuroTrainer Fig. 10) and survive with it."""
+
+from fractions import Fraction
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ref_numerics as ref
+from pimjax.nn import ResidentWeights, resident_update, rounded_sum, to_resident, total_events
+from pimjax.numerics import FixedFormat
+
+DETERMINISTIC = ("floor", "toward_zero", "nearest_even", "nearest_away")
+
+
+def _ref_sum(code: int, u: float, bits: int, frac: int, mode: str, R: int | None = None) -> tuple[int, bool]:
+    """saturate(round(code + u * 2**frac)) with exact rationals."""
+    if np.isnan(u):
+        return code, False
+    lo, hi = ref.code_range(bits, True)
+    if np.isinf(u):
+        return (hi if u > 0 else lo), False
+    y = Fraction(code) + Fraction(float(u)) * Fraction(2) ** frac
+    v = ref.round_real(y, mode, R, 32)
+    return ref.overflow(v, bits, True, "saturate")
+
+
+def _key_words(seed: int) -> tuple[int, int]:
+    return tuple(ref.lowbias32((seed + k * 0x9E3779B9) & ref.M32) for k in (1, 2))
+
+
+# golden ties and extremes, Q8.16 (24 bits, codes in [-2**23, 2**23 - 1])
+GOLDEN = [  # (code, u * 2**16, {mode: new code})
+    (4, 0.5, {"floor": 4, "toward_zero": 4, "nearest_even": 4, "nearest_away": 5}),
+    (5, 0.5, {"floor": 5, "toward_zero": 5, "nearest_even": 6, "nearest_away": 6}),
+    (-4, -0.5, {"floor": -5, "toward_zero": -4, "nearest_even": -4, "nearest_away": -5}),
+    (-5, 0.5, {"floor": -5, "toward_zero": -4, "nearest_even": -4, "nearest_away": -5}),
+    (0, -0.5, {"floor": -1, "toward_zero": 0, "nearest_even": 0, "nearest_away": -1}),
+    (1, -2.0**-40, {"floor": 0, "toward_zero": 0, "nearest_even": 1, "nearest_away": 1}),
+    (-1, 2.0**-40, {"floor": -1, "toward_zero": 0, "nearest_even": -1, "nearest_away": -1}),
+    (2**23 - 1, 1.0, {m: 2**23 - 1 for m in DETERMINISTIC}),  # saturates
+    (-(2**23), -3.5, {m: -(2**23) for m in DETERMINISTIC}),
+]
+
+
+@pytest.mark.parametrize("code,y,expected", GOLDEN)
+def test_golden_ties_and_extremes(code, y, expected):
+    u = np.float32(y * 2.0**-16)
+    for mode, want in expected.items():
+        cfg = ResidentWeights(rounding=mode)
+        new, ev = rounded_sum(jnp.array([code]), jnp.array([u]), cfg)
+        assert int(new[0]) == want, (code, y, mode)
+        assert int(ev.overflow) == int(want != _ref_sum(code, u, 24, 16, mode)[0] or
+                                       _ref_sum(code, u, 24, 16, mode)[1])
+
+
+_codes = st.integers(-(2**23), 2**23 - 1)
+_u = st.one_of(st.floats(-1e3, 1e3, width=32), st.sampled_from([0.0, 2.0**-17, -(2.0**-17), 3 * 2.0**-17,
+                                                                 1e-30, -1e-30, float("nan"), float("inf")]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(codes=st.lists(_codes, min_size=1, max_size=8), us=st.lists(_u, min_size=8, max_size=8),
+       mode=st.sampled_from(DETERMINISTIC), bits=st.integers(4, 24), frac=st.integers(0, 20))
+def test_deterministic_update_equals_reference(codes, us, mode, bits, frac):
+    lo, hi = ref.code_range(bits, True)
+    codes = [min(max(c, lo), hi) for c in codes]
+    us = np.asarray(us[: len(codes)], np.float32)
+    cfg = ResidentWeights(format=FixedFormat(bits=bits, frac=frac), rounding=mode)
+    new, ev = rounded_sum(jnp.asarray(codes), jnp.asarray(us), cfg)
+    want = [_ref_sum(c, float(u), bits, frac, mode) for c, u in zip(codes, us)]
+    np.testing.assert_array_equal(np.asarray(new), [w for w, _ in want])
+    assert int(ev.overflow) == sum(o for _, o in want)
+    assert int(ev.nan) == int(np.isnan(us).sum()) and int(ev.inf) == int(np.isinf(us).sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(codes=st.lists(st.integers(-(2**20), 2**20), min_size=1, max_size=8),
+       us=st.lists(st.floats(-1.0, 1.0, width=32), min_size=8, max_size=8), seed=st.integers(0, 2**32 - 1))
+def test_stochastic_update_equals_reference(codes, us, seed):
+    us = np.asarray(us[: len(codes)], np.float32)
+    cfg = ResidentWeights(rounding="stochastic")
+    new, ev = rounded_sum(jnp.asarray(codes), jnp.asarray(us), cfg, key=seed)
+    s0, s1 = _key_words(seed)
+    want = [_ref_sum(c, float(u), 24, 16, "stochastic", R=ref.hash_word(s0, s1, i))[0]
+            for i, (c, u) in enumerate(zip(codes, us))]
+    np.testing.assert_array_equal(np.asarray(new), want)
+    assert int(ev.random_bits) == 32 * len(codes)
+
+
+def _step(cfg, w, g, lr, steps=1, seed=0):
+    tx = optax.chain(optax.sgd(lr), resident_update(cfg, seed=seed))
+    state = tx.init(w)
+    upd = jax.jit(tx.update)
+    for _ in range(steps):
+        u, state = upd(g, state, w)
+        w = optax.apply_updates(w, u)
+    return w, state
+
+
+def test_small_updates_vanish_without_sr_and_survive_with_it():
+    """NeuroTrainer Fig. 10 in one weight: eta * dW = 1e-6 is below half a step (2**-17)."""
+    w, _ = to_resident({"w": jnp.zeros((4096,), jnp.float32) + 0.25}, ResidentWeights())
+    g = {"w": jnp.ones((4096,), jnp.float32)}
+    near, _ = _step(ResidentWeights(rounding="nearest_even"), w, g, 1e-6, steps=50)
+    np.testing.assert_array_equal(np.asarray(near["w"]), np.asarray(w["w"]))  # lost, every step
+    for mode in ("stochastic", "sr_lo"):
+        sr, state = _step(ResidentWeights(rounding=mode), w, g, 1e-6, steps=50)
+        moved = float(np.mean(np.asarray(w["w"], np.float64) - np.asarray(sr["w"], np.float64)))
+        assert abs(moved - 50e-6) < 5e-6, (mode, moved)  # unbiased: E[W + u] = W - 50 * 1e-6
+        ev = total_events(state[1])
+        assert ev["random_bits"] == 50 * 4096 * 32 and ev["overflow"] == 0
+
+
+def test_update_lands_on_the_grid_and_equals_the_exact_sum():
+    rng = np.random.default_rng(0)
+    cfg = ResidentWeights(rounding="stochastic")
+    w, _ = to_resident({"a": jnp.asarray(rng.standard_normal((33, 7)), jnp.float32),
+                        "b": jnp.asarray(rng.standard_normal((5,)), jnp.float32)}, cfg)
+    g = {k: jnp.asarray(rng.standard_normal(v.shape), jnp.float32) for k, v in w.items()}
+    tx = optax.chain(optax.sgd(3e-4), resident_update(cfg, seed=7))
+    u, state = tx.update(g, tx.init(w), w)
+    new = optax.apply_updates(w, u)
+    sgd_u, _ = optax.sgd(3e-4).update(g, optax.sgd(3e-4).init(w), w)
+    for i, k in enumerate(sorted(w)):  # leaves in tree order; leaf i's key: fold_key(fold_key(7, 0), i)
+        from pimjax.numerics import fold_key
+
+        codes = jnp.round(w[k] * 2**16).astype(jnp.int32)
+        want, _ = rounded_sum(codes, sgd_u[k], cfg, key=fold_key(fold_key(jnp.uint32(7), 0), i))
+        np.testing.assert_array_equal(np.asarray(new[k], np.float64) * 2**16, np.asarray(want, np.float64))
+    assert int(state[1].count) == 1
+
+
+def test_saturation_and_nan_are_counted():
+    cfg = ResidentWeights(format=FixedFormat(bits=8, frac=4), rounding="nearest_even")
+    w = {"w": jnp.array([7.0, -8.0, 1.0], jnp.float32)}
+    _, state = _step(cfg, w, {"w": jnp.array([-1.0, 1.0, jnp.nan], jnp.float32)}, 1.0)
+    ev = total_events(state[1])
+    assert ev["overflow"] == 2 and ev["nan"] == 1
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="ResidentWeights.format"):
+        ResidentWeights(format=FixedFormat(bits=32, frac=16))
+    with pytest.raises(ValueError, match="ResidentWeights.rounding"):
+        ResidentWeights(rounding="banker")
+    with pytest.raises(TypeError, match="ResidentWeights.format"):
+        ResidentWeights(format="q8.16")
+    with pytest.raises(ValueError, match="needs params"):
+        resident_update(ResidentWeights()).update({"w": jnp.zeros(2)}, resident_update(ResidentWeights()).init(None))

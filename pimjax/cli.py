@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pimjax.apps import cost_cli
 
     cost_cli.add_parser(sub)
+    from pimjax.apps import sweep_cli
+
+    sweep_cli.add_parser(sub)
     from pimjax.apps import schedule_cli
 
     schedule_cli.add_parser(sub)

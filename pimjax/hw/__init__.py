@@ -43,3 +43,8 @@ from pimjax.hw import _pim  # noqa: E402
 from pimjax.hw._pim import HOST_PRESETS, NODE_PRESETS, HostConfig, NodeConfig, PIMConfig  # noqa: E402
 
 __all__ += ["HOST_PRESETS", "NODE_PRESETS", "HostConfig", "NodeConfig", "PIMConfig"]
+
+# Yang & Sze: Gaussian noise on output activations (issue 5).
+from pimjax.hw._noise import NOISE_KINDS, NOISE_SCALES, NoiseConfig, noise_kind_id  # noqa: E402
+
+__all__ += ["NOISE_KINDS", "NOISE_SCALES", "NoiseConfig", "noise_kind_id"]

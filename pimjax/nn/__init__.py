@@ -20,6 +20,9 @@ from pimjax.nn._translator import layer_shapes as translator_layer_shapes
 
 __all__ += ["ACTIVATIONS", "activation", "EmuLSTMCell", "GemmShape", "Translator", "TranslatorConfig",
             "abstract_translator", "gnmt_config", "translator_gemm_shapes", "translator_layer_shapes"]
+from pimjax.nn._noise import add_noise, add_output_noise, noise_key, with_hardware
+
+__all__ += ["add_noise", "add_output_noise", "noise_key", "with_hardware"]
 from pimjax.nn._cnn import gemm_recording
 
 __all__ += ["gemm_recording"]

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from pimjax.hw import SystemConfig
+from pimjax.hw import NoiseConfig, SystemConfig
+from pimjax.nn._noise import add_output_noise, forward_override, noise_key
 from pimjax.nn._resident import ResidentWeights
 from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize
 from pimjax.system import system_matmul
@@ -74,6 +75,7 @@ class TrainingHardware:
     mesh: Mesh | None = None
     record_costs: bool = True
     weights: ResidentWeights | None = None
+    noise: NoiseConfig | None = None  # Yang & Sze: noise on the FF outputs (pimjax.nn.add_output_noise)
 
     def __post_init__(self) -> None:
         for p in PHASES:
@@ -83,6 +85,8 @@ class TrainingHardware:
             raise TypeError("TrainingHardware.mesh must be a jax.sharding.Mesh or None")
         if self.weights is not None and not isinstance(self.weights, ResidentWeights):
             raise TypeError("TrainingHardware.weights must be a ResidentWeights or None (float master weights)")
+        if self.noise is not None and not isinstance(self.noise, NoiseConfig):
+            raise TypeError("TrainingHardware.noise must be a NoiseConfig or None (no noise)")
 
     def phase(self, name: str) -> PhaseConfig:
         return getattr(self, name)
@@ -166,5 +170,11 @@ def emulated_dot(x: jax.Array, w: jax.Array, hw: TrainingHardware, *, seed: Any,
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
     seed = jnp.asarray(seed, jnp.uint32)
+    override = forward_override()
+    if override is not None:  # a sweep: the forward pass on hardware with traced numerics
+        return override(x, w.astype(jnp.float32), hw, seed)
     y, ev = _emulated_dot2(x2, w.astype(jnp.float32), seed, probe, hw)
-    return y.reshape(*lead, w.shape[1]), ev
+    y = y.reshape(*lead, w.shape[1])
+    if hw.noise is not None:  # noise on the output activations; the gradient passes straight through
+        y = add_output_noise(y, hw.noise, noise_key(seed))
+    return y, ev

@@ -1,0 +1,151 @@
+"""Tidy sweep results: one CSV row per config and metric, appended so a sweep can resume.
+
+Columns: ``sweep``, ``model``, the result-determining static fields
+(:data:`~pimjax.apps.sweep.STATIC_FIELDS`), the traced fields
+(:data:`~pimjax.apps.sweep.TRACED_FIELDS`, modes by name), ``metric`` and ``value``.
+
+Every evaluated chunk of configs is appended as one block (one ``write``, flushed and
+``fsync``-ed), after the whole chunk has been computed. A sweep that is interrupted therefore
+leaves complete configs, and at most the block being written when it stopped may be cut short.
+:meth:`ResultsFile.prepare` repairs that on resume: it drops a cut last line, drops the rows of
+configs that lack some metric (and any repeated row), rewrites the file if it changed, and
+returns the keys of the complete configs, which the sweep then skips. So a resumed sweep
+writes no duplicate and loses no row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from typing import Any, Iterable, Mapping, Sequence
+
+from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS, fields_key
+
+CONFIG_COLUMNS: tuple[str, ...] = ("sweep", "model") + STATIC_FIELDS + TRACED_FIELDS
+COLUMNS: tuple[str, ...] = CONFIG_COLUMNS + ("metric", "value")
+
+_INT_COLS = {"rows", "width", "num_slices", "accumulator_bits", "act_bits", "act_frac", "weight_bits", "weight_frac",
+             "out_bits", "out_frac"}
+_FLOAT_COLS = {"noise_level", "value"}
+
+
+def row_key(row: Mapping[str, Any]) -> str:
+    """The config a row belongs to: sweep, model and :func:`~pimjax.apps.sweep.fields_key`."""
+    return f"{row['sweep']}|{row['model']}|{fields_key(row)}"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def parse_row(row: Mapping[str, str]) -> dict[str, Any]:
+    """A CSV row with its numbers converted (ints, floats; the rest stays text)."""
+    out: dict[str, Any] = dict(row)
+    for c in _INT_COLS:
+        if c in out and out[c] not in ("", None):
+            out[c] = int(out[c])
+    for c in _FLOAT_COLS:
+        if c in out and out[c] not in ("", None):
+            out[c] = float(out[c])
+    return out
+
+
+def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete rows of a results CSV, numbers converted (a cut last line is ignored)."""
+    path = os.fspath(path)
+    with open(path, newline="") as f:
+        text = f.read()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    return [parse_row(r) for r in csv.DictReader(io.StringIO(text))]
+
+
+class ResultsFile:
+    """An append-only tidy CSV of sweep results with repair-and-resume (module docstring).
+
+    Args:
+      path: the CSV (created with its header when missing).
+      metrics: the metric names every config must have to count as complete.
+    """
+
+    def __init__(self, path: str | os.PathLike, metrics: Sequence[str]):
+        self.path = os.fspath(path)
+        self.metrics = tuple(metrics)
+        if not self.metrics:
+            raise ValueError("metrics must name at least one metric")
+
+    def prepare(self) -> set[str]:
+        """Repairs the file (see module docstring) and returns the keys of complete configs."""
+        d = os.path.dirname(self.path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            self._write_all([])
+            return set()
+        with open(self.path, newline="") as f:
+            text = f.read()
+        cut = bool(text) and not text.endswith("\n")
+        if cut:
+            text = text[: text.rfind("\n") + 1]
+        reader = csv.DictReader(io.StringIO(text))
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f"{self.path}: not a pimjax sweep results file (columns {reader.fieldnames}, "
+                             f"expected {list(COLUMNS)}); use another --out")
+        rows = list(reader)
+        seen: set[tuple[str, str]] = set()
+        by_key: dict[str, dict[str, dict[str, str]]] = {}
+        order: list[str] = []
+        dup = False
+        for r in rows:
+            k = row_key(r)
+            if (k, r["metric"]) in seen:
+                dup = True
+                continue
+            seen.add((k, r["metric"]))
+            if k not in by_key:
+                by_key[k] = {}
+                order.append(k)
+            by_key[k][r["metric"]] = r
+        complete = {k for k in order if all(m in by_key[k] for m in self.metrics)}
+        keep = [r for k in order if k in complete for r in by_key[k].values()]
+        if cut or dup or len(keep) != len(rows):
+            self._write_all(keep)
+        return complete
+
+    def _write_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+            w.writeheader()
+            for r in rows:
+                w.writerow({c: r[c] for c in COLUMNS})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Appends rows as one block (one write, flushed and fsync-ed)."""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        for r in rows:
+            w.writerow({c: _fmt(r[c]) for c in COLUMNS})
+        with open(self.path, "a", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def config_rows(base: Mapping[str, Any], metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The tidy rows of one config: ``base`` (config columns) plus one row per metric."""
+    out = []
+    for m, v in metrics.items():
+        v = float(v)
+        out.append({**base, "metric": m, "value": v if math.isfinite(v) else float("nan")})
+    return out
+
+
+__all__ = ["COLUMNS", "CONFIG_COLUMNS", "ResultsFile", "config_rows", "parse_row", "read_results", "row_key"]

@@ -1,0 +1,160 @@
+"""Running a sweep: train (or load) the float model, evaluate every config group, append results.
+
+:func:`run_sweep` is what ``pimjax sweep CONFIG`` does: it reads a :class:`SweepSpec`, gets the
+float-trained network (:func:`~pimjax.apps.sweep.models.trained_model`), and for every static
+hardware group of the grid (one compiled program each) evaluates the configs not yet in the
+results CSV, ``chunk`` configs per vmapped call, appending each chunk's rows as one block
+(:class:`~pimjax.apps.sweep._results.ResultsFile`); a progress bar counts configs. Rerunning it
+with the same CSV resumes where it stopped. :func:`sweep` is the in-memory Python API (no file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from pimjax.apps.sweep._config import (NumericPoint, SweepGrid, SweepHardware, SweepSpec, config_fields,
+                                       load_spec)
+from pimjax.apps.sweep._evaluate import METRIC_NAMES, SweepEvaluator
+from pimjax.apps.sweep._results import ResultsFile, config_rows, read_results, row_key
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What :func:`run_sweep` did: the CSV, its rows, configs evaluated now / skipped, timings."""
+
+    path: str | None
+    rows: list[dict[str, Any]]
+    evaluated: int
+    skipped: int
+    seconds: float
+    plot: str | None = None
+
+
+def _base(spec_name: str, model_name: str, hw: SweepHardware, p: NumericPoint) -> dict[str, Any]:
+    return {"sweep": spec_name, "model": model_name, **config_fields(hw, p)}
+
+
+def sweep(model: Any, grid: SweepGrid | dict[SweepHardware, Sequence[NumericPoint]], x: Any, y: Any, *,
+          name: str = "sweep", model_name: str = "model", chunk: int = 64, batch_size: int = 150,
+          devices: int | None = 1, seed: int = 0, events: bool = True, progress: bool = False
+          ) -> list[dict[str, Any]]:
+    """Evaluates ``model`` on ``(x, y)`` under every config of ``grid``; returns tidy rows.
+
+    ``grid`` is a :class:`SweepGrid` or already grouped ``{SweepHardware: [NumericPoint, ...]}``.
+    One compiled program per static hardware; ``chunk`` configs per vmapped call.
+    """
+    groups = grid.groups() if isinstance(grid, SweepGrid) else grid
+    rows: list[dict[str, Any]] = []
+    total = sum(len(v) for v in groups.values())
+    bar = _bar(total, 0, progress, name)
+    for hw, points in groups.items():
+        ev = SweepEvaluator(model, hw, x, y, batch_size=batch_size, devices=devices, seed=seed, events=events)
+        for s in range(0, len(points), chunk):
+            part = list(points[s:s + chunk])
+            m = ev.evaluate(part, chunk=chunk)
+            for i, p in enumerate(part):
+                rows += config_rows(_base(name, model_name, hw, p), {k: v[i] for k, v in m.items()})
+            bar.update(len(part))
+    bar.close()
+    return rows
+
+
+def _bar(total: int, initial: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="config", dynamic_ncols=True)
+
+
+def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = None, data: Any = None,
+              cache_dir: str | None = None, progress: bool = True, plot: bool = True,
+              max_chunks: int | None = None, events: bool = True) -> SweepResult:
+    """Runs (or resumes) a sweep, appending tidy rows to its CSV (module docstring).
+
+    Args:
+      spec: a :class:`SweepSpec` or the path of its TOML / JSON file.
+      out: the results CSV (default ``spec.out``, else ``results/<name>.csv``).
+      model, data: a trained model and its dataset (default: trained from ``spec.model``, the
+        digits split of :func:`~pimjax.apps.sweep.models.load_data`).
+      cache_dir: where trained float weights are cached (default: next to the CSV).
+      progress: show a progress bar over configs.
+      plot: write ``<csv stem>.png`` (:func:`~pimjax.apps.sweep.plot_sweep`) at the end.
+      max_chunks: stop after evaluating this many chunks (an "interrupted" sweep; rerun to resume).
+      events: also record the numeric events (overflow, NaN, Inf, random bits) as metrics.
+    """
+    from pimjax.apps.sweep import models as models_mod
+    from pimjax.apps.sweep._plots import plot_sweep
+
+    if isinstance(spec, (str, os.PathLike)):
+        spec = load_spec(spec)
+    if not isinstance(spec, SweepSpec):
+        raise TypeError(f"spec must be a SweepSpec or a config path, got {type(spec).__name__}")
+    path = out or spec.out or os.path.join("results", f"{spec.name}.csv")
+    if cache_dir is None:
+        cache_dir = os.path.join(os.path.dirname(os.path.abspath(path)), "models")
+    t0 = time.perf_counter()
+    data = data if data is not None else models_mod.load_data(spec.model)
+    if model is None:
+        model = models_mod.trained_model(spec.model, cache_dir=cache_dir, data=data)
+    metrics = METRIC_NAMES if events else METRIC_NAMES[:2]
+    results = ResultsFile(path, metrics)
+    done = results.prepare()
+    groups = spec.grid.groups()
+    model_name = spec.model.name
+    total = sum(len(v) for v in groups.values())
+    todo = {hw: [p for p in pts if f"{spec.name}|{model_name}|{_key(hw, p)}" not in done] for hw, pts in groups.items()}
+    skipped = total - sum(len(v) for v in todo.values())
+    bar = _bar(total, skipped, progress, f"sweep {spec.name}")
+    devices = spec.devices or None
+    evaluated, chunks = 0, 0
+    for hw, points in todo.items():
+        if not points or (max_chunks is not None and chunks >= max_chunks):
+            continue
+        ev = SweepEvaluator(model, hw, data.x_test, data.y_test, batch_size=spec.batch_size, devices=devices,
+                            seed=spec.seed, events=events)
+        for s in range(0, len(points), spec.chunk):
+            if max_chunks is not None and chunks >= max_chunks:
+                break
+            part = points[s:s + spec.chunk]
+            m = ev.evaluate(part, chunk=spec.chunk)
+            rows = []
+            for i, p in enumerate(part):
+                rows += config_rows(_base(spec.name, model_name, hw, p), {k: m[k][i] for k in metrics})
+            results.append(rows)
+            evaluated += len(part)
+            chunks += 1
+            bar.update(len(part))
+    bar.close()
+    rows = [r for r in read_results(path) if r["sweep"] == spec.name and r["model"] == model_name]
+    png = None
+    if plot and rows:
+        png = os.path.splitext(path)[0] + ".png"
+        if not plot_sweep(rows, png):
+            png = None
+    return SweepResult(path=path, rows=rows, evaluated=evaluated, skipped=skipped,
+                       seconds=time.perf_counter() - t0, plot=png)
+
+
+def _key(hw: SweepHardware, p: NumericPoint) -> str:
+    from pimjax.apps.sweep._config import config_key
+
+    return config_key(hw, p)
+
+
+def summarize(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any]:
+    """Best and worst config by ``metric`` and the number of configs."""
+    ms = [r for r in rows if r["metric"] == metric]
+    if not ms:
+        return {"configs": 0}
+    best = max(ms, key=lambda r: r["value"])
+    worst = min(ms, key=lambda r: r["value"])
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("metric", "value", "sweep", "model")}  # noqa: E731
+    return {"configs": len(ms), "best": {metric: best["value"], **strip(best)},
+            "worst": {metric: worst["value"], **strip(worst)}, "mean": float(np.mean([r["value"] for r in ms]))}
+
+
+__all__ = ["SweepResult", "run_sweep", "summarize", "sweep", "row_key"]

@@ -28,6 +28,11 @@ from pimjax.apps.train import TrainConfig, _tx, load_resident, make_steps
 from pimjax.nn import training_hardware
 
 
+def _ready(out) -> None:
+    loss, aux, costs = out
+    jax.block_until_ready((loss, aux, costs.packed))
+
+
 def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float:
     hw = training_hardware(cfg.precision, rows=cfg.rows, width=cfg.width, num_slices=cfg.slices)
     hw = dataclasses.replace(hw, record_costs=record_costs)
@@ -37,12 +42,12 @@ def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float
     opt = nnx.Optimizer(model, _tx(cfg, 0, hw), wrt=nnx.Param)  # resident weights: SR update included
     train_step, _ = make_steps(task)
     batch = task.train_batch(cfg.batch_size, seed=0, epoch=0, index=0)
-    jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(0)))  # compile
-    jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(1)))
+    _ready(train_step(model, opt, batch, jnp.uint32(0)))  # compile
+    _ready(train_step(model, opt, batch, jnp.uint32(1)))
     ts = []
     for i in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(train_step(model, opt, batch, jnp.uint32(2 + i)))
+        _ready(train_step(model, opt, batch, jnp.uint32(2 + i)))
         ts.append(time.perf_counter() - t0)
     return float(np.median(ts) * 1e3)
 

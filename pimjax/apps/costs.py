@@ -7,6 +7,7 @@ the two by module path.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -56,6 +57,48 @@ def collect_costs(intermediates: nnx.State, probe_grads: nnx.State) -> dict[str,
                 costs[key][ph] = r.replace(overflow=r.overflow + g[i, 0], nan=r.nan + g[i, 1],
                                            inf=r.inf + g[i, 2], random_bits=r.random_bits + g[i, 3])
     return costs
+
+
+class CostLayout:
+    """Packs a step's cost table into one float64 array inside the jitted step, and back.
+
+    ``pack`` runs at trace time: it remembers the table's structure (layers, phases, record
+    fields) and returns the concatenation of every leaf, one output buffer instead of hundreds
+    of scalars. ``wrap`` pairs a packed array with that structure (:class:`PackedCosts`).
+    """
+
+    def __init__(self) -> None:
+        self.treedef: Any = None
+
+    def pack(self, costs: dict[str, dict[str, CostRecord]]) -> jax.Array:
+        leaves, treedef = jax.tree.flatten(costs)
+        self.treedef = treedef
+        with jax.enable_x64(True):
+            if not leaves:
+                return jnp.zeros((0,), jnp.float64)
+            return jnp.stack([jnp.asarray(x, jnp.float64).reshape(()) for x in leaves])
+
+    def wrap(self, packed: jax.Array) -> "PackedCosts":
+        if self.treedef is None:
+            raise RuntimeError("CostLayout.wrap before the step was traced")
+        return PackedCosts(packed, self.treedef)
+
+
+@dataclasses.dataclass(frozen=True)
+class PackedCosts:
+    """A step's cost table as one float64 array; :meth:`unpack` gives layer -> phase -> record."""
+
+    packed: jax.Array
+    treedef: Any
+
+    def unpack(self) -> dict[str, dict[str, CostRecord]]:
+        with jax.enable_x64(True):
+            vals = jnp.asarray(self.packed, jnp.float64)
+            return jax.tree.unflatten(self.treedef, [vals[i] for i in range(vals.shape[0])])
+
+    def block_until_ready(self) -> "PackedCosts":
+        jax.block_until_ready(self.packed)
+        return self
 
 
 def add_costs(a: dict | None, b: dict) -> dict:

@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from pimjax.apps.costs import add_costs, collect_costs, cost_rows, format_cost_table
+from pimjax.apps.costs import CostLayout, add_costs, collect_costs, cost_rows, format_cost_table
 from pimjax.apps.tasks import Task, make_task
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
 from pimjax.nn._layers import CostProbe
@@ -132,10 +132,18 @@ _DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
 
 
 def make_steps(task: Task):
-    """The jitted train and eval steps of a task."""
+    """The jitted train and eval steps of a task.
+
+    ``train_step(model, optimizer, batch, seed)`` returns ``(loss, aux, costs)``; ``costs`` is a
+    :class:`~pimjax.apps.costs.PackedCosts`: the step's per-layer, per-phase cost records,
+    computed inside the step and returned as one float64 array (hundreds of scalar outputs
+    would cost more host time than the records themselves); ``costs.unpack()`` gives the
+    ``layer -> phase -> CostRecord`` table.
+    """
+    layout = CostLayout()
 
     @nnx.jit
-    def train_step(model, optimizer, batch, seed):
+    def _train_step(model, optimizer, batch, seed):
         def loss_fn(model):
             loss, aux = task.loss(model, batch, seed=seed, train=True)
             return loss, aux
@@ -145,8 +153,11 @@ def make_steps(task: Task):
         probe_g = nnx.state(grads, CostProbe)
         optimizer.update(model, params_g)
         inter = nnx.pop(model, nnx.Intermediate)
-        costs = collect_costs(inter, probe_g)
-        return loss, aux, costs
+        return loss, aux, layout.pack(collect_costs(inter, probe_g))
+
+    def train_step(model, optimizer, batch, seed):
+        loss, aux, packed = _train_step(model, optimizer, batch, seed)
+        return loss, aux, layout.wrap(packed)
 
     @nnx.jit
     def eval_step(model, batch, seed):
@@ -243,6 +254,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if step_costs is None:  # nothing left to run (resumed at the end): cost of one step
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=0, index=0)
         _, _, step_costs = train_step(nnx.clone(model), nnx.clone(optimizer), batch, jnp.uint32(0))
+    step_costs = step_costs.unpack()
     final = evaluate(task, model, eval_step, cfg)
     table = format_cost_table(step_costs, title=f"cost of one training step (batch {cfg.batch_size}), "
                                                  f"{cfg.slices} slices, precision {cfg.precision}")

@@ -29,7 +29,7 @@ from jax.sharding import Mesh
 from pimjax.hw import NoiseConfig, SystemConfig
 from pimjax.nn._noise import add_output_noise, forward_override, noise_key
 from pimjax.nn._resident import ResidentWeights
-from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize
+from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize, scale_pow2
 from pimjax.system import system_matmul
 
 PHASES: tuple[str, ...] = ("ff", "bp", "up")
@@ -117,7 +117,7 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
     if isinstance(cfg.aggregation.output_format, FloatFormat) or arr.is_float:
         return res.out.astype(jnp.float32), ev
     with jax.enable_x64(True):
-        vals = jnp.ldexp(res.out.astype(jnp.float64), -_out_frac(cfg)).astype(jnp.float32)
+        vals = scale_pow2(res.out.astype(jnp.float64), -_out_frac(cfg)).astype(jnp.float32)
     return vals, ev
 
 

@@ -37,6 +37,7 @@ import optax
 
 from pimjax.numerics import (DEFAULT_STOCHASTIC, ROUNDING_MODES, FixedFormat, NumericEvents, StochasticConfig,
                              fold_key, quantize)
+from pimjax.numerics._pow2 import scale_pow2
 from pimjax.numerics._rounding import apply_overflow
 
 _STOCHASTIC = ("stochastic", "sr_lo")
@@ -88,12 +89,12 @@ def to_resident(params: Any, cfg: ResidentWeights) -> tuple[Any, NumericEvents]:
 
 def _decode(codes: jax.Array, frac: int, dtype: Any) -> jax.Array:
     with jax.enable_x64(True):  # |code| <= 2**24: exact in float32
-        return jnp.ldexp(codes.astype(jnp.float32), -frac).astype(dtype)
+        return scale_pow2(codes.astype(jnp.float32), -frac).astype(dtype)
 
 
 def _codes(w: jax.Array, frac: int) -> jax.Array:
     with jax.enable_x64(True):  # on-grid float32 weights: exact
-        return jnp.round(jnp.ldexp(w.astype(jnp.float32), frac)).astype(_I64)
+        return jnp.round(scale_pow2(w.astype(jnp.float32), frac)).astype(_I64)
 
 
 def rounded_sum(codes: jax.Array, u: jax.Array, cfg: ResidentWeights, *, key: Any = None
@@ -117,7 +118,7 @@ def rounded_sum(codes: jax.Array, u: jax.Array, cfg: ResidentWeights, *, key: An
 
         uf = to_f64_exact(jnp.asarray(u, jnp.float32))
         nan, inf = jnp.isnan(uf), jnp.isinf(uf)
-        y = jnp.clip(jnp.where(nan, 0.0, jnp.ldexp(uf, int(fmt.frac))), -(2.0**40), 2.0**40)
+        y = jnp.clip(jnp.where(nan, 0.0, scale_pow2(uf, int(fmt.frac))), -(2.0**40), 2.0**40)
         fy = jnp.floor(y)
         r = y - fy
         n = codes + fy.astype(_I64)

@@ -27,6 +27,7 @@ from pimjax.numerics._quantize import (
     round_to_float,
     to_f64_exact,
 )
+from pimjax.numerics._pow2 import pow2, scale_pow2
 from pimjax.numerics._random import (
     BIT_SOURCES,
     DEFAULT_STOCHASTIC,
@@ -62,12 +63,14 @@ __all__ = [
     "hash_words",
     "lfsr_state",
     "needs_random",
+    "pow2",
     "quantize",
     "random_words",
     "requantize",
     "requantize_exact",
     "round_shift",
     "round_to_float",
+    "scale_pow2",
     "rounding_id",
     "sr_lo_words",
     "to_f64_exact",

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
+from pimjax.numerics._pow2 import scale_pow2
 from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig, random_words
 from pimjax.numerics._rounding import _STOCHASTIC_IDS, apply_overflow, needs_random, round_shift
 
@@ -301,7 +302,7 @@ def _quantize_impl(
                 return above_half | (tie & ~neg)
             # floor((c + R') / 2**d) == floor(y) + [rem >= 1 - R / 2**r] for any d (exact);
             # for y < 0 that is [gap <= R / 2**r] when y is not an integer
-            w = jnp.ldexp(words.astype(_F64), -r_bits)
+            w = scale_pow2(words.astype(_F64), -r_bits)
             return jnp.where(neg, frac_nz & (gap <= w), rem >= 1.0 - w)
 
         if isinstance(rid, int):
@@ -341,15 +342,20 @@ _F32_FAST_MODES = tuple(ROUNDING_MODES.index(m) for m in ("nearest_even", "neare
 
 
 def _f32_fast_ok(x, fmt: FixedFormat, rid: Any) -> bool:
-    """Float32-only path: exact when codes fit 24 bits and the mode ignores underflowed y.
+    """Float32-only path: exact for nearest / toward-zero modes and static formats.
 
     ``y = x * 2**frac`` is exact in float32 except on overflow (-> Inf, saturated and counted
     as here) and underflow below 2**-126, which XLA:CPU may flush to zero: harmless for
     nearest and toward-zero rounding (the result is 0 either way) but not for floor or
-    stochastic rounding, which take the exact path.
+    stochastic rounding, which take the exact path. ``round`` / ``trunc`` of a float32 is
+    exact. Codes up to 24 bits are exact float32 integers (any overflow mode); wider
+    saturating formats (up to 32 bits) clip the rounded float32 to +-2**bits, both exact, and
+    finish in integers.
     """
-    return (x.dtype in (jnp.float32, jnp.bfloat16, jnp.float16) and fmt.is_static and int(fmt.bits) <= 24
-            and isinstance(rid, int) and rid in _F32_FAST_MODES and -60 <= int(fmt.frac) <= 60)
+    if not (x.dtype in (jnp.float32, jnp.bfloat16, jnp.float16) and fmt.is_static and isinstance(rid, int)
+            and rid in _F32_FAST_MODES and -60 <= int(fmt.frac) <= 60):
+        return False
+    return int(fmt.bits) <= 24 or (int(fmt.bits) <= 32 and fmt.overflow == "saturate")
 
 
 def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEvents]:
@@ -364,8 +370,18 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
         if name == "nearest_away":
             t = jnp.trunc(y)
             q = jnp.where(jnp.abs(y - t) == 0.5, t + jnp.sign(y), q)
-    lo, hi = float(fmt.min_code), float(fmt.max_code)  # |code| <= 2**24: exact in float32
+    z = jnp.zeros((), jnp.int32)
     q = jnp.where(nan, 0.0, q)
+    if int(fmt.bits) > 24:  # saturating, 25..32 bits: clip to +-2**bits (exact), then integers
+        span = jnp.float32(2.0 ** int(fmt.bits))
+        q = jnp.clip(q, -span, span)
+        with jax.enable_x64(True):
+            qi = q.astype(_I64)
+            lo, hi = jnp.int64(fmt.min_code), jnp.int64(fmt.max_code)
+            over = ((qi < lo) | (qi > hi)) & ~inf
+            codes = jnp.where(inf, jnp.where(x > 0, hi, lo), jnp.clip(qi, lo, hi))
+        return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
+    lo, hi = float(fmt.min_code), float(fmt.max_code)  # |code| <= 2**24: exact in float32
     over = ((q < lo) | (q > hi)) & ~inf
     if fmt.overflow == "saturate":
         qv = jnp.clip(q, lo, hi)
@@ -377,7 +393,6 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
     qv = jnp.where(inf, jnp.where(x > 0, hi, lo), qv)
     with jax.enable_x64(True):
         codes = qv.astype(jnp.int32).astype(_I64)
-    z = jnp.zeros((), jnp.int32)
     return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
 
 
@@ -407,7 +422,7 @@ def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.fl
             return codes.astype(dtype)
         if not jnp.issubdtype(codes.dtype, jnp.integer):
             raise TypeError(f"codes must be an integer array for {fmt}, got dtype {codes.dtype}")
-        v = jnp.ldexp(codes.astype(_F64), -jnp.asarray(fmt.frac).astype(jnp.int32))
+        v = scale_pow2(codes.astype(_F64), -int(fmt.frac) if isinstance(fmt.frac, (int, np.integer)) else -jnp.asarray(fmt.frac).astype(jnp.int32))
         return v.astype(dtype)
 
 

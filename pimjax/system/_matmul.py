@@ -101,9 +101,11 @@ def _system_limit(cfg: SystemConfig) -> int:
 
 def _slice_operands(a, b, mapping: Mapping, width: int):
     """A as (S, M, Kp) and B as (S, Kp, N), each slice's K-range zero-padded to Kp."""
+    k = a.shape[1]
     kp = max(max(mapping.k_sizes), 1)
     kp = -(-kp // width) * width
-    k = a.shape[1]
+    if mapping.num_slices == 1:  # one slice holds all of K: pad, no gather
+        return jnp.pad(a, ((0, 0), (0, kp - k)))[None], jnp.pad(b, ((0, kp - k), (0, 0)))[None]
     idx = np.full((mapping.num_slices, kp), k, dtype=np.int32)  # k = index of a zero column
     for s, (lo, hi) in enumerate(mapping.k_ranges):
         idx[s, : hi - lo] = np.arange(lo, hi)

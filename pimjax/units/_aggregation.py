@@ -25,6 +25,7 @@ from pimjax.numerics import (
     quantize,
     requantize_exact,
     round_to_float,
+    scale_pow2,
 )
 from pimjax.units._activation import exact_activation, lut_activation
 
@@ -110,7 +111,7 @@ def finish(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[jax.A
             a = jnp.maximum(acc, 0) if agg.activation == "relu" else acc
             out, ev = requantize_exact(a, frac, of, agg.output_rounding, key=okey, stochastic=cfg.array.stochastic)
         else:
-            x = jnp.ldexp(acc.astype(jnp.float64), -frac)
+            x = scale_pow2(acc.astype(jnp.float64), -frac)
             if agg.lut is not None:
                 y = lut_activation(agg.activation, x, agg.lut)
             else:

@@ -10,6 +10,9 @@ Two paths, chosen automatically and correctly under ``jit``:
   and no stage can overflow, proven either from the formats (``K * max|a| * max|b|`` fits
   every stage) or from the data (a per-output bound on ``sum_k |a_ik| |b_kj|``). The result is
   then the exact integer product, computed by full-speed GEMMs (:mod:`._exact_gemm`).
+* **rounded products** (:mod:`._rounded_products`): products rounded by a static shift, no
+  stage able to saturate (proven from the data): the exact GEMM plus a 32-bit carry term per
+  product, with the ordered path's random words;
 * **ordered**: otherwise, a scan over K-chunks in ascending order: products (requantized),
   tree sums (requantized), accumulation with overflow after every addition; float datapaths
   always take it (every adder rounds).
@@ -39,9 +42,12 @@ from pimjax.numerics import (
     requantize_exact,
     round_shift,
     round_to_float,
+    scale_pow2,
     to_f64_exact,
 )
 from pimjax.units._exact_gemm import exact_matmul, resolve_method
+from pimjax.units._rounded_products import bound_ok as rounded_bound_ok
+from pimjax.units._rounded_products import rounded_product_sum, rounding_shift
 
 # sub-streams of the caller's key, one per rounding stage
 _PRODUCT_STREAM, _TREE_STREAM, _OUTPUT_STREAM = 1, 2, 3
@@ -247,7 +253,18 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
         return finish(acc, ev)
 
     if not _order_free(cfg):
-        return ArrayResult(*ordered(a, b), jnp.asarray(True))
+        d = rounding_shift(cfg)
+        if d is None:
+            return ArrayResult(*ordered(a, b), jnp.asarray(True))
+
+        def rounded(a, b):  # per-product rounding, provably no saturation: GEMM + carry term
+            return finish(*rounded_product_sum(a, b, cfg, d, _stage_key(key, _PRODUCT_STREAM, cfg.product_format,
+                                                                        cfg.product_rounding), method))
+
+        ok = rounded_bound_ok(a, b, cfg, d, method)
+        with jax.enable_x64(True):
+            out, ev = jax.lax.cond(ok, rounded, ordered, a, b)
+        return ArrayResult(out, ev, ~ok)
     limit = _bound_limit(cfg)
     fa, fb = cfg.a_format, cfg.b_format
     static_bound = k * max(abs(fa.min_code), fa.max_code) * max(abs(fb.min_code), fb.max_code)
@@ -404,4 +421,4 @@ def emulated_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any
 
 def _decode_frac(codes, frac: int) -> jax.Array:
     with jax.enable_x64(True):
-        return jnp.ldexp(codes.astype(jnp.float64), -frac).astype(jnp.float32)
+        return scale_pow2(codes.astype(jnp.float64), -frac).astype(jnp.float32)

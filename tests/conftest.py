@@ -10,6 +10,18 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 
+import tempfile  # noqa: E402
+
+import jax  # noqa: E402
+
+# One persistent compilation cache for the session (and its xdist workers): tests that build
+# the same program again (a resumed run, the same model on other data) load it instead of
+# compiling it anew. Programs are keyed by their HLO, so a hit gives the same executable.
+_CACHE = os.environ.get("PIMJAX_TEST_COMPILE_CACHE") or os.path.join(tempfile.gettempdir(), "pimjax-test-jax-cache")
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
 try:
     from hypothesis import HealthCheck, settings
 except ImportError:  # the [test] extra installs hypothesis; without it only its tests fail

@@ -156,8 +156,11 @@ def make_task(cfg: Any, hw: TrainingHardware) -> Task:
     """The task of ``cfg.model`` on ``cfg.dataset`` (digits, translation or an .npz path)."""
     if cfg.model in TRANSLATOR_NAMES:
         return TranslationTask(cfg, hw)
-    if cfg.model not in CNN_NAMES:
-        raise ValueError(f"TrainConfig.model must be one of {CNN_NAMES + TRANSLATOR_NAMES}, got {cfg.model!r}")
+    from pimjax.nn._small_cnn import parse_name
+
+    if cfg.model not in CNN_NAMES and parse_name(cfg.model) is None:
+        raise ValueError(f"TrainConfig.model must be one of {CNN_NAMES + TRANSLATOR_NAMES} or "
+                         f"cnn_d<depth>_k<kernel>_c<channels>, got {cfg.model!r}")
     from pimjax.apps import data as data_mod
 
     if cfg.dataset == "digits":

@@ -15,8 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model on emulated slices; print accuracy and per-layer costs",
                        description="Train a model whose every matmul (FF, BP, UP) runs on emulated slices.")
-    p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50 or translator "
-                   "(default %(default)s)")
+    p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50, translator, or a small "
+                   "CNN cnn_d<depth>_k<kernel>_c<channels> (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset, help="digits (bundled) or a path to your own .npz "
                    "(x_train, y_train, x_test, y_test) (default %(default)s)")
     p.add_argument("--hw", dest="precision", default=d.precision, choices=PRECISIONS,

@@ -24,5 +24,6 @@ from pimjax.nn._noise import add_noise, add_output_noise, noise_key, with_hardwa
 
 __all__ += ["add_noise", "add_output_noise", "noise_key", "with_hardware"]
 from pimjax.nn._cnn import gemm_recording
+from pimjax.nn._small_cnn import SmallCNN
 
-__all__ += ["gemm_recording"]
+__all__ += ["SmallCNN", "gemm_recording"]

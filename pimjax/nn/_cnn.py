@@ -527,9 +527,18 @@ CNN_MODELS: dict[str, Callable[..., nnx.Module]] = {
 
 def make_cnn(name: str, *, hw: TrainingHardware, num_classes: int = 1000, in_channels: int = 3,
              input_size: int = 224, width: float = 1.0, rngs: nnx.Rngs, **kwargs: Any) -> nnx.Module:
-    """Build a model of :data:`CNN_MODELS` (extra keywords, e.g. ``classifier_width``, pass through)."""
+    """Build a model of :data:`CNN_MODELS` (extra keywords, e.g. ``classifier_width``, pass through),
+    or of the small family ``cnn_d{depth}_k{kernel}_c{channels}`` (:mod:`pimjax.nn._small_cnn`;
+    its name fixes the channels, ``width`` does not apply)."""
+    from pimjax.nn._small_cnn import SmallCNN, parse_name
+
+    small = parse_name(name) if isinstance(name, str) else None
+    if small is not None:
+        d, k, c = small
+        return SmallCNN(depth=d, kernel=k, channels=c, hw=hw, num_classes=num_classes, in_channels=in_channels,
+                        input_size=input_size, rngs=rngs)
     if name not in CNN_MODELS:
-        raise ValueError(f"unknown CNN {name!r}; choose one of {sorted(CNN_MODELS)}")
+        raise ValueError(f"unknown CNN {name!r}; choose one of {sorted(CNN_MODELS)} or cnn_d<depth>_k<kernel>_c<channels>")
     return CNN_MODELS[name](hw=hw, num_classes=num_classes, in_channels=in_channels, input_size=input_size,
                             width=width, rngs=rngs, **kwargs)
 

@@ -100,3 +100,26 @@ def test_bad_config():
         TrainConfig(weight_bits=32)
     with pytest.raises(ValueError, match="TrainConfig.model"):
         train(dataclasses.replace(TINY, model="lenet"))
+
+
+def test_events_reported_without_cost_records():
+    """``record_costs=False`` drops the hardware cost records, never the numeric events."""
+    import jax.numpy as jnp
+
+    from pimjax.apps.costs import collect_costs
+    from pimjax.nn import training_hardware
+    from pimjax.nn._layers import CostProbe, EmuLinear
+
+    hw = dataclasses.replace(training_hardware("neurotrainer", rows=8, width=4), record_costs=False)
+    layer = EmuLinear(4, 3, hw=hw, layer_id=0, rngs=nnx.Rngs(0))
+    x = jnp.array([[1e6, 0.5, jnp.nan, 0.25], [0.5, -0.5, 0.25, 1.0]], jnp.float32)  # 16-bit FF input overflows
+
+    def loss(m):
+        return jnp.sum(jnp.nan_to_num(m(x, seed=jnp.uint32(3))))
+
+    grads = nnx.grad(loss, argnums=nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe)))(layer)
+    costs = collect_costs(nnx.pop(layer, nnx.Intermediate), nnx.state(grads, CostProbe))[""]
+    ff, bp, up = (costs[p].to_dict() for p in ("ff", "bp", "up"))
+    assert ff["overflow"] == 1 and ff["nan"] == 1
+    assert ff["macs"] == 0  # no cost records
+    assert bp["random_bits"] > 0 and up["random_bits"] > 0  # BP/UP products rounded stochastically

@@ -57,6 +57,15 @@ def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
     return out
 
 
+def events_only_costs(ff_events: jax.Array) -> dict[str, CostRecord]:
+    """Per-phase records holding only the numeric events (``record_costs=False``): the FF
+    events here, BP/UP's filled in from the probe gradient. Overflow, NaN, Inf and random bits
+    are reported with or without cost accounting."""
+    ff = NumericEvents(*ff_events)
+    return {"ff": CostRecord.make(overflow=ff.overflow, nan=ff.nan, inf=ff.inf, random_bits=ff.random_bits),
+            "bp": CostRecord.zero(), "up": CostRecord.zero()}
+
+
 def probe_events(probe_grad: jax.Array) -> dict[str, jax.Array]:
     """BP/UP event vectors from a probe's gradient."""
     return {"bp": probe_grad[0], "up": probe_grad[1]}
@@ -93,6 +102,8 @@ class EmuLinear(nnx.Module):
             m *= d
         if self.hw.record_costs:
             self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev}))
+        else:  # no hardware costs, but overflow/NaN/Inf and random bits are still reported
+            self.sow(nnx.Intermediate, "cost", events_only_costs(ev))
         if self.bias is not None:
             y = y + self.bias[...]
         return y

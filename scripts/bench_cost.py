@@ -3,7 +3,8 @@
 Times, in one process (medians over repeats, compile excluded), the jitted training step of the
 CPU-sized AlexNet of ``scripts/bench_train.py`` (its ``_step_ms``: forward, backward, Adam update
 and, when on, the per-layer FF/BP/UP cost records and their collection) with
-``TrainingHardware.record_costs`` True and False, at precision ``"fixed16"`` (every phase 16-bit
+``TrainingHardware.record_costs`` True and False (False keeps counting and reporting the numeric
+events: overflow, NaN, Inf and random bits are never dropped), at precision ``"fixed16"`` (every phase 16-bit
 nearest: the quickest emulated precision), and prints as its last line one JSON object with both
 times and their ratio.
 

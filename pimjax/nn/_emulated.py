@@ -66,7 +66,8 @@ class TrainingHardware:
     or a :class:`~pimjax.nn.ResidentWeights` for fixed-point weights kept in the slices' memory
     and updated there (NeuroTrainer Sec. 2.3; the training loop chains
     :func:`~pimjax.nn.resident_update` after the optimizer). ``record_costs=False`` makes the
-    layers skip cost recording (to measure its overhead).
+    layers skip the hardware cost records (to measure their overhead); the numeric events
+    (overflow, NaN, Inf, random bits) are recorded either way.
     """
 
     ff: PhaseConfig

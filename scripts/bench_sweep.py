@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     @nnx.jit
     def eval_step(m, xb, yb, valid, seed):
         logits = m(xb, seed=seed, train=False)
+        nnx.pop(m, nnx.Intermediate)  # events the layers sow: not kept across batches
         return jnp.sum((jnp.argmax(logits, -1) == yb) & valid, dtype=jnp.int32)
 
     k = max(1, min(args.loop_configs, len(points)))

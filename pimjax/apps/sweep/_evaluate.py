@@ -88,10 +88,13 @@ class SweepEvaluator:
         xp = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)]) if pad else x
         yp = np.concatenate([y, np.zeros(pad, np.int32)]) if pad else y
         valid = np.arange(nb * b) < n
-        self._xs = jnp.asarray(xp.reshape(nb, b, *x.shape[1:]))
-        self._ys = jnp.asarray(yp.reshape(nb, b))
-        self._valid = jnp.asarray(valid.reshape(nb, b))
-        self._seeds = jnp.stack([jnp.asarray(fold_key(jnp.uint32(seed), j), jnp.uint32) for j in range(nb)])
+        # one device array per batch, split on the host (indexing a stacked device array would
+        # compile a slice and a squeeze per dtype, eagerly, before the first program runs)
+        xp, yp, valid = xp.reshape(nb, b, *x.shape[1:]), yp.reshape(nb, b), valid.reshape(nb, b)
+        seeds = np.asarray(jax.device_get(
+            jnp.stack([jnp.asarray(fold_key(jnp.uint32(seed), j), jnp.uint32) for j in range(nb)])))
+        self._batches = [(jnp.asarray(xp[j]), jnp.asarray(yp[j]), jnp.asarray(valid[j]), jnp.asarray(seeds[j]))
+                         for j in range(nb)]
         self.graphdef, self.state = nnx.split(with_hardware(model, _eval_hardware()))
         if devices is None:
             devs = jax.devices()
@@ -218,8 +221,7 @@ class SweepEvaluator:
 
     def batches(self):
         """The test batches and their model seeds ``(x, y, valid, seed)`` as the programs see them."""
-        for j in range(self.num_batches):
-            yield self._xs[j], self._ys[j], self._valid[j], self._seeds[j]
+        yield from self._batches
 
 
 def _check_rounding(points: Sequence[NumericPoint], hw: SweepHardware) -> None:
@@ -259,7 +261,9 @@ def reference_logits(model: nnx.Module, hardware: SweepHardware, point: NumericP
 
     @nnx.jit
     def step(m, x, s):
-        return m(x, seed=s, train=False)
+        logits = m(x, seed=s, train=False)
+        nnx.pop(m, nnx.Intermediate)  # events the layers sow: not kept across batches
+        return logits
 
     outs = [np.asarray(step(m, x, s)) for x, _, _, s in evaluator.batches()]
     lg = np.concatenate(outs)

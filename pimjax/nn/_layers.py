@@ -100,10 +100,9 @@ class EmuLinear(nnx.Module):
         m = 1
         for d in x.shape[:-1]:
             m *= d
-        if self.hw.record_costs:
-            self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev}))
-        else:  # no hardware costs, but overflow/NaN/Inf and random bits are still reported
-            self.sow(nnx.Intermediate, "cost", events_only_costs(ev))
+        # without cost accounting, overflow/NaN/Inf and random bits are still reported
+        self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev})
+                 if self.hw.record_costs else events_only_costs(ev))
         if self.bias is not None:
             y = y + self.bias[...]
         return y

@@ -77,16 +77,12 @@ class ResidentWeights:
             raise TypeError("ResidentWeights.stochastic must be a StochasticConfig")
 
 
+@partial(jax.jit, static_argnums=1)
 def to_resident(params: Any, cfg: ResidentWeights) -> tuple[Any, NumericEvents]:
     """Float params rounded to nearest onto the weight grid (loading weights into memory).
 
     Jitted (one compile instead of one per eager operation and parameter).
     """
-    return _to_resident(params, cfg)
-
-
-@partial(jax.jit, static_argnums=1)
-def _to_resident(params: Any, cfg: ResidentWeights) -> tuple[Any, NumericEvents]:
     leaves, tree = jax.tree.flatten(params)
     out, ev = [], NumericEvents.zero()
     for x in leaves:

@@ -67,7 +67,6 @@ class SmallCNN(nnx.Module):
         return _run(self.fc, h.reshape(h.shape[0], -1), seed)
 
 
-
 def parse_name(name: str) -> tuple[int, int, int] | None:
     """``(depth, kernel, channels)`` of a ``cnn_d*_k*_c*`` name, else None.
 

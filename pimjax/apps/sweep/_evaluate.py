@@ -91,10 +91,8 @@ class SweepEvaluator:
         # one device array per batch, split on the host (indexing a stacked device array would
         # compile a slice and a squeeze per dtype, eagerly, before the first program runs)
         xp, yp, valid = xp.reshape(nb, b, *x.shape[1:]), yp.reshape(nb, b), valid.reshape(nb, b)
-        seeds = np.asarray(jax.device_get(
-            jnp.stack([jnp.asarray(fold_key(jnp.uint32(seed), j), jnp.uint32) for j in range(nb)])))
-        self._batches = [(jnp.asarray(xp[j]), jnp.asarray(yp[j]), jnp.asarray(valid[j]), jnp.asarray(seeds[j]))
-                         for j in range(nb)]
+        self._batches = [(jnp.asarray(xp[j]), jnp.asarray(yp[j]), jnp.asarray(valid[j]),
+                          jnp.asarray(fold_key(jnp.uint32(seed), j), jnp.uint32)) for j in range(nb)]
         self.graphdef, self.state = nnx.split(with_hardware(model, _eval_hardware()))
         if devices is None:
             devs = jax.devices()

@@ -1025,3 +1025,26 @@ def test_event_guard_counts_at_the_boundary(rounding):
     for i, x in enumerate(cases):
         ev0 = plain(jnp.asarray(x))[1]
         assert [int(a[i]) for a in vm] == [int(a) for a in ev0]
+
+
+# ======================================================================== float32 fast path, 25..32 bits
+
+
+_WIDE_F32_EDGES = [0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 0.1, -0.1, 2.0**-149, -(2.0**-149), np.inf, -np.inf, np.nan,
+                   2.0**31, -(2.0**31), 2.0**31 - 128, -(2.0**31) + 128, 2.0**30, 2.0**24 + 2, -(2.0**24) - 2,
+                   3.0e38, -3.0e38, 2.0**15 - 2.0**-16, -(2.0**15), 12345.678, -2.0**23 - 0.5]
+
+
+@pytest.mark.parametrize("fmt", [fx(32, 16), fx(32, 0), fx(32, 20), fx(25, 0), fx(28, 3), fx(31, 20, signed=False),
+                                 fx(26, -2, signed=False)], ids=str)
+def test_quantize_float32_wide_saturating_vs_reference(fmt):
+    """Float32 inputs into 25..32-bit saturating formats (the int32 fast path) equal the
+    exact reference, codes and event counts, at the range ends, +-Inf, NaN and ties."""
+    x32 = np.array(_WIDE_F32_EDGES, np.float32)
+    with np.errstate(over="ignore"):  # the same codes near the range ends (3e38 * 4 -> inf)
+        x32 = np.concatenate([x32, x32 * np.float32(2.0 ** -int(fmt.frac))])
+    for mode in ("nearest_even", "nearest_away", "toward_zero"):
+        codes, ev = quantize(jnp.asarray(x32), fmt, mode)
+        want = [ref.quantize(float(v), fmt.bits, fmt.frac, fmt.signed, fmt.overflow, mode) for v in x32]
+        assert ints(codes) == [w[0] for w in want], mode
+        assert events(ev) == (sum(w[1] for w in want), sum(w[2] for w in want), sum(w[3] for w in want), 0), mode

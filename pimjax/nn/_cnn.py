@@ -53,6 +53,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from pimjax.nn._emulated import TrainingHardware
+from pimjax.nn._im2col import im2col
 from pimjax.nn._layers import EmuConv, EmuLinear, max_pool_with_index
 
 __all__ = ["AlexNet", "VGG", "ResNet", "CNN_MODELS", "VGG_CONFIGS", "RESNET_CONFIGS", "make_cnn",
@@ -119,8 +120,7 @@ def _run(layer: EmuConv | EmuLinear, x: jax.Array, seed: Any) -> jax.Array:
         return layer(x, seed=seed)
     lin = layer.linear if isinstance(layer, EmuConv) else layer
     if isinstance(layer, EmuConv):
-        x = jax.lax.conv_general_dilated_patches(x, layer.kernel_size, layer.strides, layer.padding,
-                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x = im2col(x, layer.kernel_size, layer.strides, layer.padding)
     k, n = lin.kernel.shape
     if x.shape[-1] != k:
         raise ValueError(f"layer {lin.name}: input has {x.shape[-1]} features, kernel expects {k}")

@@ -92,18 +92,27 @@ class TrainingHardware:
     def phase(self, name: str) -> PhaseConfig:
         return getattr(self, name)
 
+    @property
+    def is_native(self) -> bool:
+        """True when no phase runs on emulated hardware (plain float32 everywhere)."""
+        return all(getattr(self, p).system is None for p in PHASES)
+
 
 def _out_frac(cfg: SystemConfig) -> int:
     of = cfg.aggregation.output_format
     return of.frac if isinstance(of, FixedFormat) else cfg.aggregation.accumulator_format.frac
 
 
-def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, mesh: Mesh | None
-                 ) -> tuple[jax.Array, NumericEvents]:
-    """Float ``a @ b`` (2-D) through one phase's system; returns float32 values and events."""
+def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, mesh: Mesh | None,
+                 transpose_b: bool = False) -> tuple[jax.Array, NumericEvents]:
+    """Float ``a @ b`` (2-D) through one phase's system; returns float32 values and events.
+
+    ``transpose_b``: compute ``a @ b.T`` instead, quantizing ``b`` before the transpose (BP's
+    ``dY W^T``: one pass over the weights in their own layout, then a transpose of the codes).
+    """
     cfg = phase.system
     if cfg is None:
-        return jnp.dot(a, b, precision=jax.lax.Precision.HIGHEST), NumericEvents.zero()
+        return jnp.dot(a, b.T if transpose_b else b, precision=jax.lax.Precision.HIGHEST), NumericEvents.zero()
     arr = cfg.array
     kq = None if key is None else fold_key(key, 101)
     qa, ea = quantize(a, arr.a_format, phase.input_rounding if not arr.is_float else "nearest_even",
@@ -113,6 +122,8 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
     if not arr.is_float:  # compact code dtypes: less memory traffic downstream
         with jax.enable_x64(True):
             qa, qb = qa.astype(arr.a_format.code_dtype), qb.astype(arr.b_format.code_dtype)
+    if transpose_b:
+        qb = qb.T
     res = system_matmul(qa, qb, cfg, mesh=mesh, key=key)
     ev = ea.merge(eb).merge(res.events)
     if isinstance(cfg.aggregation.output_format, FloatFormat) or arr.is_float:
@@ -140,7 +151,7 @@ def _fwd(x, w, seed, probe, hw):
 def _bwd(hw, res, cts):
     x, w, seed = res
     dy, _ = cts
-    dx, ev_bp = phase_matmul(dy, w.T, hw.bp, key=fold_key(seed, 1), mesh=hw.mesh)
+    dx, ev_bp = phase_matmul(dy, w, hw.bp, key=fold_key(seed, 1), mesh=hw.mesh, transpose_b=True)
     dw, ev_up = phase_matmul(x.T, dy, hw.up, key=fold_key(seed, 2), mesh=hw.mesh)
     dprobe = jnp.stack([_ev_vec(ev_bp), _ev_vec(ev_up)])
     dseed = np.zeros(np.shape(seed), dtype=jax.dtypes.float0)

@@ -9,6 +9,7 @@ im2col (NeuroTrainer Sec. 2, Memory Slices Sec. 4.2); max-pooling keeps the argm
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import jax
@@ -17,7 +18,9 @@ from flax import nnx
 
 from pimjax.cost import CostRecord, system_cost
 from pimjax.numerics import NumericEvents, fold_key
-from pimjax.nn._emulated import TrainingHardware, emulated_dot
+from pimjax.nn._emulated import N_EVENTS, TrainingHardware, emulated_dot
+from pimjax.nn._im2col import im2col
+from pimjax.nn._noise import forward_override
 from pimjax.system import Mapping
 
 
@@ -94,12 +97,13 @@ class EmuLinear(nnx.Module):
         self.name = name or f"linear{layer_id}"
 
     def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
-        k = self.kernel.shape[0]
         s = fold_key(jnp.asarray(seed, jnp.uint32), self.layer_id)
         y, ev = emulated_dot(x, self.kernel[...], self.hw, seed=s, probe=self.probe[...])
-        m = 1
-        for d in x.shape[:-1]:
-            m *= d
+        return self.output(y, math.prod(x.shape[:-1]), ev)
+
+    def output(self, y: jax.Array, m: int, ev: jax.Array) -> jax.Array:
+        """Records the layer's costs (``m`` rows, FF events ``ev``) and adds the bias to ``y``."""
+        k = self.kernel.shape[0]
         # without cost accounting, overflow/NaN/Inf and random bits are still reported
         self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev})
                  if self.hw.record_costs else events_only_costs(ev))
@@ -112,8 +116,10 @@ class EmuConv(nnx.Module):
     """2-D convolution (NHWC) lowered to matmul by im2col, on the emulated hardware.
 
     The kernel is stored as the im2col matrix ``(C * kh * kw, out_features)`` (input channel
-    major, the patch order of ``jax.lax.conv_general_dilated_patches``). The backward pass of
-    the patch extraction (col2im: summing overlapping patch gradients) is float.
+    major, the patch order of ``jax.lax.conv_general_dilated_patches``, built by
+    :func:`~pimjax.nn.im2col`). The backward pass of the patch extraction (col2im: summing
+    overlapping patch gradients) is float. With every phase native (precision ``"native"``, the
+    float32 reference) the layer is a plain ``jax.lax.conv_general_dilated``, as ``nnx.Conv``.
     """
 
     def __init__(self, in_features: int, out_features: int, kernel_size: Sequence[int], *,
@@ -128,9 +134,15 @@ class EmuConv(nnx.Module):
                                 name=name or f"conv{layer_id}", kernel_init=kernel_init)
 
     def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
-        patches = jax.lax.conv_general_dilated_patches(
-            x, self.kernel_size, self.strides, self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        return self.linear(patches, seed=seed)
+        hw = self.linear.hw
+        if hw.is_native and hw.noise is None and forward_override() is None:
+            # plain float32 (the reference): the convolution itself, as nnx.Conv computes it
+            c = x.shape[-1]
+            w = self.linear.kernel[...].reshape(c, *self.kernel_size, -1).transpose(1, 2, 0, 3)  # HWIO
+            y = jax.lax.conv_general_dilated(x.astype(jnp.float32), w, self.strides, self.padding,
+                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            return self.linear.output(y, math.prod(y.shape[:-1]), jnp.zeros((N_EVENTS,), jnp.float32))
+        return self.linear(im2col(x, self.kernel_size, self.strides, self.padding), seed=seed)
 
 
 def max_pool_with_index(x: jax.Array, window: int = 2, stride: int | None = None) -> tuple[jax.Array, jax.Array]:
@@ -141,8 +153,7 @@ def max_pool_with_index(x: jax.Array, window: int = 2, stride: int | None = None
     """
     stride = stride or window
     c = x.shape[-1]
-    patches = jax.lax.conv_general_dilated_patches(
-        x, (window, window), (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    patches = im2col(x, (window, window), (stride, stride), "VALID")
     patches = patches.reshape(*patches.shape[:-1], c, window * window)
     idx = jnp.argmax(patches, axis=-1)
     y = jnp.take_along_axis(patches, idx[..., None], axis=-1)[..., 0]

@@ -277,7 +277,7 @@ def _quantize_impl(
         ux = jax.lax.bitcast_convert_type(xf, jnp.uint64)
         expo = (ux >> 52) & 0x7FF
         sub_in = (expo == 0) & ((ux & 0xFFFFFFFFFFFFF) != 0)
-        y = jnp.ldexp(jnp.where(nan | inf | sub_in, 0.0, xf), jnp.asarray(fmt.frac).astype(jnp.int32))
+        y = scale_pow2(jnp.where(nan | inf | sub_in, 0.0, xf), fmt.frac)  # underflow: `tiny` below
         tiny = sub_in | ((expo != 0) & ~nan & ~inf & (jnp.abs(y) < 2.0**-64))
         y = jnp.where(tiny, jnp.where((ux >> 63) == 1, -(2.0**-64), 2.0**-64), y)
         fl = jnp.floor(y)
@@ -372,7 +372,18 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
             q = jnp.where(jnp.abs(y - t) == 0.5, t + jnp.sign(y), q)
     z = jnp.zeros((), jnp.int32)
     q = jnp.where(nan, 0.0, q)
-    if int(fmt.bits) > 24:  # saturating, 25..32 bits: clip to +-2**bits (exact), then integers
+    if int(fmt.bits) > 24 and (fmt.signed or int(fmt.bits) <= 31):
+        # saturating, 25..32 bits, codes fit int32: q is an integer-valued float32, so q > hi
+        # is q >= hi + 1 (a power of two, exact in float32) and in-range q converts exactly
+        lo_f, top = jnp.float32(fmt.min_code), jnp.float32(int(fmt.max_code) + 1)
+        above, below = q >= top, q < lo_f  # +-Inf lands here too, saturated
+        over = (above | below) & ~inf
+        qi = jnp.where(above, jnp.int32(fmt.max_code), jnp.where(
+            below, jnp.int32(fmt.min_code), jnp.where(above | below, 0.0, q).astype(jnp.int32)))
+        with jax.enable_x64(True):
+            codes = qi.astype(_I64)
+        return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
+    if int(fmt.bits) > 24:  # saturating unsigned 32 bits: clip to +-2**bits (exact), then integers
         span = jnp.float32(2.0 ** int(fmt.bits))
         q = jnp.clip(q, -span, span)
         with jax.enable_x64(True):

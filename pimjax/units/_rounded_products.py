@@ -152,15 +152,17 @@ def rounded_product_sum(a: jax.Array, b: jax.Array, cfg: ArrayConfig, d: int, ke
     step_t = jnp.int64 if g * w * (1 << d) >= 1 << 31 else jnp.int32  # one step's lanes
     s = key_words(key, 2) if mode == "stochastic" else None
     blk = jnp.uint32((m * w * n) & 0xFFFFFFFF)
-    rows = jnp.arange(m, dtype=jnp.uint32)[:, None] * jnp.uint32((w * n) & 0xFFFFFFFF) \
-        + jnp.arange(n, dtype=jnp.uint32)[None, :]  # i W N + n
+    wn = jnp.uint32((w * n) & 0xFFFFFFFF)
+
+    def rows():  # i W N + n, built from iotas inside the fused loop (no (M, N) array to stream)
+        return jax.lax.broadcasted_iota(jnp.uint32, (m, n), 0) * wn + jax.lax.broadcasted_iota(jnp.uint32, (m, n), 1)
 
     def lane_terms(ac, bc, base):
         """inc 2**d - l of the products ac[i] bc[n] (int32), words at index base + i W N + n."""
         t = ac.astype(jnp.uint32)[..., :, None] * bc.astype(jnp.uint32)[..., None, :]  # mod 2**32
         l = t & mask
         neg = ((ac[..., :, None] < 0) != (bc[..., None, :] < 0)) & (ac[..., :, None] != 0) & (bc[..., None, :] != 0)
-        words = None if s is None else _lowbias32(_lowbias32((base + rows) ^ s[0]) + s[1])
+        words = None if s is None else _lowbias32(_lowbias32((base + rows()) ^ s[0]) + s[1])
         inc = _increment(mode, t, l, d, neg, words, r_bits)
         return (inc << jnp.uint32(d)).astype(jnp.int32) - l.astype(jnp.int32)
 

@@ -1,14 +1,15 @@
 """Benchmark: the overhead of cost accounting in a training step (cost recording on vs off).
 
 Times, in one process (medians over repeats, compile excluded), the jitted training step of the
-CPU-sized AlexNet of ``scripts/bench_train.py`` (its ``_step_ms``: forward, backward, Adam update
-and, when on, the per-layer FF/BP/UP cost records and their collection) with
+CPU-sized AlexNet of ``scripts/bench_train.py`` (its ``make_step``: forward, backward, Adam
+update and, when on, the per-layer FF/BP/UP cost records and their collection) with
 ``TrainingHardware.record_costs`` True and False (False keeps counting and reporting the numeric
-events: overflow, NaN, Inf and random bits are never dropped), at precision ``"fixed16"`` (every phase 16-bit
-nearest: the quickest emulated precision), and prints as its last line one JSON object with both
-times and their ratio.
+events: overflow, NaN, Inf and random bits are never dropped), at precision ``"fixed16"`` (every
+phase 16-bit nearest: the quickest emulated precision). The two settings' steps are interleaved
+one by one, so that the shared machine's drifting load hits both alike. Prints as its last line
+one JSON object with both times, their ratio and the median paired difference.
 
-    python scripts/bench_cost.py [--precision fixed16 --input-size 16 --model-width 0.25 --repeats 7 --rounds 1]
+    python scripts/bench_cost.py [--precision fixed16 --input-size 16 --model-width 0.25 --repeats 21]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import importlib.util
 import json
 import os
+import time
 
 import jax
 import numpy as np
@@ -39,26 +41,29 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--input-size", type=int, default=16)
     p.add_argument("--model-width", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=7, help="timed steps per measurement (median)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="measurements of each setting, in alternating order (median of their medians)")
+    p.add_argument("--repeats", type=int, default=21, help="timed steps of each setting (median)")
     args = p.parse_args(argv)
-    step_ms = _bench_train()._step_ms
+    make_step = _bench_train().make_step
     cfg = TrainConfig(model=args.model, precision=args.precision, input_size=args.input_size,
                       model_width=args.model_width, batch_size=args.batch_size, progress=False)
-    ons, offs = [], []
-    for r in range(args.rounds):  # alternate the order so that drifting machine load hits both alike
-        for flag in ((True, False) if r % 2 == 0 else (False, True)):
-            (ons if flag else offs).append(step_ms(cfg, args.repeats, record_costs=flag))
+    runs = {True: make_step(cfg, True), False: make_step(cfg, False)}
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(args.repeats):  # interleaved, order alternating: drifting load hits both alike
+        for flag in ((True, False) if i % 2 == 0 else (False, True)):
+            t0 = time.perf_counter()
+            runs[flag](2 + i)
+            times[flag].append((time.perf_counter() - t0) * 1e3)
+    ons, offs = times[True], times[False]
     on, off = float(np.median(ons)), float(np.median(offs))
+    paired = float(np.median(np.asarray(ons) - np.asarray(offs)))
     out = {"model": args.model, "precision": args.precision, "input_size": args.input_size,
            "model_width": args.model_width, "batch_size": args.batch_size, "repeats": args.repeats,
-           "rounds": args.rounds, "cost_on_runs_ms": [round(v, 3) for v in ons],
-           "cost_off_runs_ms": [round(v, 3) for v in offs],
+           "median_paired_difference_ms": round(paired, 3),
            "backend": jax.default_backend(), "cost_on_step_ms": round(on, 3), "cost_off_step_ms": round(off, 3),
            "ratio": round(on / off, 4)}
     print(f"{args.model} ({args.precision}): {on:.2f} ms/step with cost accounting, {off:.2f} ms without "
-          f"(ratio {on / off:.3f}; medians of {args.repeats} steps x {args.rounds} rounds)")
+          f"(ratio {on / off:.3f}; medians of {args.repeats} interleaved steps each; "
+          f"median paired difference {paired:.2f} ms)")
     print(json.dumps(out))
     return out
 

@@ -4,9 +4,10 @@ Times, in one process (medians over repeats, compile excluded), the jitted train
 (forward, backward, Adam update, cost collection) of the same AlexNet on the digits batch
 shape with (a) the default emulated precision (NeuroTrainer Table 4: FF 16-bit nearest, BP/UP
 32-bit with stochastic rounding of every product, weights resident in memory as Q8.16 codes
-updated with stochastic rounding) and (b) precision "native" (the same layers
-with plain float32 ``jnp.dot``), plus (c) the emulated step with cost recording off, and prints
-as its last line one JSON object with the times and ratios.
+updated with stochastic rounding) and (b) precision "native": plain float32 Flax, the same
+model with its convolutions as ``jax.lax.conv_general_dilated`` (what ``nnx.Conv`` computes)
+and its dense layers as ``jnp.dot``, plus (c) the emulated step with cost recording off, and
+prints as its last line one JSON object with the times and ratios.
 
     python scripts/bench_train.py [--precision neurotrainer --input-size 16 --model-width 0.25]
 """
@@ -33,7 +34,8 @@ def _ready(out) -> None:
     jax.block_until_ready((loss, aux, costs.packed))
 
 
-def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float:
+def make_step(cfg: TrainConfig, record_costs: bool = True):
+    """A compiled (and warmed) training step of ``cfg``'s model: ``run(i)`` runs step ``i``."""
     hw = training_hardware(cfg.precision, rows=cfg.rows, width=cfg.width, num_slices=cfg.slices)
     hw = dataclasses.replace(hw, record_costs=record_costs)
     task = make_task(cfg, hw)
@@ -42,12 +44,21 @@ def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float
     opt = nnx.Optimizer(model, _tx(cfg, 0, hw), wrt=nnx.Param)  # resident weights: SR update included
     train_step, _ = make_steps(task)
     batch = task.train_batch(cfg.batch_size, seed=0, epoch=0, index=0)
-    _ready(train_step(model, opt, batch, jnp.uint32(0)))  # compile
-    _ready(train_step(model, opt, batch, jnp.uint32(1)))
+
+    def run(i: int) -> None:
+        _ready(train_step(model, opt, batch, jnp.uint32(i)))
+
+    run(0)  # compile
+    run(1)
+    return run
+
+
+def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float:
+    run = make_step(cfg, record_costs)
     ts = []
     for i in range(repeats):
         t0 = time.perf_counter()
-        _ready(train_step(model, opt, batch, jnp.uint32(2 + i)))
+        run(2 + i)
         ts.append(time.perf_counter() - t0)
     return float(np.median(ts) * 1e3)
 

@@ -2,10 +2,11 @@
 Memory Slices Sec. 4.2).
 
 :func:`im2col` returns the same values, in the same feature order (input channel major, then
-kernel row, then kernel column) as ``jax.lax.conv_general_dilated_patches``, but is built from
-``kh * kw`` strided slices of the padded input, so its transpose (col2im, the backward pass)
-is a sum of padded slices instead of a convolution with a one-hot kernel (measured on a 2-core
-CPU: 50-200x faster backward for the CPU-sized AlexNet's layers).
+kernel row, then kernel column) as ``jax.lax.conv_general_dilated_patches``, but is one gather
+of the padded input's pixels, so its transpose (col2im, the backward pass) is a scatter-add
+instead of a convolution with a one-hot kernel (measured on a 2-core CPU: 20-100x faster
+backward for the CPU-sized AlexNet's layers; compiles 3x faster than ``kh * kw`` strided
+slices, which run as fast).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Padding = str | Sequence[tuple[int, int]]
 
@@ -35,6 +37,7 @@ def im2col(x: jax.Array, kernel_size: Sequence[int], strides: Sequence[int] = (1
 
     Example:
       >>> import jax.numpy as jnp
+import numpy as np
       >>> x = jnp.arange(2 * 4 * 4 * 3, dtype=jnp.float32).reshape(2, 4, 4, 3)
       >>> im2col(x, (3, 3), (1, 1), "SAME").shape
       (2, 4, 4, 27)
@@ -50,10 +53,12 @@ def im2col(x: jax.Array, kernel_size: Sequence[int], strides: Sequence[int] = (1
     ho, wo = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
     if ho < 1 or wo < 1:
         raise ValueError(f"kernel {kernel_size} does not fit the padded input {h}x{w}")
-    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    cols = [jax.lax.slice(xp, (0, i, j, 0), (n, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, c), (1, sh, sw, 1))
-            for i in range(kh) for j in range(kw)]
-    return jnp.stack(cols, axis=-1).reshape(n, ho, wo, c * kh * kw)
-
+    hp, wp = h + pt + pb, w + pl + pr
+    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))).reshape(n, hp * wp, c)
+    rows = np.arange(ho)[:, None, None, None] * sh + np.arange(kh)[None, None, :, None]
+    cols = np.arange(wo)[None, :, None, None] * sw + np.arange(kw)[None, None, None, :]
+    idx = (rows * wp + cols).reshape(ho * wo, kh * kw)  # padded-input pixel of each patch element
+    patches = xp[:, idx, :]  # (N, Ho*Wo, kh*kw, C): one gather
+    return patches.transpose(0, 1, 3, 2).reshape(n, ho, wo, c * kh * kw)
 
 __all__ = ["conv_output_pads", "im2col"]

@@ -37,7 +37,6 @@ def im2col(x: jax.Array, kernel_size: Sequence[int], strides: Sequence[int] = (1
 
     Example:
       >>> import jax.numpy as jnp
-import numpy as np
       >>> x = jnp.arange(2 * 4 * 4 * 3, dtype=jnp.float32).reshape(2, 4, 4, 3)
       >>> im2col(x, (3, 3), (1, 1), "SAME").shape
       (2, 4, 4, 27)

@@ -89,10 +89,11 @@ class SweepEvaluator:
         yp = np.concatenate([y, np.zeros(pad, np.int32)]) if pad else y
         valid = np.arange(nb * b) < n
         # one device array per batch, split on the host (indexing a stacked device array would
-        # compile a slice and a squeeze per dtype, eagerly, before the first program runs)
+        # compile a slice and a squeeze per dtype, eagerly, before the first program runs); the
+        # batch seeds are folded on the host too (fold_key of Python ints: the same words)
         xp, yp, valid = xp.reshape(nb, b, *x.shape[1:]), yp.reshape(nb, b), valid.reshape(nb, b)
         self._batches = [(jnp.asarray(xp[j]), jnp.asarray(yp[j]), jnp.asarray(valid[j]),
-                          jnp.asarray(fold_key(jnp.uint32(seed), j), jnp.uint32)) for j in range(nb)]
+                          jnp.asarray(np.uint32(fold_key(int(seed) & 0xFFFFFFFF, j)))) for j in range(nb)]
         self.graphdef, self.state = nnx.split(with_hardware(model, _eval_hardware()))
         if devices is None:
             devs = jax.devices()

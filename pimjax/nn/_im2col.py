@@ -60,4 +60,5 @@ def im2col(x: jax.Array, kernel_size: Sequence[int], strides: Sequence[int] = (1
     patches = xp[:, idx, :]  # (N, Ho*Wo, kh*kw, C): one gather
     return patches.transpose(0, 1, 3, 2).reshape(n, ho, wo, c * kh * kw)
 
+
 __all__ = ["conv_output_pads", "im2col"]

@@ -25,6 +25,7 @@ from pimjax.nn._noise import add_noise, add_output_noise, noise_key, with_hardwa
 __all__ += ["add_noise", "add_output_noise", "noise_key", "with_hardware"]
 from pimjax.nn._cnn import gemm_recording
 from pimjax.nn._im2col import im2col
+from pimjax.nn._layers import max_pool_with_index
 from pimjax.nn._small_cnn import SmallCNN
 
-__all__ += ["SmallCNN", "gemm_recording", "im2col"]
+__all__ += ["SmallCNN", "gemm_recording", "im2col", "max_pool_with_index"]

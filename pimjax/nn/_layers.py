@@ -149,15 +149,72 @@ def max_pool_with_index(x: jax.Array, window: int = 2, stride: int | None = None
     """Max pooling (NHWC, VALID) that returns the argmax index inside each window.
 
     NeuroTrainer Sec. 3.3.3: the comparator "returns the maximum value and its ID for
-    backpropagation"; the gradient flows only to that element.
+    backpropagation"; the gradient flows only to that element. The index counts the window's
+    elements row-major (kernel row, then column) and is the first maximum (``jnp.argmax``: a NaN
+    wins); the value is that element itself (so ``-0.0`` and NaN pass unchanged).
+    Non-overlapping windows (``stride == window``) are a reshape of ``x``; overlapping ones an
+    im2col gather.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> x = jnp.array([1., 3., 2., 0., 5., 4., 7., 6.]).reshape(1, 2, 4, 1)
+      >>> y, idx = max_pool_with_index(x, 2)
+      >>> y.ravel().tolist(), idx.ravel().tolist()
+      ([5.0, 7.0], [2, 2])
     """
-    stride = stride or window
-    c = x.shape[-1]
-    patches = im2col(x, (window, window), (stride, stride), "VALID")
-    patches = patches.reshape(*patches.shape[:-1], c, window * window)
-    idx = jnp.argmax(patches, axis=-1)
-    y = jnp.take_along_axis(patches, idx[..., None], axis=-1)[..., 0]
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    stride = window if stride is None else stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+    if x.ndim != 4:
+        raise ValueError(f"max_pool_with_index expects an NHWC array, got shape {x.shape}")
+    n, h, w, c = x.shape
+    if stride == window:  # disjoint windows: a reshape, no gather (XLA fuses a gather into its consumers)
+        ho, wo = h // window, w // window
+        if ho < 1 or wo < 1:
+            raise ValueError(f"window {window} does not fit the input {h}x{w}")
+        p = x[:, :ho * window, :wo * window].reshape(n, ho, window, wo, window, c)
+        patches = p.transpose(0, 1, 3, 5, 2, 4).reshape(n, ho, wo, c, window * window)
+    else:
+        patches = im2col(x, (window, window), (stride, stride), "VALID")
+        patches = patches.reshape(*patches.shape[:-1], c, window * window)
+    return _window_max(patches)
+
+
+def _first_max(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+    """The (value, index) pair of ``a`` and ``b`` that comes first: the larger value, a NaN over a
+    number, the lower index among equals (``-0.0 == 0.0``) and among NaNs."""
+    (av, ai), (bv, bi) = a, b
+    a_nan, b_nan = av != av, bv != bv
+    first = ai < bi
+    pick_a = jax.lax.select(a_nan | b_nan, a_nan & (~b_nan | first), (av > bv) | ((av == bv) & first))
+    return jax.lax.select(pick_a, av, bv), jax.lax.select(pick_a, ai, bi)
+
+
+@jax.custom_vjp
+def _window_max(patches: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Maximum over the last axis and its (first) index, as one reduction: the value is the element
+    at the index, bit for bit."""
+    iota = jax.lax.broadcasted_iota(jnp.int32, patches.shape, patches.ndim - 1)
+    y, idx = jax.lax.reduce((patches, iota), (jnp.array(-jnp.inf, patches.dtype), jnp.int32(patches.shape[-1])),
+                            _first_max, (patches.ndim - 1,))
     return y, idx
+
+
+def _window_max_fwd(patches):
+    y, idx = _window_max(patches)
+    return (y, idx), (idx, patches.shape[-1])
+
+
+def _window_max_bwd(res, g):
+    idx, n = res
+    gy = g[0]
+    hit = jax.lax.broadcasted_iota(jnp.int32, (*idx.shape, n), idx.ndim) == idx[..., None]
+    return (jnp.where(hit, gy[..., None], jnp.zeros((), gy.dtype)),)
+
+
+_window_max.defvjp(_window_max_fwd, _window_max_bwd)
 
 
 def emulated_dot_general(hw: TrainingHardware, seed: Any = 0):

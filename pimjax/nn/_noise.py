@@ -63,7 +63,12 @@ def gaussian(key: Any, shape: tuple[int, ...]) -> jax.Array:
     u1 = ((w[0] >> 8) + 1).astype(jnp.float32) * jnp.float32(2.0**-24)  # (0, 1], exact
     u2 = (w[1] >> 8).astype(jnp.float32) * jnp.float32(2.0**-24)  # [0, 1), exact
     r = jnp.sqrt(jnp.float32(-2.0) * jnp.log(u1))
-    return r * jnp.cos(jnp.float32(2 * np.pi) * u2)
+    z = r * jnp.cos(jnp.float32(2 * np.pi) * u2)
+    # Divided by a run-time 1.0 (exact): XLA does not fuse a float division into a consumer that
+    # reuses its elements, so the draws are computed once, not again for each config of a vmapped
+    # sweep that broadcasts them (the hash and the cosine would be recomputed per config).
+    one = w[0].astype(jnp.float32) * jnp.float32(0.0) + jnp.float32(1.0)  # full shape: not a reciprocal
+    return z / one
 
 
 def _max_abs(y: jax.Array, over: str) -> jax.Array:

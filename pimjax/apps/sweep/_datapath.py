@@ -91,7 +91,7 @@ _F32_MODES = ("nearest_even", "nearest_away", "toward_zero")
 
 
 def quantize_traced(x: jax.Array, bits: Any, frac: Any, rounding: Any, *, key: Any = None,
-                    max_bits: int = 32) -> tuple[jax.Array, NumericEvents]:
+                    max_bits: int = 32, events: bool = True) -> tuple[jax.Array, NumericEvents]:
     """:func:`pimjax.numerics.quantize` of float32 ``x`` to the signed saturating ``Fx(bits, frac)``.
 
     With a static nearest / toward-zero ``rounding`` and ``max_bits <= 24`` this is the float32
@@ -99,10 +99,12 @@ def quantize_traced(x: jax.Array, bits: Any, frac: Any, rounding: Any, *, key: A
     ``y = x * 2**frac`` is exact in float32 (a power-of-two scale; for fraction bits in -64..64
     an underflow rounds to 0 either way and an overflow saturates), ``round`` / ``trunc`` is
     exact, and codes up to 24 bits are exact float32 integers. Otherwise ``quantize`` itself
-    (exact float64 path, any mode, traced rounding ids).
+    (exact float64 path, any mode, traced rounding ids). With ``events=False`` the events are
+    not counted (zero): a smaller program, the same codes.
     """
     if not (isinstance(rounding, str) and rounding in _F32_MODES and max_bits <= 24 and x.dtype == jnp.float32):
-        return quantize(x, FixedFormat(bits=bits, frac=frac), rounding, key=key)
+        codes, ev = quantize(x, FixedFormat(bits=bits, frac=frac), rounding, key=key)
+        return codes, ev if events else NumericEvents.zero()
     nan, inf = jnp.isnan(x), jnp.isinf(x)
     y = x * pow2_f32(frac)  # fraction bits in -64..64: a normal float32
     if rounding == "toward_zero":
@@ -121,6 +123,8 @@ def quantize_traced(x: jax.Array, bits: Any, frac: Any, rounding: Any, *, key: A
     qv = jnp.where(inf, jnp.where(x > 0, hi, lo), qv)
     with jax.enable_x64(True):
         codes = qv.astype(jnp.int32).astype(_I64)
+    if not events:
+        return codes, NumericEvents.zero()
     cnt = lambda m: jnp.sum(m, dtype=jnp.int32)  # noqa: E731
     return codes, NumericEvents(cnt(over), cnt(nan), cnt(inf), jnp.zeros((), jnp.int32))
 
@@ -207,11 +211,12 @@ def _decode(codes: jax.Array, frac: jax.Array) -> jax.Array:
 
 
 def sweep_matmul(x: jax.Array, w: jax.Array, point: NumericPoint, hw: SweepHardware, *, key: Any,
-                 axis_name: str | None = None) -> tuple[jax.Array, NumericEvents]:
+                 axis_name: str | None = None, events: bool = True) -> tuple[jax.Array, NumericEvents]:
     """Float ``x @ w`` (2-D) on the swept hardware: float32 values and the numeric events.
 
     Equal bit for bit to ``phase_matmul(x, w, phase_config(point, hw, w), key=key, mesh=None)``
-    for a concrete ``point`` (module docstring).
+    for a concrete ``point`` (module docstring). With ``events=False`` the operands' and the
+    output stage's events are not counted (reported as zero; the values are the same).
     """
     if hw.datapath == "native":
         return jnp.dot(x, w, precision=jax.lax.Precision.HIGHEST), NumericEvents.zero()
@@ -221,9 +226,11 @@ def sweep_matmul(x: jax.Array, w: jax.Array, point: NumericPoint, hw: SweepHardw
         af = jnp.asarray(point.act_frac, jnp.int32)
         wf = weight_frac(point, w)
         qa, ea = quantize_traced(x, jnp.asarray(point.act_bits, jnp.int32), af, rid,
-                                 key=fold_key(kq, 0) if hw.stochastic else None, max_bits=hw.max_act_bits)
+                                 key=fold_key(kq, 0) if hw.stochastic else None, max_bits=hw.max_act_bits,
+                                 events=events)
         qb, eb = quantize_traced(w, jnp.asarray(point.weight_bits, jnp.int32), wf, rid,
-                                 key=fold_key(kq, 1) if hw.stochastic else None, max_bits=hw.max_weight_bits)
+                                 key=fold_key(kq, 1) if hw.stochastic else None, max_bits=hw.max_weight_bits,
+                                 events=events)
         acc, ev = accumulate(qa, qb, hw, axis_name=axis_name)
         tree_frac = af + wf
         if not hw.output_stage:  # every point passes the accumulator through
@@ -236,7 +243,7 @@ def sweep_matmul(x: jax.Array, w: jax.Array, point: NumericPoint, hw: SweepHardw
         codes = jnp.where(exact, acc, out)
         frac = jnp.where(exact, tree_frac, of)
         y = _decode(codes, frac)
-        eo = NumericEvents(*(jnp.where(exact, 0, v).astype(jnp.int32) for v in eo))
+        eo = NumericEvents(*(jnp.where(exact, 0, v).astype(jnp.int32) for v in eo)) if events else NumericEvents.zero()
     return y, ea.merge(eb).merge(ev).merge(eo)
 
 
@@ -245,17 +252,21 @@ class SweepContext:
 
     Every emulated layer of the model then runs :func:`sweep_matmul` with the layer's FF key
     (``fold_key(seed, 0)``, as :func:`pimjax.nn.emulated_dot`) and adds the point's noise with
-    the layer's noise key; the events of every layer are collected in ``events``.
+    the layer's noise key; the events of every layer are collected in ``events`` (with
+    ``count_events=False`` they are not counted: zero).
     """
 
-    def __init__(self, point: NumericPoint, hw: SweepHardware, axis_name: str | None = None):
+    def __init__(self, point: NumericPoint, hw: SweepHardware, axis_name: str | None = None, *,
+                 count_events: bool = True):
         self.point, self.hw, self.axis_name = point, hw, axis_name
+        self.count_events = bool(count_events)
         self.events: list[NumericEvents] = []
 
     def __call__(self, x: jax.Array, w: jax.Array, layer_hw: Any, seed: jax.Array) -> tuple[jax.Array, jax.Array]:
         lead, k, n = x.shape[:-1], x.shape[-1], w.shape[1]
         x2 = x.reshape(-1, k).astype(jnp.float32)
-        y, ev = sweep_matmul(x2, w, self.point, self.hw, key=fold_key(seed, 0), axis_name=self.axis_name)
+        y, ev = sweep_matmul(x2, w, self.point, self.hw, key=fold_key(seed, 0), axis_name=self.axis_name,
+                             events=self.count_events)
         kind = self.hw.noise_kind if self.hw.noise_kind is not None else self.point.noise_kind
         y = add_noise(y.reshape(*lead, n), kind, self.point.noise_level, noise_key(seed), over=self.hw.noise_over)
         self.events.append(ev)

@@ -119,7 +119,7 @@ class SweepEvaluator:
 
         def run(state, point, x, y, valid, seed):
             model = nnx.merge(graphdef, state)
-            ctx = SweepContext(point, hw, axis_name)
+            ctx = SweepContext(point, hw, axis_name, count_events=events)
             with override_forward(ctx):
                 logits = model(x, seed=seed, train=False)
             correct = jnp.sum((jnp.argmax(logits, -1) == y) & valid, dtype=jnp.int32)

@@ -296,3 +296,31 @@ def test_batches_deterministic_and_resumable():
     full = list(batches(x, y, 5, seed=1, epoch=2, drop_remainder=False, shuffle=False))
     assert [len(b[1]) for b in full] == [5, 5, 5, 5, 3]
     np.testing.assert_array_equal(np.concatenate([b[1] for b in full]), y)
+
+
+def test_unpopped_cost_records_sum_over_calls_and_do_not_recompile():
+    # the layers' "cost" records are summed over calls until popped: a jitted loop that never
+    # pops them traces twice (the first call adds the records), and after three calls every
+    # record holds three times one call's counts
+    from pimjax.apps.costs import collect_costs
+
+    hw = training_hardware("native")
+    m = make_cnn("cnn_d2_k3_c8", hw=hw, num_classes=10, in_channels=1, input_size=8, rngs=nnx.Rngs(0))
+    traces = []
+
+    @nnx.jit
+    def fwd(m, x):
+        traces.append(1)
+        return m(x, seed=jnp.uint32(0), train=False)
+
+    x = jnp.ones((2, 8, 8, 1))
+    fwd(m, x)
+    one = collect_costs(nnx.pop(m, nnx.Intermediate), nnx.State({}))
+    for _ in range(3):
+        fwd(m, x)
+    three = collect_costs(nnx.pop(m, nnx.Intermediate), nnx.State({}))
+    assert len(traces) == 2  # the state without records (calls 1, 2), the state holding them (3, 4)
+    assert set(one) == set(three) and len(one) == 3
+    for layer, phases in one.items():
+        for ph, rec in phases.items():
+            assert float(three[layer][ph].macs) == 3 * float(rec.macs) > 0

@@ -393,6 +393,28 @@ def test_fast_path_methods_identical_wide_operands():
     np.testing.assert_array_equal(np.asarray(r64.out), np.asarray(r8.out))
 
 
+
+@pytest.mark.parametrize("a_bits,b_bits,a_signed,k", [(12, 8, True, 64), (12, 8, True, 65), (8, 8, False, 516),
+                                                      (8, 8, False, 517), (4, 2, True, 1 << 20)])
+def test_exact_matmul_float32_where_the_static_bound_allows(a_bits, b_bits, a_signed, k):
+    # K * max|a| * max|b| <= 2**24 runs in float32, else float64: the same integers either way,
+    # also at the bound itself (every operand at its largest magnitude)
+    from pimjax.units import exact_matmul
+    from pimjax.units._exact_gemm import float32_exact
+
+    a_max = (1 << (a_bits - 1)) if a_signed else (1 << a_bits) - 1
+    assert float32_exact(k, a_bits, b_bits, a_signed) == (k * a_max * (1 << (b_bits - 1)) <= 1 << 24)
+    a_ext = -a_max if a_signed else a_max
+    rng = np.random.default_rng(k)
+    a = np.full((3, k), a_ext, np.int64)
+    a[1] = rng.integers(-a_max if a_signed else 0, a_max + (0 if a_signed else 1), k)
+    a[2, ::2] = 0 if not a_signed else a_max - 1
+    b = np.full((k, 2), -(1 << (b_bits - 1)), np.int64)
+    b[:, 1] = rng.integers(-(1 << (b_bits - 1)), 1 << (b_bits - 1), k)
+    got = exact_matmul(a, b, a_bits=a_bits, b_bits=b_bits, a_signed=a_signed, method="f64")
+    np.testing.assert_array_equal(np.asarray(got), a @ b)
+
+
 # ------------------------------------------------------------------------------ float datapaths
 
 

@@ -3,7 +3,10 @@
 Every emulated layer owns a :class:`CostProbe` (zeros, shape (2, 4)); the gradient of the loss
 with respect to it carries the BP and UP numeric events, while the FF events and the
 shape-derived costs of all three phases are sown as ``nnx.Intermediate`` values named
-``"cost"`` (a dict phase -> :class:`~pimjax.cost.CostRecord`). Conv is lowered to matmul by
+``"cost"`` (a dict phase -> :class:`~pimjax.cost.CostRecord`), summed over the layer's calls
+until they are popped (``nnx.pop(model, nnx.Intermediate)``): the model's state keeps one
+record per layer, so a jitted loop that never pops them compiles twice (the first call adds
+the records), not once per call. Conv is lowered to matmul by
 im2col (NeuroTrainer Sec. 2, Memory Slices Sec. 4.2); max-pooling keeps the argmax index.
 """
 
@@ -22,6 +25,14 @@ from pimjax.nn._emulated import N_EVENTS, TrainingHardware, emulated_dot
 from pimjax.nn._im2col import im2col
 from pimjax.nn._noise import forward_override
 from pimjax.system import Mapping
+
+
+def add_costs(total: dict[str, CostRecord], new: dict[str, CostRecord]) -> dict[str, CostRecord]:
+    """Phase-wise sum of two sown cost dicts (the ``reduce_fn`` of a layer's ``"cost"`` record)."""
+    out = dict(total)
+    for ph, rec in new.items():
+        out[ph] = out[ph] + rec if ph in out else rec
+    return out
 
 
 class CostProbe(nnx.Variable):
@@ -106,7 +117,7 @@ class EmuLinear(nnx.Module):
         k = self.kernel.shape[0]
         # without cost accounting, overflow/NaN/Inf and random bits are still reported
         self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev})
-                 if self.hw.record_costs else events_only_costs(ev))
+                 if self.hw.record_costs else events_only_costs(ev), init_fn=dict, reduce_fn=add_costs)
         if self.bias is not None:
             y = y + self.bias[...]
         return y

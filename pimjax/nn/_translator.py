@@ -47,7 +47,7 @@ from pimjax.hw import LUTConfig
 from pimjax.numerics import fold_key
 from pimjax.nn._activations import activation
 from pimjax.nn._emulated import TrainingHardware
-from pimjax.nn._layers import EmuLinear
+from pimjax.nn._layers import EmuLinear, add_costs
 
 LUTs = LUTConfig | Mapping[str, LUTConfig | None] | None
 
@@ -318,8 +318,9 @@ def _resow(module: nnx.Module, inter: nnx.State) -> None:
         obj = module
         for p in path[:-1]:
             obj = obj[p] if isinstance(p, int) else getattr(obj, p)
-        for v in var.get_value():
-            obj.sow(nnx.Intermediate, path[-1], jax.tree.map(_sum_time, v))
+        value = var.get_value()
+        for v in value if isinstance(value, tuple) else (value,):
+            obj.sow(nnx.Intermediate, path[-1], jax.tree.map(_sum_time, v), init_fn=dict, reduce_fn=add_costs)
 
 
 def _scan(module: nnx.Module, body, carry, xs, *, reverse: bool = False):

@@ -24,7 +24,8 @@ def _path_key(path: tuple) -> str:
 
 
 def _sum_calls(value: Any) -> dict[str, CostRecord]:
-    """A sown value is a tuple of per-call dicts (or stacked under scan); sum them."""
+    """A sown value: one dict summed over the layer's calls (``add_costs``), a tuple of per-call
+    dicts (``sow``'s default), or stacked under a scan; summed to one dict."""
     calls = value if isinstance(value, (tuple, list)) else (value,)
     total: dict[str, CostRecord] = {}
     for c in calls:

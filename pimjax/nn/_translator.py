@@ -318,9 +318,8 @@ def _resow(module: nnx.Module, inter: nnx.State) -> None:
         obj = module
         for p in path[:-1]:
             obj = obj[p] if isinstance(p, int) else getattr(obj, p)
-        value = var.get_value()
-        for v in value if isinstance(value, tuple) else (value,):
-            obj.sow(nnx.Intermediate, path[-1], jax.tree.map(_sum_time, v), init_fn=dict, reduce_fn=add_costs)
+        obj.sow(nnx.Intermediate, path[-1], jax.tree.map(_sum_time, var.get_value()), init_fn=dict,
+                reduce_fn=add_costs)
 
 
 def _scan(module: nnx.Module, body, carry, xs, *, reverse: bool = False):

@@ -35,7 +35,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pimjax import hw  # noqa: E402
-from pimjax.cost._multipim import COPY_BACK_MODES, FCLayer, execution_time  # noqa: E402
+from pimjax.cost import COPY_BACK_MODES, FCLayer, execution_time  # noqa: E402
 
 VARIANTS = ("roofline", "memory_bound")
 METRICS = ("compute_s", "memory_s", "kernel_s", "reduction_s", "copy_back_s", "total_s", "normalized_total")

@@ -3,7 +3,7 @@
 Xu, Zhang, Jayasena, "Scaling Deep Learning on Multiple In-Memory Processors" (seed 000),
 Sec. 6.4 / Fig. 11: an FC layer of size 4096 (4096 inputs, 4096 outputs, fp32), data and
 model parallelism over 4 and 8 PIMs, batch 128, 256, 512, 1024. The model
-(:mod:`pimjax.cost._multipim`): data parallel holds ``ceil(B/N)`` inputs and outputs and the
+(:mod:`pimjax.cost._multipim_memory`): data parallel holds ``ceil(B/N)`` inputs and outputs and the
 full weights; model parallel holds ``B x K/N`` inputs, ``K/N x M`` weights, a ``B x M``
 partial sum and the ``B x M`` result copied back.
 
@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pimjax import hw  # noqa: E402
-from pimjax.cost._multipim import FCLayer, memory_per_pim  # noqa: E402
+from pimjax.cost import FCLayer, memory_per_pim  # noqa: E402
 
 METRICS = ("inputs_bytes", "weights_bytes", "outputs_bytes", "partial_sums_bytes", "total_bytes")
 MIB = 2**20

@@ -1,4 +1,4 @@
-"""CNN models on emulated hardware (``pimjax.nn._cnn``) and the datasets (``pimjax.apps.data``).
+"""CNN models on emulated hardware (``pimjax.nn.make_cnn``) and the datasets (``pimjax.apps.data``).
 
 Every model trains one step at a tiny width and input on a small array (16 x 8, NeuroTrainer
 precisions): finite loss, finite float gradients, and BP/UP event vectors (the probes'

@@ -30,18 +30,18 @@ __all__ = [
 from pimjax.cost._multipim import (  # noqa: E402
     COPY_BACK_MODES,
     SCHEMES,
-    ConvLayer,
     ExecutionTime,
-    FCLayer,
-    MemoryPerPIM,
-    PoolLayer,
-    data_parallel_memory,
     data_parallel_time,
     execution_time,
     host_time,
+    model_parallel_time,
+)
+from pimjax.cost._multipim_layers import ConvLayer, FCLayer, PoolLayer  # noqa: E402
+from pimjax.cost._multipim_memory import (  # noqa: E402
+    MemoryPerPIM,
+    data_parallel_memory,
     memory_per_pim,
     model_parallel_memory,
-    model_parallel_time,
 )
 
 __all__ += [

@@ -7,23 +7,28 @@ from pimjax.nn._resident import ResidentState, ResidentWeights, resident_update,
 __all__ = ["PHASES", "PRECISIONS", "PhaseConfig", "TrainingHardware", "emulated_dot", "phase_matmul",
            "training_hardware", "WEIGHTS", "ResidentState", "ResidentWeights", "resident_update", "rounded_sum",
            "to_resident", "total_events"]
-from pimjax.nn._cnn import (CNN_MODELS, RESNET_CONFIGS, VGG_CONFIGS, VGG, AlexNet, ResNet, abstract_cnn,
-                            emulated_layers, gemm_shapes, make_cnn)
+from pimjax.nn._alexnet import AlexNet
+from pimjax.nn._cnn import CNN_MODELS, abstract_cnn, make_cnn
+from pimjax.nn._cnn_common import emulated_layers, gemm_shapes
+from pimjax.nn._resnet import RESNET_CONFIGS, ResNet
+from pimjax.nn._vgg import VGG, VGG_CONFIGS
 
 __all__ += ["CNN_MODELS", "RESNET_CONFIGS", "VGG_CONFIGS", "VGG", "AlexNet", "ResNet", "abstract_cnn",
             "emulated_layers", "gemm_shapes", "make_cnn"]
 from pimjax.nn._activations import ACTIVATIONS, activation
-from pimjax.nn._translator import (EmuLSTMCell, GemmShape, Translator, TranslatorConfig, abstract_translator,
-                                   gnmt_config)
-from pimjax.nn._translator import gemm_shapes as translator_gemm_shapes
-from pimjax.nn._translator import layer_shapes as translator_layer_shapes
+from pimjax.nn._lstm import EmuLSTMCell
+from pimjax.nn._translator import Translator
+from pimjax.nn._translator_config import TranslatorConfig, gnmt_config
+from pimjax.nn._translator_shapes import GemmShape, abstract_translator
+from pimjax.nn._translator_shapes import gemm_shapes as translator_gemm_shapes
+from pimjax.nn._translator_shapes import layer_shapes as translator_layer_shapes
 
 __all__ += ["ACTIVATIONS", "activation", "EmuLSTMCell", "GemmShape", "Translator", "TranslatorConfig",
             "abstract_translator", "gnmt_config", "translator_gemm_shapes", "translator_layer_shapes"]
 from pimjax.nn._noise import add_noise, add_output_noise, noise_key, with_hardware
 
 __all__ += ["add_noise", "add_output_noise", "noise_key", "with_hardware"]
-from pimjax.nn._cnn import gemm_recording
+from pimjax.nn._cnn_common import gemm_recording
 from pimjax.nn._im2col import im2col
 from pimjax.nn._layers import max_pool_with_index
 from pimjax.nn._small_cnn import SmallCNN

@@ -19,12 +19,11 @@ from typing import Any
 import jax
 from flax import nnx
 
-from pimjax.nn._cnn import _run
+from pimjax.nn._cnn_common import _HE, _run
 from pimjax.nn._emulated import TrainingHardware
 from pimjax.nn._layers import EmuConv, EmuLinear, max_pool_with_index
 
 _NAME = re.compile(r"^cnn_d(\d+)_k(\d+)_c(\d+)$")
-_HE = nnx.initializers.he_normal()
 
 
 class SmallCNN(nnx.Module):

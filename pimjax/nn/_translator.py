@@ -17,8 +17,8 @@ What runs where:
   elementwise products, and the *activation x activation* products of attention: the scores
   ``q_t . enc_s`` and the context ``sum_s alpha_s enc_s`` are batched per sentence
   (``einsum``) with a float32 softmax. On the hardware they would be small per-sentence
-  matmuls with both operands streamed (no preloaded weight); :func:`layer_shapes` lists them
-  with ``emulated=False``.
+  matmuls with both operands streamed (no preloaded weight);
+  :func:`~pimjax.nn.translator_layer_shapes` lists them with ``emulated=False``.
 
 Time steps run under ``jax.lax.scan`` (one compilation for any length). Each EmuLinear inside a
 scan is called once per step with seed ``fold_key(seed, t)`` (the layer id is folded in by the
@@ -32,274 +32,23 @@ Attention is Luong's "general" score (``score = dec_h W_a enc_h^T``, on the top 
 uses additive attention from the bottom decoder layer. Padded source positions are masked out
 of the softmax; padded steps of the encoder keep their state, so the backward direction of a
 bidirectional first layer starts at each sentence's last real token.
+
+Homes: the LSTM cell in :mod:`pimjax.nn._lstm`, the sizes and the GNMT preset in
+:mod:`pimjax.nn._translator_config`, the costing shapes in :mod:`pimjax.nn._translator_shapes`;
+this module holds the model and its time-step scanning.
 """
 
 from __future__ import annotations
-
-import dataclasses
-from typing import Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from pimjax.hw import LUTConfig
 from pimjax.numerics import fold_key
-from pimjax.nn._activations import activation
 from pimjax.nn._emulated import TrainingHardware
 from pimjax.nn._layers import EmuLinear, add_costs
-
-LUTs = LUTConfig | Mapping[str, LUTConfig | None] | None
-
-PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
-
-
-def _lut_for(lut: LUTs, name: str) -> LUTConfig | None:
-    if lut is None or isinstance(lut, LUTConfig):
-        return lut
-    return lut.get(name)
-
-
-def _act(name: str, x: jax.Array, lut: LUTs) -> jax.Array:
-    return activation(name, x, _lut_for(lut, name))
-
-
-# --------------------------------------------------------------------------------------------
-# LSTM cell
-# --------------------------------------------------------------------------------------------
-
-
-class EmuLSTMCell(nnx.Module):
-    """LSTM cell with its one gate matmul on the emulated hardware.
-
-    ``z = [x, h] @ W + b`` (``W``: ``(in_features + hidden) x 4 hidden``, gate blocks in the order
-    input, forget, cell candidate, output), then ``i, f, o = sigmoid(.)``, ``g = tanh(.)``,
-    ``c' = f * c + i * g`` and ``h' = o * tanh(c')``. The nonlinearities are exact float32 or
-    LUTs (``lut``: one :class:`~pimjax.hw.LUTConfig` for all, or a mapping ``{"sigmoid": ...,
-    "tanh": ...}``); the elementwise products are float32. The forget-gate bias starts at
-    ``forget_bias``.
-
-    Args:
-      in_features: size of ``x``.
-      hidden: size of ``h`` and ``c``.
-      hw: per-phase hardware of the gate matmul.
-      layer_id: the gate layer's id (unique within a model: it separates random streams).
-      rngs: initialisation.
-      lut: activation tables, or ``None`` for exact activations.
-      forget_bias: initial forget-gate bias.
-      name: the gate layer's name (costs).
-    """
-
-    def __init__(self, in_features: int, hidden: int, *, hw: TrainingHardware, layer_id: int,
-                 rngs: nnx.Rngs, lut: LUTs = None, forget_bias: float = 1.0, name: str = ""):
-        self.in_features = in_features
-        self.hidden = hidden
-        self.lut = lut
-        self.gates = EmuLinear(in_features + hidden, 4 * hidden, hw=hw, layer_id=layer_id, rngs=rngs,
-                               name=name or f"lstm{layer_id}")
-        if forget_bias:
-            b = self.gates.bias[...]
-            self.gates.bias[...] = b.at[hidden:2 * hidden].set(forget_bias)
-
-    def initial_state(self, batch: int) -> tuple[jax.Array, jax.Array]:
-        z = jnp.zeros((batch, self.hidden), jnp.float32)
-        return z, z
-
-    def __call__(self, x: jax.Array, state: tuple[jax.Array, jax.Array], *, seed: jax.Array
-                 ) -> tuple[jax.Array, jax.Array]:
-        """One step: ``x`` (B, in_features), ``state = (h, c)`` each (B, hidden); returns ``(h', c')``."""
-        h, c = state
-        z = self.gates(jnp.concatenate([x.astype(jnp.float32), h], axis=-1), seed=seed)
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        i = _act("sigmoid", i, self.lut)
-        f = _act("sigmoid", f, self.lut)
-        g = _act("tanh", g, self.lut)
-        o = _act("sigmoid", o, self.lut)
-        c2 = f * c + i * g
-        h2 = o * _act("tanh", c2, self.lut)
-        return h2, c2
-
-
-# --------------------------------------------------------------------------------------------
-# configuration and shapes
-# --------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TranslatorConfig:
-    """Sizes of a :class:`Translator`.
-
-    Args:
-      src_vocab, tgt_vocab: vocabulary sizes (ids ``0, 1, 2`` are PAD, BOS, EOS by default).
-      embed_dim: word-embedding size.
-      hidden: LSTM hidden size (every layer).
-      enc_layers, dec_layers: LSTM layers of the encoder / decoder.
-      bidirectional: the first encoder layer runs both directions (outputs concatenated,
-        ``2 * hidden``), as in GNMT.
-      residual_from: layers with index ``>= residual_from`` (0-based) add their input to their
-        output when sizes match (GNMT: from the third layer, ``2``); ``None`` for none.
-      input_feeding: feed the previous attentional state ``h~`` into the first decoder layer.
-      truncate_bptt: cut the gradient through the recurrent state every this many steps
-        (truncated BPTT, Memory Slices Sec. 5); ``None`` for full BPTT.
-      pad_id, bos_id, eos_id: special tokens.
-    """
-
-    src_vocab: int
-    tgt_vocab: int
-    embed_dim: int
-    hidden: int
-    enc_layers: int = 2
-    dec_layers: int = 2
-    bidirectional: bool = False
-    residual_from: int | None = 2
-    input_feeding: bool = True
-    truncate_bptt: int | None = None
-    pad_id: int = PAD_ID
-    bos_id: int = BOS_ID
-    eos_id: int = EOS_ID
-
-    def __post_init__(self) -> None:
-        for f in ("src_vocab", "tgt_vocab", "embed_dim", "hidden", "enc_layers", "dec_layers"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TranslatorConfig.{f} must be a positive int, got {v!r}")
-        if self.truncate_bptt is not None and (not isinstance(self.truncate_bptt, int) or self.truncate_bptt < 1):
-            raise ValueError(f"TranslatorConfig.truncate_bptt must be a positive int or None, "
-                             f"got {self.truncate_bptt!r}")
-
-    @property
-    def enc_out_dim(self) -> int:
-        """Size of the encoder outputs that attention reads."""
-        return 2 * self.hidden if (self.bidirectional and self.enc_layers == 1) else self.hidden
-
-    def enc_in_dims(self) -> list[int]:
-        dims = [self.embed_dim]
-        for i in range(1, self.enc_layers):
-            dims.append(2 * self.hidden if (i == 1 and self.bidirectional) else self.hidden)
-        return dims
-
-    def dec_in_dims(self) -> list[int]:
-        first = self.embed_dim + (self.hidden if self.input_feeding else 0)
-        return [first] + [self.hidden] * (self.dec_layers - 1)
-
-    def residual(self, index: int, in_dim: int) -> bool:
-        return self.residual_from is not None and index >= self.residual_from and in_dim == self.hidden
-
-
-def gnmt_config(*, vocab: int = 32000) -> TranslatorConfig:
-    """The full-size GNMT-like translator (Memory Slices Sec. 6: LSTM0 "has parameters similar to
-    Google NMT (GNMT)"; Table 3's values are not in our copy of the paper, so the sizes follow
-    Wu et al. 2016, GNMT Sec. 3-5): 8 encoder layers (the first bidirectional), 8 decoder
-    layers, 1024 LSTM units and 1024-wide embeddings, residual connections from the third layer,
-    a 32K wordpiece vocabulary. Meant for costing by shapes (:func:`gemm_shapes`); its 253M float32
-    parameters take about 1 GB (:func:`abstract_translator` builds it without allocating).
-    """
-    return TranslatorConfig(src_vocab=vocab, tgt_vocab=vocab, embed_dim=1024, hidden=1024, enc_layers=8,
-                            dec_layers=8, bidirectional=True, residual_from=2, input_feeding=True)
-
-
-class GemmShape(NamedTuple):
-    """One layer's forward matmul ``(m x k) @ (k x n)``, executed ``calls`` times per batch.
-
-    ``emulated`` is False for the activation x activation products of attention, which the
-    emulation computes in float32 (see the module docstring).
-    """
-
-    name: str
-    m: int
-    k: int
-    n: int
-    calls: int = 1
-    emulated: bool = True
-
-    @property
-    def macs(self) -> int:
-        return self.m * self.k * self.n * self.calls
-
-
-def abstract_translator(config: TranslatorConfig, *, hw: TrainingHardware, lut: LUTs = None, seed: int = 0
-                        ) -> "Translator":
-    """A :class:`Translator` under :func:`flax.nnx.eval_shape`: parameters are shapes, nothing is
-    allocated (e.g. ``abstract_translator(gnmt_config(), hw=...)`` for parameter counts)."""
-    return nnx.eval_shape(lambda: Translator(config, hw=hw, rngs=nnx.Rngs(seed), lut=lut))
-
-
-def _config_of(model: "Translator | TranslatorConfig") -> TranslatorConfig:
-    cfg = model.config if isinstance(model, Translator) else model
-    if not isinstance(cfg, TranslatorConfig):
-        raise TypeError(f"model must be a Translator or TranslatorConfig, got {type(model).__name__}")
-    return cfg
-
-
-def _check_sizes(batch: int, src_len: int, tgt_len: int) -> tuple[int, int, int]:
-    vals = tuple(int(v) for v in (batch, src_len, tgt_len))
-    if min(vals) < 1:
-        raise ValueError(f"batch, src_len and tgt_len must be >= 1, got {vals}")
-    return vals
-
-
-def layer_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int, tgt_len: int
-                 ) -> list[GemmShape]:
-    """Per-layer forward matmuls of one teacher-forced batch, from shapes only (nothing runs).
-
-    LSTM and attention layers run once per time step (``calls`` = steps, ``m`` = batch); the
-    output projection runs once on all ``batch * tgt_len`` attentional states; the attention
-    scores and context are per-sentence products (``m = 1``, ``calls = batch * tgt_len``,
-    ``emulated=False``). The backward phases of an emulated entry are BP ``(m x n) @ (n x k)``
-    and UP ``(k x m) @ (m x n)``. Names are the layers' ``name`` (and thus their sown costs).
-
-    Args:
-      model: a :class:`Translator` or its :class:`TranslatorConfig` (e.g. :func:`gnmt_config`).
-      batch, src_len, tgt_len: batch size and padded source / target lengths.
-    """
-    cfg = _config_of(model)
-    b, s, t = _check_sizes(batch, src_len, tgt_len)
-    h = cfg.hidden
-    out: list[GemmShape] = []
-    for i, d in enumerate(cfg.enc_in_dims()):
-        if i == 0 and cfg.bidirectional:
-            out.append(GemmShape("enc0_fw", b, d + h, 4 * h, s))
-            out.append(GemmShape("enc0_bw", b, d + h, 4 * h, s))
-        else:
-            out.append(GemmShape(f"enc{i}", b, d + h, 4 * h, s))
-    for i, d in enumerate(cfg.dec_in_dims()):
-        out.append(GemmShape(f"dec{i}", b, d + h, 4 * h, t))
-    e = cfg.enc_out_dim
-    out.append(GemmShape("attn_wa", b, h, e, t))
-    out.append(GemmShape("attn_scores", 1, e, s, b * t, emulated=False))
-    out.append(GemmShape("attn_context", 1, s, e, b * t, emulated=False))
-    out.append(GemmShape("attn_wc", b, e + h, h, t))
-    out.append(GemmShape("out_proj", b * t, h, cfg.tgt_vocab, 1))
-    return out
-
-
-def gemm_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int, tgt_len: int
-                ) -> list[tuple[str, int, int, int]]:
-    """The emulated forward GEMMs ``(layer_name, M, K, N)`` of one teacher-forced batch, one per
-    call, in call order, from shapes only (analytic; nothing runs).
-
-    The same convention as :func:`pimjax.nn.gemm_shapes` for CNNs: the encoder runs layer by
-    layer (``enc0`` for each of the ``src_len`` steps, then ``enc0_bw`` if bidirectional, then
-    ``enc1``...), the decoder step by step (``dec0``..., ``attn_wa``, ``attn_wc`` for each of the
-    ``tgt_len`` steps), then ``out_proj`` once with ``M = batch * tgt_len``. BP and UP run
-    ``(M x N) @ (N x K)`` and ``(K x M) @ (M x N)``. Per-layer totals and the float attention
-    products: :func:`layer_shapes`. ``gemm_shapes(gnmt_config(), ...)`` costs GNMT without
-    building it.
-    """
-    shapes = {g.name: g for g in layer_shapes(model, batch, src_len, tgt_len)}
-    cfg = _config_of(model)
-    b, s, t = _check_sizes(batch, src_len, tgt_len)
-    out: list[tuple[str, int, int, int]] = []
-    enc_names = [g.name for g in shapes.values() if g.name.startswith("enc")]
-    for name in enc_names:
-        g = shapes[name]
-        out += [(name, g.m, g.k, g.n)] * s
-    step = [f"dec{i}" for i in range(cfg.dec_layers)] + ["attn_wa", "attn_wc"]
-    for _ in range(t):
-        out += [(n, shapes[n].m, shapes[n].k, shapes[n].n) for n in step]
-    g = shapes["out_proj"]
-    out.append(("out_proj", g.m, g.k, g.n))
-    return out
+from pimjax.nn._lstm import EmuLSTMCell, LUTs, _act
+from pimjax.nn._translator_config import TranslatorConfig
 
 
 # --------------------------------------------------------------------------------------------

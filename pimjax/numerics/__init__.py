@@ -4,6 +4,8 @@ Pure ``jnp``; works under ``jit``, ``vmap`` and ``grad``. Exact intermediate int
 int64 (64-bit types are switched on locally, never globally).
 """
 
+from pimjax.numerics._events import NumericEvents
+from pimjax.numerics._float_rounding import add_rounded, from_f64_exact, round_to_float, to_f64_exact
 from pimjax.numerics._formats import (
     FLOAT_FORMAT_NAMES,
     OVERFLOW_MODES,
@@ -15,19 +17,8 @@ from pimjax.numerics._formats import (
     fx,
     rounding_id,
 )
-from pimjax.numerics._quantize import (
-    NumericEvents,
-    add_rounded,
-    decode,
-    encode,
-    from_f64_exact,
-    quantize,
-    requantize,
-    requantize_exact,
-    round_to_float,
-    to_f64_exact,
-)
 from pimjax.numerics._pow2 import pow2, scale_pow2
+from pimjax.numerics._quantize import decode, encode, quantize
 from pimjax.numerics._random import (
     BIT_SOURCES,
     DEFAULT_STOCHASTIC,
@@ -38,6 +29,7 @@ from pimjax.numerics._random import (
     random_words,
     sr_lo_words,
 )
+from pimjax.numerics._requantize import requantize, requantize_exact
 from pimjax.numerics._rounding import apply_overflow, code_bounds, needs_random, round_shift
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Quantize real arrays to formats, encode/decode codes, requantize codes between formats.
+"""Quantize real arrays to formats, encode/decode codes.
 
 Every function returns its result together with :class:`NumericEvents`, the overflow, NaN and
 Inf counts and the random bits it used, so nothing overflows silently (DESIGN.md section 2).
@@ -6,180 +6,22 @@ Inf counts and the random bits it used, so nothing overflows silently (DESIGN.md
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pimjax.numerics._events import NumericEvents, _rbits_count, _words
+from pimjax.numerics._events import count_true as _count
+from pimjax.numerics._float_rounding import _from_f64, _to_f64, round_to_float
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
 from pimjax.numerics._pow2 import scale_pow2
-from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig, random_words
-from pimjax.numerics._rounding import _STOCHASTIC_IDS, apply_overflow, needs_random, round_shift
+from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig
+from pimjax.numerics._rounding import _STOCHASTIC_IDS
 
 _I64 = jnp.int64
 _F64 = jnp.float64
-
-
-class NumericEvents(NamedTuple):
-    """Counts of numeric events (int32 scalars); add two with ``a + b`` via :meth:`merge`.
-
-    Attributes:
-      overflow: values that left a format's range (saturated, wrapped, or became +-Inf).
-      nan: NaN inputs (quantized to 0 for fixed point).
-      inf: +-Inf inputs (saturated for fixed point).
-      random_bits: random bits consumed by stochastic rounding.
-    """
-
-    overflow: jax.Array
-    nan: jax.Array
-    inf: jax.Array
-    random_bits: jax.Array
-
-    @staticmethod
-    def zero() -> "NumericEvents":
-        z = jnp.zeros((), jnp.int32)
-        return NumericEvents(z, z, z, z)
-
-    def merge(self, other: "NumericEvents") -> "NumericEvents":
-        return NumericEvents(*(a + b for a, b in zip(self, other)))
-
-
-def count_true(mask: jax.Array) -> jax.Array:
-    """Number of True elements of ``mask`` as an int32 scalar (exact).
-
-    Counted as float32 sums along the last axis (exact while a row has fewer than 2**24
-    elements), then an int32 sum of the rows: on XLA:CPU several int32 full reductions of
-    one array fuse into one multi-output reduction that runs about 20x slower than separate
-    float32 ones (three counts of a 2048 x 400 mask: 10 ms vs 0.9 ms). For the array's
-    (M, W, N) product blocks the middle (adder-tree) axis is reduced first, so the count fuses
-    with the tree sum.
-    """
-    mask = jnp.asarray(mask)
-    if mask.ndim == 3:
-        return jnp.sum(jnp.sum(mask, axis=1, dtype=jnp.int32), dtype=jnp.int32)
-    if mask.ndim == 0:
-        return mask.astype(jnp.int32)
-    if mask.shape[-1] >= 2**24 or mask.ndim == 1:
-        return jnp.sum(mask, dtype=jnp.int32)
-    rows = jnp.sum(mask.astype(jnp.float32), axis=-1)
-    return jnp.sum(rows.astype(jnp.int32), dtype=jnp.int32)
-
-
-_count = count_true
-
-
-def _rbits_count(rounding: Any, d: Any, size: int, r_bits: int) -> jax.Array:
-    """Random bits used: the top ``min(d, r)`` bits of each word, where a word is drawn."""
-    rid = rounding_id(rounding)
-    used = jnp.clip(jnp.asarray(d), 0, r_bits).astype(jnp.int32) * size
-    if isinstance(rid, int):
-        return used if rid in _STOCHASTIC_IDS else jnp.zeros((), jnp.int32)
-    return jnp.where((jnp.asarray(rid) == _STOCHASTIC_IDS[0]) | (jnp.asarray(rid) == _STOCHASTIC_IDS[1]), used, 0).astype(jnp.int32)
-
-
-def _words(rounding: Any, key: Any, shape, stochastic: StochasticConfig, offset: Any):
-    if not needs_random(rounding):
-        return None
-    rid = rounding_id(rounding)
-    if key is None:
-        if isinstance(rid, int):
-            raise ValueError(f"rounding {ROUNDING_MODES[rid]!r} needs a key (jax.random key or int seed)")
-        return None
-    if isinstance(rid, int):
-        return random_words(rid == _STOCHASTIC_IDS[1], stochastic, key, shape, offset)
-    hw = random_words(False, stochastic, key, shape, offset)
-    lw = random_words(True, stochastic, key, shape, offset)
-    return jnp.where(jnp.asarray(rid) == _STOCHASTIC_IDS[1], lw, hw)
-
-
-# ---------------------------------------------------------------------------- floats
-
-_F32_TINY = 2.0**-149  # smallest fp32 / bf16 subnormal
-_F32_MIN_NORMAL = 2.0**-126
-_SUBNORMAL_SAFE = (np.dtype(np.float32), np.dtype(jnp.bfloat16))
-
-
-def _to_f64(x: jax.Array) -> jax.Array:
-    """Exact float64 copy of ``x``, fp32 and bf16 subnormals included.
-
-    XLA:CPU flushes fp32/bf16 subnormals to zero in converts to and from float64, so those
-    lanes are rebuilt from their bit patterns (``m * 2**-149``, normal in float64).
-    """
-    x = jnp.asarray(x)
-    if x.dtype not in _SUBNORMAL_SAFE:
-        return x.astype(_F64)
-    x32 = x.astype(jnp.float32)  # bf16 -> fp32 is exact and keeps subnormals
-    u = jax.lax.bitcast_convert_type(x32, jnp.uint32)
-    mag = (u & jnp.uint32(0x7FFFFF)).astype(_F64) * _F32_TINY
-    sub = jnp.where((u >> 31) == 1, -mag, mag)
-    return jnp.where((u & jnp.uint32(0x7F800000)) == 0, sub, x32.astype(_F64))
-
-
-def _from_f64(v: jax.Array, dtype: Any) -> jax.Array:
-    """``v`` (float64 values representable in ``dtype``) in ``dtype``, subnormals kept."""
-    dtype = np.dtype(dtype)
-    if dtype not in _SUBNORMAL_SAFE:
-        return v.astype(dtype)
-    av = jnp.abs(v)
-    m = jnp.where(av < _F32_MIN_NORMAL, av * (1.0 / _F32_TINY), 0.0).astype(jnp.uint32)
-    u = m | jnp.where(jnp.signbit(v), jnp.uint32(0x80000000), jnp.uint32(0))
-    v32 = jnp.where(av < _F32_MIN_NORMAL, jax.lax.bitcast_convert_type(u, jnp.float32), v.astype(jnp.float32))
-    return v32.astype(dtype)  # fp32 -> bf16 is exact here (and keeps subnormals)
-
-
-to_f64_exact = _to_f64
-from_f64_exact = _from_f64
-
-
-
-def round_to_float(x: jax.Array, fmt: FloatFormat) -> tuple[jax.Array, jax.Array]:
-    """Rounds float64 ``x`` to ``fmt`` (nearest even, subnormals kept), returned as float64.
-
-    Returns ``(values, overflowed)``; overflow gives +-Inf (or +-max for fp8_e4m3).
-    """
-    with jax.enable_x64(True):
-        x = _to_f64(x)
-        p = fmt.mantissa_bits
-        emin = fmt.min_normal_exp
-        ax = jnp.abs(x)
-        _, ex = jnp.frexp(ax)  # ax = m * 2**ex, m in [0.5, 1)
-        e = jnp.maximum(ex - 1, emin)
-        ulp = jnp.ldexp(jnp.ones_like(ax), (e - p).astype(jnp.int32))
-        q = jnp.round(ax / ulp) * ulp  # round half to even; division by 2**k is exact
-        q = jnp.where(ax == 0, 0.0, q)
-        finite_in = jnp.isfinite(x)
-        over = finite_in & (q > fmt.max_finite)
-        big = jnp.inf if fmt.has_inf else fmt.max_finite
-        q = jnp.where(over, big, q)
-        q = jnp.where(finite_in, q, ax)  # Inf stays Inf, NaN stays NaN
-        if not fmt.has_inf:
-            q = jnp.where(jnp.isinf(x), fmt.max_finite, q)
-        return jnp.copysign(q, x), over
-
-
-def add_rounded(a: jax.Array, b: jax.Array, fmt: FloatFormat) -> tuple[jax.Array, jax.Array]:
-    """``round_fmt(a + b)`` with one rounding of the exact sum (float64 in and out).
-
-    The sum is formed with round-to-odd in float64 (TwoSum error term), which makes the second
-    rounding to ``fmt`` (at most 24 bits, so 53 >= p + 2) equal to a single rounding.
-    """
-    with jax.enable_x64(True):
-        a = _to_f64(a)
-        b = _to_f64(b)
-        s = a + b
-        bp = s - a
-        err = (a - (s - bp)) + (b - bp)
-        inexact = (err != 0) & jnp.isfinite(s)
-        mant_even = (jax.lax.bitcast_convert_type(s, jnp.int64) & 1) == 0
-        towards = jnp.where(err > 0, jnp.inf, -jnp.inf)
-        s = jnp.where(inexact & mant_even, jnp.nextafter(s, towards), s)
-        v, over = round_to_float(s, fmt)
-        # a finite sum beyond float64's range overflows every format too
-        return v, over | (jnp.isinf(s) & jnp.isfinite(a) & jnp.isfinite(b))
-
-
-# ---------------------------------------------------------------------------- quantize
 
 
 def quantize(
@@ -435,103 +277,3 @@ def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.fl
             raise TypeError(f"codes must be an integer array for {fmt}, got dtype {codes.dtype}")
         v = scale_pow2(codes.astype(_F64), -int(fmt.frac) if isinstance(fmt.frac, (int, np.integer)) else -jnp.asarray(fmt.frac).astype(jnp.int32))
         return v.astype(dtype)
-
-
-def requantize(
-    codes: jax.Array,
-    src: FixedFormat | FloatFormat,
-    dst: FixedFormat | FloatFormat | None,
-    rounding: Any = "nearest_even",
-    *,
-    key: Any = None,
-    stochastic: StochasticConfig = DEFAULT_STOCHASTIC,
-    offset: Any = 0,
-) -> tuple[jax.Array, NumericEvents]:
-    """Converts ``codes`` of format ``src`` to format ``dst`` (``None``: exact, unchanged).
-
-    Fixed to fixed drops ``src.frac - dst.frac`` fraction bits with ``rounding`` (a negative
-    difference is an exact left shift), then saturates or wraps. ``src`` may be a
-    :class:`FixedFormat` whose width is only a bound (exact intermediate sums): the codes are
-    taken as exact int64 integers.
-    """
-    if dst is None:
-        return codes, NumericEvents.zero()
-    check_format("dst", dst)
-    check_format("src", src)
-    if isinstance(src, FloatFormat) or isinstance(dst, FloatFormat):
-        with jax.enable_x64(True):
-            vals = decode(codes, src, dtype=_F64)
-        return quantize(vals, dst, rounding, key=key, stochastic=stochastic, offset=offset)
-    return requantize_exact(codes, src.frac, dst, rounding, key=key, stochastic=stochastic, offset=offset)
-
-
-def requantize_exact(
-    codes: jax.Array,
-    frac: Any,
-    dst: FixedFormat | FloatFormat | None,
-    rounding: Any = "nearest_even",
-    *,
-    key: Any = None,
-    stochastic: StochasticConfig = DEFAULT_STOCHASTIC,
-    offset: Any = 0,
-) -> tuple[jax.Array, NumericEvents]:
-    """Requantizes exact int64 integers with ``frac`` fraction bits (any width) to ``dst``.
-
-    The datapath's exact intermediates (products, adder-tree sums) are such integers. Drops
-    ``frac - dst.frac`` bits with ``rounding`` (negative: exact left shift), then saturates or
-    wraps into ``dst``; ``dst=None`` passes the codes through.
-    """
-    if dst is None:
-        return codes, NumericEvents.zero()
-    if isinstance(dst, FloatFormat):
-        if not isinstance(rounding, str) or rounding != "nearest_even":
-            raise ValueError(f"float formats round nearest_even only, got rounding={rounding!r}")
-        with jax.enable_x64(True):
-            # int64 -> float64 may round (|codes| > 2**53) and a second rounding to dst could
-            # then go wrong: split into two exact parts and let add_rounded round once
-            c = jnp.asarray(codes).astype(_I64)
-            lo = c & 0x7FF
-            s = -jnp.asarray(frac).astype(jnp.int32)
-            v, over = add_rounded(jnp.ldexp((c - lo).astype(_F64), s), jnp.ldexp(lo.astype(_F64), s), dst)
-            z = jnp.zeros((), jnp.int32)
-            return _from_f64(v, dst.dtype), NumericEvents(_count(over), z, z, z)
-    with jax.enable_x64(True):
-        codes = jnp.asarray(codes).astype(_I64)
-        d = jnp.asarray(frac).astype(_I64) - jnp.asarray(dst.frac).astype(_I64)
-        words = _words(rounding, key, codes.shape, stochastic, offset)
-        if words is None and needs_random(rounding) and not isinstance(rounding_id(rounding), int):
-            rid = jnp.asarray(rounding_id(rounding))
-            stoch = (rid == _STOCHASTIC_IDS[0]) | (rid == _STOCHASTIC_IDS[1])
-            rounding_eff = jnp.where(stoch, ROUNDING_MODES.index("floor"), rid)
-        else:
-            rounding_eff = rounding
-        r = round_shift(codes, d, rounding_eff, words, stochastic.bits)
-        # left shifts may leave int64: detect overflow before shifting
-        lo_b, hi_b = _shift_safe_bounds(dst, -d)
-        big = (d < 0) & ((codes > hi_b) | (codes < lo_b))
-        out, over = apply_overflow(r, dst.bits, dst.signed, dst.overflow)
-        if dst.overflow == "saturate":
-            sat = jnp.where(codes > 0, _hi(dst), _lo(dst))
-            out = jnp.where(big, sat, out)
-        over = over | big
-        size = int(np.prod(codes.shape, dtype=np.int64))
-        rb = _rbits_count(rounding, d, size, stochastic.bits) if words is not None else jnp.zeros((), jnp.int32)
-        return out, NumericEvents(_count(over), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), rb)
-
-
-def _hi(fmt: FixedFormat):
-    b = jnp.asarray(fmt.bits).astype(_I64)
-    return (jnp.int64(1) << (b - 1)) - 1 if fmt.signed else (jnp.int64(1) << b) - 1
-
-
-def _lo(fmt: FixedFormat):
-    b = jnp.asarray(fmt.bits).astype(_I64)
-    return -(jnp.int64(1) << (b - 1)) if fmt.signed else jnp.zeros_like(b)
-
-
-def _shift_safe_bounds(dst: FixedFormat, s):
-    """Codes in ``[lo, hi]`` stay inside ``dst`` after a left shift by ``s >= 0`` bits."""
-    s = jnp.clip(s, 0, 63)
-    hi = _hi(dst) >> s
-    lo = -((-_lo(dst)) >> s)
-    return lo, hi

@@ -33,7 +33,7 @@ from pimjax.units._activation import exact_activation, lut_activation
 _PACKET_STREAM, _AGG_OUTPUT_STREAM = 11, 12
 
 
-from pimjax.numerics._quantize import count_true as _count  # noqa: E402
+from pimjax.numerics._events import count_true as _count  # noqa: E402
 
 
 def packet_key(key: Any, cfg: SystemConfig, slice_index: Any) -> Any:

@@ -64,7 +64,7 @@ class ArrayResult(NamedTuple):
     ordered: jax.Array
 
 
-from pimjax.numerics._quantize import count_true as _count  # noqa: E402
+from pimjax.numerics._events import count_true as _count  # noqa: E402
 
 
 def _stage_key(key, stream, fmt, rounding):

@@ -14,15 +14,16 @@ with a progress bar and plots.
 [(256, 8, 9)]
 """
 
-from pimjax.apps.sweep._config import (DATAPATHS, GRID_MODES, STATIC_FIELDS, SWEEP_ROUNDINGS, TRACED_FIELDS,
-                                       WEIGHT_SCALES, ModelSpec, NumericPoint, SweepGrid, SweepHardware, SweepSpec,
-                                       config_fields, config_key, load_spec)
+from pimjax.apps.sweep._config import (DATAPATHS, STATIC_FIELDS, SWEEP_ROUNDINGS, TRACED_FIELDS, WEIGHT_SCALES,
+                                       NumericPoint, SweepHardware)
 from pimjax.apps.sweep._datapath import (SweepContext, quantize_traced, sweep_matmul, system_config,
                                          training_hardware_for)
 from pimjax.apps.sweep._evaluate import METRIC_NAMES, SweepEvaluator, reference_logits
+from pimjax.apps.sweep._grid import GRID_MODES, SweepGrid, config_fields, config_key
 from pimjax.apps.sweep._plots import plot_metric, plot_sweep, series, swept_axes
 from pimjax.apps.sweep._results import COLUMNS, ResultsFile, config_rows, read_results
 from pimjax.apps.sweep._run import SweepResult, run_sweep, summarize, sweep
+from pimjax.apps.sweep._spec import ModelSpec, SweepSpec, load_spec
 
 __all__ = ["COLUMNS", "DATAPATHS", "GRID_MODES", "METRIC_NAMES", "STATIC_FIELDS", "SWEEP_ROUNDINGS", "TRACED_FIELDS",
            "WEIGHT_SCALES", "ModelSpec", "NumericPoint", "ResultsFile", "SweepContext", "SweepEvaluator", "SweepGrid",

@@ -21,7 +21,8 @@ import math
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
-from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS, fields_key
+from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS
+from pimjax.apps.sweep._grid import fields_key
 
 CONFIG_COLUMNS: tuple[str, ...] = ("sweep", "model") + STATIC_FIELDS + TRACED_FIELDS
 COLUMNS: tuple[str, ...] = CONFIG_COLUMNS + ("metric", "value")

@@ -17,10 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pimjax.apps.sweep._config import (NumericPoint, SweepGrid, SweepHardware, SweepSpec, config_fields,
-                                       load_spec)
+from pimjax.apps.sweep._config import NumericPoint, SweepHardware
 from pimjax.apps.sweep._evaluate import METRIC_NAMES, SweepEvaluator
+from pimjax.apps.sweep._grid import SweepGrid, config_fields
 from pimjax.apps.sweep._results import ResultsFile, config_rows, read_results, row_key
+from pimjax.apps.sweep._spec import SweepSpec, load_spec
 
 
 @dataclasses.dataclass
@@ -140,7 +141,7 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
 
 
 def _key(hw: SweepHardware, p: NumericPoint) -> str:
-    from pimjax.apps.sweep._config import config_key
+    from pimjax.apps.sweep._grid import config_key
 
     return config_key(hw, p)
 

@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from pimjax.apps.sweep._config import ModelSpec
+from pimjax.apps.sweep._spec import ModelSpec
 from pimjax.nn import TrainingHardware, training_hardware
 from pimjax.nn._small_cnn import SmallCNN, parse_name
 

@@ -230,6 +230,39 @@ def test_resume_writes_no_duplicate_and_loses_no_row(tmp_path):
     assert tuple(read_results(tmp_path / "full.csv")[0]) == COLUMNS
 
 
+def test_a_shared_results_file_keeps_other_sweeps_and_resumes_only_the_same_trained_model(tmp_path):
+    kw = dict(model=MODEL, data=DATA, progress=False, plot=False)
+    path = tmp_path / "shared.csv"
+    spec = _spec(path)
+    a = run_sweep(dataclasses.replace(spec, name="a"), events=False, **kw)  # accuracy and loss only
+    assert a.evaluated == 8 and len(a.rows) == 8 * 2
+    a_rows = sorted(row_key(r) + r["metric"] for r in read_results(path) if r["sweep"] == "a")
+    b = run_sweep(dataclasses.replace(spec, name="b"), **kw)  # every metric: a's rows are not "incomplete"
+    assert b.evaluated == 8
+    assert sorted(row_key(r) + r["metric"] for r in read_results(path) if r["sweep"] == "a") == a_rows
+    # the same sweep of another float training run (epochs) or another evaluation seed is new work
+    other_model = dataclasses.replace(spec, name="b", model=dataclasses.replace(spec.model, epochs=3))
+    assert run_sweep(other_model, **kw).evaluated == 8
+    assert run_sweep(dataclasses.replace(spec, name="b", seed=5), **kw).evaluated == 8
+    assert run_sweep(dataclasses.replace(spec, name="b"), **kw).evaluated == 0
+    rows = read_results(path)
+    assert {(r["sweep"], r["model_spec"], r["seed"]) for r in rows} == {
+        ("a", spec.model.run_key, 0), ("b", spec.model.run_key, 0), ("b", other_model.model.run_key, 0),
+        ("b", spec.model.run_key, 5)}
+    assert len(rows) == 8 * 2 + 3 * 8 * 6
+    with pytest.raises(ValueError, match=f"devices must be in 0..{len(jax.devices())} "):
+        run_sweep(dataclasses.replace(spec, devices=len(jax.devices()) + 1), **kw)
+
+
+@pytest.mark.parametrize("name, match", [("cnn_d0_k3_c8", "depth must be in 1..32"),
+                                         ("cnn_d2_k9_c8", r"kernel must be in 1..8 \(the input size\)"),
+                                         ("cnn_d2_k3_c0", "channels must be in 1..4096"),
+                                         ("cnn_2_3", "ModelSpec.name must be")])
+def test_model_spec_bounds_the_small_cnn_knobs(name, match):
+    with pytest.raises(ValueError, match=match):
+        ModelSpec(name=name, input_size=8)
+
+
 def test_cli_sweep(tmp_path, capsys):
     d = {"name": "cli", "model": {"name": "cnn_d1_k3_c2", "epochs": 1},
          "grid": {"act_bits": [8], "weight_bits": [2, 8], "noise_kind": ["rescaled"], "noise_level": [0.0, 0.1]},
@@ -244,3 +277,7 @@ def test_cli_sweep(tmp_path, capsys):
     assert cli.main(["sweep", str(cfg), "--out", str(out), "--no-progress"]) == 0
     assert "0 evaluated now, 4 already there" in capsys.readouterr().out
     assert cli.main(["sweep", str(tmp_path / "none.toml")]) == 2
+    assert cli.main(["sweep", str(cfg), "--devices", "-1"]) == 2
+    assert "SweepSpec.devices" in capsys.readouterr().err
+    assert cli.main(["sweep", str(cfg), "--devices", str(len(jax.devices()) + 1)]) == 2
+    assert "devices must be in" in capsys.readouterr().err

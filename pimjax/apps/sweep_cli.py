@@ -43,19 +43,21 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from pimjax.apps.sweep import load_spec, run_sweep, summarize
+    from pimjax.apps.sweep._run import check_devices
 
     try:
         spec = load_spec(args.config)
+        changes = {}
+        if args.devices is not None:
+            changes["devices"] = args.devices
+        if args.chunk is not None:
+            changes["chunk"] = args.chunk
+        if changes:
+            spec = dataclasses.replace(spec, **changes)
+        check_devices(spec.devices)
     except (FileNotFoundError, ValueError, TypeError) as e:
         print(f"pimjax sweep: {e}", file=sys.stderr)
         return 2
-    changes = {}
-    if args.devices is not None:
-        changes["devices"] = args.devices
-    if args.chunk is not None:
-        changes["chunk"] = args.chunk
-    if changes:
-        spec = dataclasses.replace(spec, **changes)
     res = run_sweep(spec, out=args.out, cache_dir=args.cache, progress=not args.no_progress, plot=not args.no_plot,
                     max_chunks=args.max_chunks, events=not args.no_events)
     summary = {"csv": res.path, "plot": res.plot, "evaluated": res.evaluated, "skipped": res.skipped,

@@ -1,6 +1,8 @@
 """Tidy sweep results: one CSV row per config and metric, appended so a sweep can resume.
 
-Columns: ``sweep``, ``model``, the result-determining static fields
+Columns: ``sweep``, ``model``, ``model_spec`` (the float training run,
+:attr:`~pimjax.apps.sweep.ModelSpec.run_key`; empty for a caller's own model), ``seed`` (the
+evaluation seed of the noise and rounding draws), the result-determining static fields
 (:data:`~pimjax.apps.sweep.STATIC_FIELDS`), the traced fields
 (:data:`~pimjax.apps.sweep.TRACED_FIELDS`, modes by name), ``metric`` and ``value``.
 
@@ -10,7 +12,9 @@ leaves complete configs, and at most the block being written when it stopped may
 :meth:`ResultsFile.prepare` repairs that on resume: it drops a cut last line, drops the rows of
 configs that lack some metric (and any repeated row), rewrites the file if it changed, and
 returns the keys of the complete configs, which the sweep then skips. So a resumed sweep
-writes no duplicate and loses no row.
+writes no duplicate and loses no row. Several sweeps may share one file: given the identity
+columns of the sweep being run, only that sweep's configs are checked for completeness; the
+rows of every other sweep, model or seed are kept as they are.
 """
 
 from __future__ import annotations
@@ -24,17 +28,18 @@ from typing import Any, Iterable, Mapping, Sequence
 from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS
 from pimjax.apps.sweep._grid import fields_key
 
-CONFIG_COLUMNS: tuple[str, ...] = ("sweep", "model") + STATIC_FIELDS + TRACED_FIELDS
+IDENTITY_COLUMNS: tuple[str, ...] = ("sweep", "model", "model_spec", "seed")
+CONFIG_COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + STATIC_FIELDS + TRACED_FIELDS
 COLUMNS: tuple[str, ...] = CONFIG_COLUMNS + ("metric", "value")
 
-_INT_COLS = {"rows", "width", "num_slices", "accumulator_bits", "act_bits", "act_frac", "weight_bits", "weight_frac",
+_INT_COLS = {"seed", "rows", "width", "num_slices", "accumulator_bits", "act_bits", "act_frac", "weight_bits", "weight_frac",
              "out_bits", "out_frac"}
 _FLOAT_COLS = {"noise_level", "value"}
 
 
 def row_key(row: Mapping[str, Any]) -> str:
-    """The config a row belongs to: sweep, model and :func:`~pimjax.apps.sweep.fields_key`."""
-    return f"{row['sweep']}|{row['model']}|{fields_key(row)}"
+    """The config a row belongs to: its identity columns and :func:`~pimjax.apps.sweep._grid.fields_key`."""
+    return "|".join(str(row[c]) for c in IDENTITY_COLUMNS) + "|" + fields_key(row)
 
 
 def _fmt(v: Any) -> str:
@@ -71,13 +76,21 @@ class ResultsFile:
     Args:
       path: the CSV (created with its header when missing).
       metrics: the metric names every config must have to count as complete.
+      identity: the :data:`IDENTITY_COLUMNS` values of the sweep being run; only its configs are
+        checked for completeness (default None: every row's config is).
     """
 
-    def __init__(self, path: str | os.PathLike, metrics: Sequence[str]):
+    def __init__(self, path: str | os.PathLike, metrics: Sequence[str], identity: Mapping[str, Any] | None = None):
         self.path = os.fspath(path)
         self.metrics = tuple(metrics)
         if not self.metrics:
             raise ValueError("metrics must name at least one metric")
+        if identity is not None and set(identity) != set(IDENTITY_COLUMNS):
+            raise ValueError(f"identity must give exactly the columns {list(IDENTITY_COLUMNS)}, got {sorted(identity)}")
+        self.identity = None if identity is None else {c: str(identity[c]) for c in IDENTITY_COLUMNS}
+
+    def _ours(self, row: Mapping[str, str]) -> bool:
+        return self.identity is None or all(row[c] == v for c, v in self.identity.items())
 
     def prepare(self) -> set[str]:
         """Repairs the file (see module docstring) and returns the keys of complete configs."""
@@ -112,7 +125,8 @@ class ResultsFile:
                 order.append(k)
             by_key[k][r["metric"]] = r
         complete = {k for k in order if all(m in by_key[k] for m in self.metrics)}
-        keep = [r for k in order if k in complete for r in by_key[k].values()]
+        keep = [r for k in order if k in complete or not self._ours(next(iter(by_key[k].values())))
+                for r in by_key[k].values()]
         if cut or dup or len(keep) != len(rows):
             self._write_all(keep)
         return complete
@@ -149,4 +163,4 @@ def config_rows(base: Mapping[str, Any], metrics: Mapping[str, Any]) -> list[dic
     return out
 
 
-__all__ = ["COLUMNS", "CONFIG_COLUMNS", "ResultsFile", "config_rows", "parse_row", "read_results", "row_key"]
+__all__ = ["COLUMNS", "CONFIG_COLUMNS", "IDENTITY_COLUMNS", "ResultsFile", "config_rows", "parse_row", "read_results", "row_key"]

@@ -36,8 +36,17 @@ class SweepResult:
     plot: str | None = None
 
 
-def _base(spec_name: str, model_name: str, hw: SweepHardware, p: NumericPoint) -> dict[str, Any]:
-    return {"sweep": spec_name, "model": model_name, **config_fields(hw, p)}
+def check_devices(devices: int) -> None:
+    """Raises ValueError unless ``devices`` (0: all) JAX devices exist, before any training."""
+    import jax
+
+    avail = len(jax.devices())
+    if devices > avail:
+        raise ValueError(f"devices must be in 0..{avail} (0: all; {avail} JAX devices available), got {devices}")
+
+
+def _base(identity: dict[str, Any], hw: SweepHardware, p: NumericPoint) -> dict[str, Any]:
+    return {**identity, **config_fields(hw, p)}
 
 
 def sweep(model: Any, grid: SweepGrid | dict[SweepHardware, Sequence[NumericPoint]], x: Any, y: Any, *,
@@ -50,6 +59,7 @@ def sweep(model: Any, grid: SweepGrid | dict[SweepHardware, Sequence[NumericPoin
     One compiled program per static hardware; ``chunk`` configs per vmapped call.
     """
     groups = grid.groups() if isinstance(grid, SweepGrid) else grid
+    identity = {"sweep": name, "model": model_name, "model_spec": "", "seed": seed}
     rows: list[dict[str, Any]] = []
     total = sum(len(v) for v in groups.values())
     bar = _bar(total, 0, progress, name)
@@ -59,7 +69,7 @@ def sweep(model: Any, grid: SweepGrid | dict[SweepHardware, Sequence[NumericPoin
             part = list(points[s:s + chunk])
             m = ev.evaluate(part, chunk=chunk)
             for i, p in enumerate(part):
-                rows += config_rows(_base(name, model_name, hw, p), {k: v[i] for k, v in m.items()})
+                rows += config_rows(_base(identity, hw, p), {k: v[i] for k, v in m.items()})
             bar.update(len(part))
     bar.close()
     return rows
@@ -94,6 +104,7 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
         spec = load_spec(spec)
     if not isinstance(spec, SweepSpec):
         raise TypeError(f"spec must be a SweepSpec or a config path, got {type(spec).__name__}")
+    check_devices(spec.devices)
     path = out or spec.out or os.path.join("results", f"{spec.name}.csv")
     if cache_dir is None:
         cache_dir = os.path.join(os.path.dirname(os.path.abspath(path)), "models")
@@ -102,12 +113,12 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
     if model is None:
         model = models_mod.trained_model(spec.model, cache_dir=cache_dir, data=data)
     metrics = METRIC_NAMES if events else METRIC_NAMES[:2]
-    results = ResultsFile(path, metrics)
+    identity = {"sweep": spec.name, "model": spec.model.name, "model_spec": spec.model.run_key, "seed": spec.seed}
+    results = ResultsFile(path, metrics, identity)
     done = results.prepare()
     groups = spec.grid.groups()
-    model_name = spec.model.name
     total = sum(len(v) for v in groups.values())
-    todo = {hw: [p for p in pts if f"{spec.name}|{model_name}|{_key(hw, p)}" not in done] for hw, pts in groups.items()}
+    todo = {hw: [p for p in pts if row_key(_base(identity, hw, p)) not in done] for hw, pts in groups.items()}
     skipped = total - sum(len(v) for v in todo.values())
     bar = _bar(total, skipped, progress, f"sweep {spec.name}")
     devices = spec.devices or None
@@ -124,13 +135,13 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
             m = ev.evaluate(part, chunk=spec.chunk)
             rows = []
             for i, p in enumerate(part):
-                rows += config_rows(_base(spec.name, model_name, hw, p), {k: m[k][i] for k in metrics})
+                rows += config_rows(_base(identity, hw, p), {k: m[k][i] for k in metrics})
             results.append(rows)
             evaluated += len(part)
             chunks += 1
             bar.update(len(part))
     bar.close()
-    rows = [r for r in read_results(path) if r["sweep"] == spec.name and r["model"] == model_name]
+    rows = [r for r in read_results(path) if all(str(r[c]) == str(v) for c, v in identity.items())]
     png = None
     if plot and rows:
         png = os.path.splitext(path)[0] + ".png"
@@ -138,12 +149,6 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
             png = None
     return SweepResult(path=path, rows=rows, evaluated=evaluated, skipped=skipped,
                        seconds=time.perf_counter() - t0, plot=png)
-
-
-def _key(hw: SweepHardware, p: NumericPoint) -> str:
-    from pimjax.apps.sweep._grid import config_key
-
-    return config_key(hw, p)
 
 
 def summarize(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any]:

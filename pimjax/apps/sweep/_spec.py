@@ -16,7 +16,9 @@ from typing import Any, Mapping
 from pimjax.apps.sweep._config import _check_int
 from pimjax.apps.sweep._grid import SweepGrid
 
-_MODEL_RE = re.compile(r"^cnn_d(\d+)_k(\d+)_c(\d+)$")
+from pimjax.nn._small_cnn import parse_name
+
+_SMALL_CNN_MAX = {"depth": 32, "channels": 4096}  # the family's knobs; the kernel is bounded by input_size
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -43,10 +45,18 @@ class ModelSpec:
     def __post_init__(self) -> None:
         from pimjax.nn import CNN_MODELS
 
-        if not isinstance(self.name, str) or not (_MODEL_RE.match(self.name) or self.name in CNN_MODELS):
+        small = parse_name(self.name) if isinstance(self.name, str) else None
+        if not isinstance(self.name, str) or not (small or self.name in CNN_MODELS):
             raise ValueError(f"ModelSpec.name must be 'cnn_d<depth>_k<kernel>_c<channels>' or one of "
                              f"{sorted(CNN_MODELS)}, got {self.name!r}")
         _check_int("ModelSpec.input_size", self.input_size, 4, 256)
+        if small:
+            depth, kernel, channels = small
+            for f, v, hi in (("depth", depth, _SMALL_CNN_MAX["depth"]), ("kernel", kernel, self.input_size),
+                             ("channels", channels, _SMALL_CNN_MAX["channels"])):
+                if not 1 <= v <= hi:
+                    raise ValueError(f"ModelSpec.name {self.name!r}: {f} must be in 1..{hi}"
+                                     f"{' (the input size)' if f == 'kernel' else ''}, got {v}")
         _check_int("ModelSpec.epochs", self.epochs, 0, 10000)
         _check_int("ModelSpec.batch_size", self.batch_size, 1, 1 << 16)
         _check_int("ModelSpec.seed", self.seed, 0, 2**31 - 1)
@@ -54,6 +64,16 @@ class ModelSpec:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
                 raise ValueError(f"ModelSpec.{f} must be a number in (0, {hi}], got {v!r}")
+
+    @property
+    def run_key(self) -> str:
+        """The float training run's fields other than the name, e.g. ``"s8_w0.25_e10_b32_lr0.003_seed0"``.
+
+        Names the cached weights and fills the results' ``model_spec`` column, so a sweep
+        resumes only from rows of the same trained network.
+        """
+        return (f"s{self.input_size}_w{self.width:g}_e{self.epochs}_b{self.batch_size}_"
+                f"lr{self.learning_rate:g}_seed{self.seed}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -125,8 +125,7 @@ def load_params(model: nnx.Module, path: str) -> nnx.Module:
 
 
 def _cache_name(spec: ModelSpec) -> str:
-    return (f"{spec.name}_s{spec.input_size}_w{spec.width:g}_e{spec.epochs}_b{spec.batch_size}_"
-            f"lr{spec.learning_rate:g}_seed{spec.seed}.npz")
+    return f"{spec.name}_{spec.run_key}.npz"
 
 
 def trained_model(spec: ModelSpec, *, cache_dir: str | None = None, data: Any = None) -> nnx.Module:

@@ -89,7 +89,8 @@ class LUTConfig:
     ``size`` entries cover ``[x_min, x_max)`` in equal steps; entry ``i`` holds
     ``f(x_min + (i + 0.5) * step)`` quantized to ``entry_format`` (nearest even). Inputs
     below/above the range use the first/last entry. ``size`` is a power of two and the bounds
-    are multiples of ``2**-24`` so that the index ``floor((x - x_min) / step)`` is exact.
+    are multiples of ``2**-24``. The index ``floor((x - x_min) / step)`` is exact for every input
+    (:func:`pimjax.units.lut_index` compares ``x`` with the exact step edges).
     """
 
     size: int = 256

@@ -46,7 +46,7 @@ def _table(name: str, lut: LUTConfig) -> np.ndarray:
 
 def _lookup(name: str, x: jax.Array, lut: LUTConfig) -> jax.Array:
     table = jnp.asarray(_table(name, lut))
-    return table[lut_index(x, lut)]
+    return jnp.where(jnp.isnan(x), jnp.nan, table[lut_index(x, lut)])  # NaN stays NaN, as in the units
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))

@@ -26,6 +26,7 @@ from pimjax.numerics import (
     requantize_exact,
     round_to_float,
     scale_pow2,
+    to_f64_exact,
 )
 from pimjax.units._activation import exact_activation, lut_activation
 
@@ -97,7 +98,7 @@ def finish(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[jax.A
         okey = fold_key(key, _AGG_OUTPUT_STREAM)
     with jax.enable_x64(True):
         if cfg.array.is_float:
-            x = acc.astype(jnp.float64)
+            x = to_f64_exact(acc)  # a plain astype flushes fp32 / bf16 subnormals to zero on XLA:CPU
             # NaN aggregated values (e.g. +Inf + -Inf packets) are counted, as the array's output stage does
             ev = NumericEvents.zero()._replace(nan=_count(jnp.isnan(x)))
             y = lut_activation(agg.activation, x, agg.lut) if agg.lut else exact_activation(agg.activation, x)

@@ -17,15 +17,16 @@ The work of ``demo`` is :func:`run_demo`, which returns the report as a dict.
 from __future__ import annotations
 
 import argparse
-
-from pimjax.apps.argtypes import positive_int
 import dataclasses
 import json
 import sys
 from typing import Any, Sequence
 
+from pimjax.apps.argtypes import add_usage_errors, int_in, positive_int
+
 DEFAULT_PRESET = "memory_slices"
 DEFAULT_SHAPE = (64, 256, 64)  # M, K, N
+MAX_SEED = 2**63 - 1  # jax.random.key takes a seed up to int64
 
 NARROW_FIXED = dict(bits=8, frac=7)
 """Narrow output for fixed-point presets: 8 bits, 7 fraction bits, range [-1, 1 - 2**-7].
@@ -65,6 +66,13 @@ def narrow_variant(config: Any) -> Any:
     return dataclasses.replace(config, output_format=fmt, name=f"{config.name or 'array'}_narrow_output")
 
 
+def array_presets() -> list[str]:
+    """Names of the presets that ``demo`` runs: the arrays (:class:`~pimjax.hw.ArrayConfig`)."""
+    from pimjax.hw import ArrayConfig, presets
+
+    return [n for n in presets.names() if isinstance(presets.get(n), ArrayConfig)]
+
+
 def run_demo(
     m: int = DEFAULT_SHAPE[0],
     k: int = DEFAULT_SHAPE[1],
@@ -95,9 +103,12 @@ def run_demo(
     for name, v in (("m", m), ("k", k), ("n", n)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
     config = presets.get(preset)
     if not isinstance(config, ArrayConfig):
-        raise ValueError(f"preset {preset!r} is a {type(config).__name__}, not an ArrayConfig")
+        raise ValueError(f"preset {preset!r} is a {type(config).__name__}, not an array preset; "
+                         f"array presets: {', '.join(array_presets())}")
 
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, k)).astype(np.float32)
@@ -171,18 +182,16 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-_positive_int = positive_int
-
-
 def _add_demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--m", type=_positive_int, default=DEFAULT_SHAPE[0], help="rows of A (default %(default)s)")
-    p.add_argument("--k", type=_positive_int, default=DEFAULT_SHAPE[1], help="inner dimension (default %(default)s)")
-    p.add_argument("--n", type=_positive_int, default=DEFAULT_SHAPE[2], help="columns of B (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for A, B and stochastic rounding (default %(default)s)")
+    p.add_argument("--m", type=positive_int, default=DEFAULT_SHAPE[0], help="rows of A (default %(default)s)")
+    p.add_argument("--k", type=positive_int, default=DEFAULT_SHAPE[1], help="inner dimension (default %(default)s)")
+    p.add_argument("--n", type=positive_int, default=DEFAULT_SHAPE[2], help="columns of B (default %(default)s)")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0,
+                   help="random seed for A, B and stochastic rounding, 0..2**63-1 (default %(default)s)")
     p.add_argument(
         "--preset",
         default=DEFAULT_PRESET,
-        help="hardware preset (default %(default)s; see `pimjax presets`)",
+        help="array preset (default %(default)s; the arrays of `pimjax presets`)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -200,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a random layer on an emulated array and report errors and overflow")
     _add_demo_args(demo)
     demo.set_defaults(func=_cmd_demo)
+    add_usage_errors(demo)
     pre = sub.add_parser("presets", help="list the hardware presets")
     pre.set_defaults(func=_cmd_presets)
     from pimjax.apps import train_cli
@@ -224,11 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["demo", *argv]  # a plain `pimjax [demo options]` runs the demo
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from pimjax.hw import presets
-
-        if args.preset not in presets.names():
-            parser.error(f"unknown preset {args.preset!r}; valid presets: {', '.join(presets.names())}")
+    if args.command == "demo" and args.preset not in array_presets():
+        args.usage_error(f"{args.preset!r} is not an array preset; array presets: {', '.join(array_presets())}")
     return int(args.func(args) or 0)
 
 

@@ -762,3 +762,63 @@ def test_presets_records_survive_jit_vmap_and_eval_shape(preset):
     assert jax.tree.map(lambda v: v[1], many).to_dict() == plain
     shapes = jax.eval_shape(rec, jax.ShapeDtypeStruct((3,), jnp.float32))
     assert {getattr(shapes, f).shape for f in FIELDS} == {()}
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("m, k, n, field", [(-1, 16, 8, "m"), (0, 16, 8, "m"), (4, 0, 8, "k"), (4, 16, 0, "n"),
+                                            (4, -3, 8, "k")])
+def test_array_cost_rejects_impossible_sizes(m, k, n, field):
+    with pytest.raises(ValueError, match=rf"^{field} must be an integer >= 1"):
+        array_cost(m, k, n, _small_array())
+    with pytest.raises(TypeError, match="^m must be an integer"):
+        array_cost(4.5, 16, 8, _small_array())
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(m=0), r"^m must be an integer >= 1"),
+    (dict(m=-3), r"^m must be an integer >= 1"),
+    (dict(n=0), r"^n must be an integer >= 1"),
+    (dict(tile_cols=0), r"^tile_cols must be an integer >= 1"),
+    (dict(k_sizes=(8, -8)), r"^k_sizes\[1\] must be an integer >= 0"),
+    (dict(k_sizes=(0, 0)), r"^sum\(k_sizes\) \(K\) must be >= 1"),
+    (dict(k_sizes=(8, 8, 8)), r"^k_sizes must have one entry per slice \(2\), got 3"),
+    (dict(owners=(5, 0)), r"^owners\[0\] must be a slice index in 0\.\.1, got 5"),
+    (dict(owners=(0,)), r"^owners must have one entry per output tile .* = 2\), got 1"),
+    (dict(other_weights=-1), r"^other_weights must be an integer >= 0"),
+])
+def test_system_cost_rejects_impossible_calls(kw, match):
+    # the valid call: M=4, K=16 over 2 slices, N=6 in tiles of 4 (2 tiles, owners 0 and 1)
+    call = dict(m=4, k_sizes=(8, 8), n=6, owners=(0, 1), tile_cols=4)
+    assert system_cost(**call, cfg=_system(2)).to_dict()["time_s"] > 0
+    call.update(kw)
+    other = call.pop("other_weights", 0)
+    for cfg in (_system(2), _system(2).replace(partitioning="partitions")):
+        with pytest.raises(ValueError, match=match):
+            system_cost(call["m"], call["k_sizes"], call["n"], call["owners"], call["tile_cols"], cfg,
+                        other_weights=other)
+    if "other_weights" not in kw:
+        with pytest.raises(ValueError, match=match):
+            packetize_per_slice(**call, cfg=_system(2))
+        with pytest.raises(ValueError, match=match):
+            packetize(**call, cfg=_system(2))
+
+
+def test_output_split_system_cost_rejects_impossible_calls():
+    nt = hw.presets.get("neurotrainer_module_ff").replace(num_slices=2)
+    with pytest.raises(ValueError, match=r"^m must be an integer >= 1"):
+        system_cost(-2, (4, 0), 6, (0,), 32, nt)
+    with pytest.raises(ValueError, match=r"^k_sizes must have one entry per slice"):
+        system_cost(2, (4,), 6, (0,), 32, nt)
+    with pytest.raises(ValueError, match=r"^m must be an integer >= 1"):
+        packetize(k_sizes=(4, 0), owners=(0,), n=6, tile_cols=32, m=0, cfg=nt)
+
+
+def test_costed_system_matmul_rejects_empty_rows():
+    z = np.zeros((0, 16), np.int16), np.zeros((16, 8), np.int16)
+    # system_matmul may refuse first; either way a ValueError names M (the rows of A)
+    with pytest.raises(ValueError, match=r"(?i)\bm (must be an integer )?>= 1"):
+        costed_system_matmul(*z, _system(2), mesh=default_mesh(devices=1))
+    with pytest.raises(ValueError, match=r"^m must be an integer >= 1 \(rows of A\), got 0"):
+        packetize(k_sizes=(8, 8), owners=(0, 1), n=8, tile_cols=4, m=0, cfg=_system(2))

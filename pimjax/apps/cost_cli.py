@@ -12,14 +12,13 @@ analytically, and every record is a closed-form function of the shapes and the m
 from __future__ import annotations
 
 import argparse
-
-from pimjax.apps.argtypes import positive_int
 import csv
 import json
 import os
 import sys
 from typing import Any
 
+from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
 from pimjax.apps.model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
 
 PHASES = ("ff", "bp", "up")
@@ -27,41 +26,68 @@ PHASES = ("ff", "bp", "up")
 _HDR = (f"{'layer':<28} {'phase':<5} {'GMACs':>10} {'Mcycles':>10} {'util':>6} {'time ms':>11} "
         f"{'energy mJ':>11} {'DRAM MB':>11} {'ICN MB':>10}")
 
-
-_positive_int = positive_int
+MAX_SLICES = 1 << 16
+"""The most slices a :class:`~pimjax.hw.SystemConfig` holds (``num_slices`` in 1..65536)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cost", help="per-layer, per-phase costs of training a model on a slice system (shapes only)",
                        description=__doc__.splitlines()[0])
     p.add_argument("--model", default="vgg16", choices=MODEL_NAMES, help="model (default %(default)s)")
-    p.add_argument("--input-size", type=_positive_int, default=224, help="CNN input side (default %(default)s)")
-    p.add_argument("--batch", type=_positive_int, default=128, help="batch size (default %(default)s)")
+    p.add_argument("--input-size", type=positive_int, default=224,
+                   help="CNN input side (default %(default)s; each model has its own minimum)")
+    p.add_argument("--batch", type=positive_int, default=128, help="batch size (default %(default)s)")
     p.add_argument("--system", default="slices_hmc2",
                    help="system preset for all phases (default %(default)s; see `pimjax presets`)")
-    p.add_argument("--slices", type=_positive_int, default=None,
-                   help="number of slices (default: the preset's num_slices)")
-    p.add_argument("--model-width", type=float, default=1.0, help="CNN channel multiplier (default %(default)s)")
-    p.add_argument("--num-classes", type=_positive_int, default=1000, help="CNN classes (default %(default)s)")
-    p.add_argument("--src-len", type=_positive_int, default=DEFAULT_SRC_LEN,
+    p.add_argument("--slices", type=int_in(1, MAX_SLICES), default=None,
+                   help=f"number of slices, 1..{MAX_SLICES} (default: the preset's num_slices)")
+    p.add_argument("--model-width", type=number_in(0.0, lo_open=True), default=1.0,
+                   help="CNN channel multiplier, > 0 (default %(default)s)")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="CNN classes (default %(default)s)")
+    p.add_argument("--src-len", type=positive_int, default=DEFAULT_SRC_LEN,
                    help="translator padded source length (default %(default)s)")
-    p.add_argument("--tgt-len", type=_positive_int, default=DEFAULT_TGT_LEN,
+    p.add_argument("--tgt-len", type=positive_int, default=DEFAULT_TGT_LEN,
                    help="translator padded target length (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.add_argument("--csv", metavar="PATH", default=None, help="also write the per-layer rows and totals to PATH")
     p.set_defaults(func=run)
+    add_usage_errors(p)
+
+
+def cost_inputs(*, model: str, batch: int, input_size: int = 224, system: str = "slices_hmc2",
+                slices: int | None = None, model_width: float = 1.0, num_classes: int = 1000,
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN) -> tuple[list, Any]:
+    """The forward GEMMs of the model and the per-phase hardware of a :func:`cost_report`.
+
+    Raises:
+      ValueError: the model or the system rejects its arguments (e.g. an input too small for
+        the model's pools, or more slices than a system holds).
+    """
+    from pimjax.apps.model_costs import model_gemms, phase_hardware
+
+    hw = phase_hardware(system, slices)
+    gemms = model_gemms(model, batch=batch, input_size=input_size, width=model_width, num_classes=num_classes,
+                        src_len=src_len, tgt_len=tgt_len)
+    return gemms, hw
 
 
 def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = "slices_hmc2",
                 slices: int | None = None, model_width: float = 1.0, num_classes: int = 1000,
-                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN) -> dict[str, Any]:
-    """The report of ``pimjax cost`` as a dict (``rows``: per layer and phase; ``totals``)."""
-    from pimjax.apps.model_costs import cost_rows, model_costs, phase_hardware, phase_totals
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN,
+                inputs: tuple[list, Any] | None = None) -> dict[str, Any]:
+    """The report of ``pimjax cost`` as a dict (``rows``: per layer and phase; ``totals``).
+
+    ``inputs``: what :func:`cost_inputs` returns for these arguments (computed when ``None``).
+    """
+    from pimjax.apps.model_costs import cost_rows, gemm_costs, phase_totals
     from pimjax.cost import peak_bandwidth, peak_flops
 
-    costs = model_costs(model, batch=batch, input_size=input_size, system=system, slices=slices,
-                        width=model_width, num_classes=num_classes, src_len=src_len, tgt_len=tgt_len)
-    cfg = phase_hardware(system, slices).ff.system
+    if inputs is None:
+        inputs = cost_inputs(model=model, batch=batch, input_size=input_size, system=system, slices=slices,
+                             model_width=model_width, num_classes=num_classes, src_len=src_len, tgt_len=tgt_len)
+    gemms, hw = inputs
+    costs = gemm_costs(gemms, hw)
+    cfg = hw.ff.system
     totals = {p: r.to_dict() for p, r in phase_totals(costs).items()}
     t = totals["all"]
     return {
@@ -123,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pimjax cost: unknown system preset {args.system!r}; choose one of {', '.join(system_presets())}",
               file=sys.stderr)
         return 2
-    r = cost_report(model=args.model, batch=args.batch, input_size=args.input_size, system=args.system,
-                    slices=args.slices, model_width=args.model_width, num_classes=args.num_classes,
-                    src_len=args.src_len, tgt_len=args.tgt_len)
+    kw = dict(model=args.model, batch=args.batch, input_size=args.input_size, system=args.system,
+              slices=args.slices, model_width=args.model_width, num_classes=args.num_classes,
+              src_len=args.src_len, tgt_len=args.tgt_len)
+    with usage_errors(args):  # the model and the system check their arguments here
+        inputs = cost_inputs(**kw)
+    r = cost_report(**kw, inputs=inputs)
     if args.csv:
         write_csv(r, args.csv)
     if args.json:

@@ -17,7 +17,8 @@ import json
 import sys
 from typing import Any, Sequence
 
-from pimjax.apps.argtypes import positive_int
+from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
+from pimjax.apps.schedule._config import MAX_BUFFER_BYTES, MAX_CACHE_SPEEDUP, MAX_IMAGES, MAX_PES
 
 CNN_CHOICES = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
 
@@ -27,8 +28,8 @@ def _pes(text: str) -> list[int]:
         vals = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"PE counts must be integers >= 1, got {text!r}")
+    if not vals or min(vals) < 1 or max(vals) > MAX_PES:
+        raise argparse.ArgumentTypeError(f"PE counts must be integers in 1..{MAX_PES}, got {text!r}")
     return vals
 
 
@@ -36,22 +37,12 @@ def _bytes(text: str) -> int:
     from pimjax.apps.schedule import parse_bytes
 
     try:
-        return parse_bytes(text)
+        v = parse_bytes(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _number(lo: float, lo_open: bool, why: str):
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not (v > lo if lo_open else v >= lo):
-            raise argparse.ArgumentTypeError(f"must be {'>' if lo_open else '>='} {lo}{why}, got {v}")
-        return v
-
-    return parse
+    if v > MAX_BUFFER_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_BUFFER_BYTES} bytes, got {text!r}")
+    return v
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -65,21 +56,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("schedule", help="schedule a model's data-flow graph on PIM PEs: list scheduling vs Memolution",
                        description=__doc__.splitlines()[0].replace("``", ""))
     p.add_argument("--model", default="alexnet", choices=CNN_CHOICES, help="CNN (default %(default)s)")
-    p.add_argument("--input-size", type=positive_int, default=32, help="input side (default %(default)s)")
-    p.add_argument("--width", type=_number(0.0, True, ""), default=0.25,
-                   help="channel multiplier (default %(default)s)")
+    p.add_argument("--input-size", type=positive_int, default=32,
+                   help="input side (default %(default)s; each model has its own minimum)")
+    p.add_argument("--width", type=number_in(0.0, lo_open=True), default=0.25,
+                   help="channel multiplier, > 0 (default %(default)s)")
     p.add_argument("--num-classes", type=positive_int, default=10, help="classes (default %(default)s)")
     p.add_argument("--split", type=positive_int, default=4,
                    help="output-channel groups per operation, the graph's granularity (default %(default)s)")
-    p.add_argument("--pes", type=_pes, default=[32, 64, 128], help="PE counts, comma-separated (default 32,64,128)")
+    p.add_argument("--pes", type=_pes, default=[32, 64, 128],
+                   help=f"PE counts in 1..{MAX_PES}, comma-separated (default 32,64,128)")
     p.add_argument("--buffer", type=_bytes, default=DEFAULT_BUFFER_BYTES,
                    help="shared buffer capacity, e.g. 131072, 128KiB, 0.3MB (default 128KiB; Memolution Sec. 2.4: "
                         "100-300KB)")
-    p.add_argument("--images", type=positive_int, default=DEFAULT_IMAGES,
-                   help="images (iterations) to process (default %(default)s)")
+    p.add_argument("--images", type=int_in(1, MAX_IMAGES), default=DEFAULT_IMAGES,
+                   help=f"images (iterations) to process, 1..{MAX_IMAGES} (default %(default)s)")
     p.add_argument("--system", default="slices_hmc2",
                    help="system preset; a PE is one of its slices (default %(default)s; see `pimjax presets`)")
-    p.add_argument("--cache-speedup", type=_number(1.0, False, " (Memolution Sec. 3.2: eDRAM is slower)"),
+    p.add_argument("--cache-speedup",
+                   type=number_in(1.0, MAX_CACHE_SPEEDUP, why=" (Memolution Sec. 3.2: eDRAM is slower)"),
                    default=DEFAULT_CACHE_SPEEDUP,
                    help="L_RAM / L_cache (default %(default)s; Memolution Sec. 3.2: 'two times or more')")
     p.add_argument("--edram-order", choices=("ascending", "descending"), default="ascending",
@@ -92,12 +86,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", metavar="PATH", default=None, help="write the table rows to PATH")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of tables")
     p.set_defaults(func=run)
+    add_usage_errors(p)
+
+
+def schedule_inputs(*, model: str = "alexnet", input_size: int = 32, width: float = 0.25, num_classes: int = 10,
+                    split: int = 4, pes: Sequence[int] = (32, 64, 128), buffer_bytes: int | None = None,
+                    images: int | None = None, system: str = "slices_hmc2", cache_speedup: float | None = None,
+                    edram_order: str = "ascending") -> dict[str, Any]:
+    """The checked inputs of :func:`schedule_report` (same arguments), as keywords of
+    :func:`pimjax.apps.schedule.compare` and its ``graph``.
+
+    Builds the graph, the options and the :class:`pimjax.apps.schedule.ScheduleConfig` of
+    every PE count, so that a bad argument fails here, before any scheduling.
+
+    Raises:
+      ValueError: a configuration or the model rejects its arguments (e.g. an input too small
+        for the model's pools, more PEs or images than a schedule takes).
+    """
+    from pimjax.apps.schedule import (DEFAULT_BUFFER_BYTES, DEFAULT_CACHE_SPEEDUP, DEFAULT_IMAGES, Latencies,
+                                      MemolutionOptions, ScheduleConfig, model_graph)
+
+    buffer_bytes = DEFAULT_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+    images = images or DEFAULT_IMAGES
+    options = MemolutionOptions(edram_order=edram_order)
+    latencies = Latencies(cache_speedup=cache_speedup or DEFAULT_CACHE_SPEEDUP)
+    for p in pes:
+        ScheduleConfig(num_pes=p, buffer_bytes=buffer_bytes, images=images)
+    g = model_graph(model, input_size=input_size, width=width, num_classes=num_classes, split=split, system=system,
+                    latencies=latencies)
+    return dict(graph=g, pes=list(pes), buffer_bytes=buffer_bytes, images=images, options=options)
 
 
 def schedule_report(*, model: str = "alexnet", input_size: int = 32, width: float = 0.25, num_classes: int = 10,
                     split: int = 4, pes: Sequence[int] = (32, 64, 128), buffer_bytes: int | None = None,
                     images: int | None = None, system: str = "slices_hmc2", cache_speedup: float | None = None,
-                    edram_order: str = "ascending", pipelined_ls: bool = True, keep: bool = False) -> dict[str, Any]:
+                    edram_order: str = "ascending", pipelined_ls: bool = True, keep: bool = False,
+                    inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """What ``pimjax schedule`` prints, as a dict.
 
     Args:
@@ -107,20 +131,20 @@ def schedule_report(*, model: str = "alexnet", input_size: int = 32, width: floa
       edram_order: Alg. 3.2's order (:class:`pimjax.apps.schedule.MemolutionOptions`).
       pipelined_ls: add the LS baseline with as many images in flight as Memolution.
       keep: keep the :class:`pimjax.apps.schedule.Schedule` objects in the rows.
+      inputs: what :func:`schedule_inputs` returns for the other arguments (computed when ``None``).
 
     Returns:
       ``{"graph": summary, "system": name, "rows": [one dict per PE count]}``
       (:func:`pimjax.apps.schedule.compare`).
     """
-    from pimjax.apps.schedule import (DEFAULT_BUFFER_BYTES, DEFAULT_CACHE_SPEEDUP, DEFAULT_IMAGES, Latencies,
-                                      MemolutionOptions, compare, model_graph)
+    from pimjax.apps.schedule import compare
 
-    g = model_graph(model, input_size=input_size, width=width, num_classes=num_classes, split=split, system=system,
-                    latencies=Latencies(cache_speedup=cache_speedup or DEFAULT_CACHE_SPEEDUP))
-    rows = compare(g, list(pes), buffer_bytes=DEFAULT_BUFFER_BYTES if buffer_bytes is None else buffer_bytes,
-                   images=images or DEFAULT_IMAGES, pipelined_ls=pipelined_ls,
-                   options=MemolutionOptions(edram_order=edram_order), keep=keep)
-    return {"graph": g.summary(), "system": system, "rows": rows}
+    if inputs is None:
+        inputs = schedule_inputs(model=model, input_size=input_size, width=width, num_classes=num_classes,
+                                 split=split, pes=pes, buffer_bytes=buffer_bytes, images=images, system=system,
+                                 cache_speedup=cache_speedup, edram_order=edram_order)
+    rows = compare(**inputs, pipelined_ls=pipelined_ls, keep=keep)
+    return {"graph": inputs["graph"].summary(), "system": system, "rows": rows}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,10 +163,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pimjax schedule: unknown system preset {args.system!r}; choose one of {', '.join(system_presets())}",
               file=sys.stderr)
         return 2
-    r = schedule_report(model=args.model, input_size=args.input_size, width=args.width, num_classes=args.num_classes,
-                        split=args.split, pes=args.pes, buffer_bytes=args.buffer, images=args.images,
-                        system=args.system, cache_speedup=args.cache_speedup, edram_order=args.edram_order,
-                        pipelined_ls=not args.no_pipelined_ls, keep=args.plot is not None)
+    kw = dict(model=args.model, input_size=args.input_size, width=args.width, num_classes=args.num_classes,
+              split=args.split, pes=args.pes, buffer_bytes=args.buffer, images=args.images, system=args.system,
+              cache_speedup=args.cache_speedup, edram_order=args.edram_order)
+    with usage_errors(args):  # the configurations and the model check their arguments here
+        inputs = schedule_inputs(**kw)
+    r = schedule_report(**kw, inputs=inputs, pipelined_ls=not args.no_pipelined_ls, keep=args.plot is not None)
     rows = r["rows"]
     if args.csv:
         write_csv(rows, args.csv)

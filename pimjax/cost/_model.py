@@ -41,7 +41,8 @@ from pimjax.cost._record import CostRecord
 from pimjax.system import system_matmul
 from pimjax.units import systolic_matmul
 from pimjax.units._array_counts import array_counts, segment_counts
-from pimjax.units._interconnect import output_split, placement, slice_traffic, system_row_block
+from pimjax.units._interconnect import (check_matmul_call, check_size, output_split, placement, slice_traffic,
+                                        system_row_block)
 
 
 def _events(ev: NumericEvents | None) -> dict[str, Any]:
@@ -58,7 +59,14 @@ def _bytes_of(fmt, default_bits: int) -> int:
 def array_cost(m: int, k: int, n: int, cfg: ArrayConfig, *, memory: MemoryConfig = HMC2_VAULT,
                energy: EnergyConfig = EnergyConfig(), events: NumericEvents | None = None,
                write_output: bool = True) -> CostRecord:
-    """Cost of ``(m x k) @ (k x n)`` on one array with its own memory (no interconnect)."""
+    """Cost of ``(m x k) @ (k x n)`` on one array with its own memory (no interconnect).
+
+    Raises:
+      ValueError: ``m``, ``k`` or ``n`` is not >= 1.
+    """
+    check_size("m", m, what=" (rows of A)")
+    check_size("k", k, what=" (columns of A, rows of B)")
+    check_size("n", n, what=" (columns of B)")
     c = array_counts(m, k, n, cfg)
     out_bytes = m * n * _bytes_of(cfg.output_format, 64) if write_output else 0
     rd = c.a_bytes + c.b_bytes + c.acc_bytes_read
@@ -93,6 +101,9 @@ def weight_share_bytes(k: int, n: int, cfg: SystemConfig) -> int:
     of :func:`system_cost`). Under ``"partitions"`` the placement of one row group (all slices).
     """
     from pimjax.system import Mapping
+
+    check_size("k", k)
+    check_size("n", n)
 
     arr = cfg.array
     b_b = _bytes_of(arr.b_format, 32)
@@ -208,9 +219,16 @@ def system_cost(m: int, k_sizes: tuple[int, ...], n: int, owners: tuple[int, ...
         per time step): a slice whose share stays resident reads it from memory once.
       other_weights: bytes per slice of other layers' weights that must stay resident at the
         same time (layers whose calls are interleaved with these).
+
+    Raises:
+      ValueError: a bad shape or mapping (``m, n, tile_cols >= 1``; one ``k_sizes`` entry >= 0
+        per slice, summing to >= 1; one owner in ``0..num_slices - 1`` per output tile), or a
+        bad ``calls`` (>= 1) or ``other_weights`` (>= 0).
     """
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
         raise ValueError(f"calls must be a positive integer, got {calls!r}")
+    check_size("other_weights", other_weights, lo=0, what=" (bytes)")
+    check_matmul_call(m=m, k_sizes=k_sizes, n=n, owners=owners, tile_cols=tile_cols, cfg=cfg)
     if cfg.partitioning == "output_split":
         return _output_split_cost(m, sum(k_sizes), n, cfg, events=events, calls=calls,
                                   reuse_weights=reuse_weights, other_weights=other_weights)

@@ -28,7 +28,7 @@ blocks. A tile reduced by a single slice is owned by that slice (no network traf
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -63,6 +63,48 @@ class Placement(NamedTuple):
     segments: list[list[tuple[int, Segment]]]
     contributors: list[tuple[int, ...]]
     tile_cols: list[int]  # columns of each tile
+
+
+def check_size(name: str, v: Any, lo: int = 1, what: str = "") -> None:
+    """Raises unless the static size ``v`` is an integer >= ``lo``.
+
+    Python and NumPy integers are checked (``ValueError`` naming ``name`` and the valid range);
+    floats, strings and bools are a ``TypeError``; anything else (a traced value) passes.
+    """
+    if isinstance(v, (bool, float, str)):
+        raise TypeError(f"{name} must be an integer{what}, got {type(v).__name__} {v!r}")
+    if isinstance(v, (int, np.integer)) and v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}{what}, got {v}")
+
+
+def check_matmul_call(*, m: int, k_sizes: Sequence[int], n: int, owners: Sequence[int] | None, tile_cols: int,
+                      cfg: SystemConfig) -> None:
+    """Validates the shape and mapping of a system matmul (``K = sum(k_sizes)``) for ``cfg``.
+
+    ``m, n, tile_cols >= 1``; ``k_sizes``: one entry >= 0 per slice of ``cfg``, summing to >= 1;
+    ``owners`` (unless ``None``): one slice index in ``0..num_slices - 1`` per output tile of
+    ``tile_cols`` columns. Raises ``ValueError`` (``TypeError`` for a non-integer) naming the
+    argument and its valid range.
+    """
+    check_size("m", m, what=" (rows of A)")
+    check_size("n", n, what=" (columns of B)")
+    check_size("tile_cols", tile_cols, what=" (columns of an output tile)")
+    s_count = cfg.num_slices
+    if len(k_sizes) != s_count:
+        raise ValueError(f"k_sizes must have one entry per slice ({s_count}), got {len(k_sizes)}")
+    for s, ks in enumerate(k_sizes):
+        check_size(f"k_sizes[{s}]", ks, lo=0)
+    if all(isinstance(ks, (int, np.integer)) for ks in k_sizes) and sum(k_sizes) < 1:
+        raise ValueError(f"sum(k_sizes) (K) must be >= 1, got {sum(k_sizes)}")
+    if owners is None or not isinstance(n, (int, np.integer)) or not isinstance(tile_cols, (int, np.integer)):
+        return
+    n_tiles = -(-n // tile_cols)
+    if len(owners) != n_tiles:
+        raise ValueError(f"owners must have one entry per output tile (ceil(n / tile_cols) = {n_tiles}), "
+                         f"got {len(owners)}")
+    for t, o in enumerate(owners):
+        if isinstance(o, (int, np.integer)) and not 0 <= o < s_count:
+            raise ValueError(f"owners[{t}] must be a slice index in 0..{s_count - 1}, got {o}")
 
 
 def tile_packets(m: int, r: int, elems_per_packet: int) -> int:
@@ -243,8 +285,12 @@ def packetize_per_slice(*, k_sizes: Sequence[int], owners: Sequence[int], n: int
       owners: owner slice of each output tile of ``tile_cols`` columns.
       n, m: output columns and rows.
       cfg: the system (placement, ownership, packet element size, ICN).
-      row_block: rows per block (default: the cost model's, :func:`pimjax.cost.system_row_block`).
+      row_block: rows per block (default: the cost model's, :func:`pimjax.units._interconnect.system_row_block`).
+
+    Raises:
+      ValueError: a bad shape or mapping (:func:`check_matmul_call`).
     """
+    check_matmul_call(m=m, k_sizes=k_sizes, n=n, owners=owners, tile_cols=tile_cols, cfg=cfg)
     plc = placement(k_sizes=k_sizes, n=n, tile_cols=tile_cols, cfg=cfg)
     if row_block is None:
         row_block = system_row_block(m, plc, cfg)
@@ -290,6 +336,7 @@ def packetize(*, k_sizes: Sequence[int], owners: Sequence[int], n: int, tile_col
     packets and hops the ``payload_bytes`` bursts, elements the merged outputs.
     """
     if cfg.partitioning == "output_split":
+        check_matmul_call(m=m, k_sizes=k_sizes, n=n, owners=owners, tile_cols=tile_cols, cfg=cfg)
         sp = output_split(m, sum(k_sizes), n, cfg)
         bursts = -(-sp.bus_bytes // cfg.interconnect.payload_bytes)
         return ICNCounts(bursts, 0, sp.bus_bytes, sp.bus_bytes, bursts, sp.merged)

@@ -39,6 +39,12 @@ DEFAULT_IMAGES = 1024
 
 EDRAM_ORDERS: tuple[str, ...] = ("ascending", "descending")
 
+#: Upper limits of :class:`ScheduleConfig` and :class:`Latencies` (the command line checks the same).
+MAX_PES = 1 << 16
+MAX_IMAGES = 10**6
+MAX_BUFFER_BYTES = 1 << 62
+MAX_CACHE_SPEEDUP = 1e6
+
 
 def _int_field(cls: str, name: str, v: Any, lo: int, hi: int = 1 << 62) -> None:
     if isinstance(v, bool) or not isinstance(v, int):
@@ -69,9 +75,9 @@ class ScheduleConfig:
     images: int = DEFAULT_IMAGES
 
     def __post_init__(self) -> None:
-        _int_field("ScheduleConfig", "num_pes", self.num_pes, 1, 1 << 16)
-        _int_field("ScheduleConfig", "buffer_bytes", self.buffer_bytes, 0)
-        _int_field("ScheduleConfig", "images", self.images, 1, 10**6)
+        _int_field("ScheduleConfig", "num_pes", self.num_pes, 1, MAX_PES)
+        _int_field("ScheduleConfig", "buffer_bytes", self.buffer_bytes, 0, MAX_BUFFER_BYTES)
+        _int_field("ScheduleConfig", "images", self.images, 1, MAX_IMAGES)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -137,7 +143,7 @@ class Latencies:
     def __post_init__(self) -> None:
         if self.ram_bandwidth_gbps is not None:
             _num_field("Latencies", "ram_bandwidth_gbps", self.ram_bandwidth_gbps, 0.0, 1e6, lo_open=True)
-        _num_field("Latencies", "cache_speedup", self.cache_speedup, 1.0, 1e6)
+        _num_field("Latencies", "cache_speedup", self.cache_speedup, 1.0, MAX_CACHE_SPEEDUP)
         _num_field("Latencies", "ram_access_s", self.ram_access_s, 0.0, 1.0)
         _num_field("Latencies", "cache_access_s", self.cache_access_s, 0.0, 1.0)
         if self.cache_access_s > self.ram_access_s:

@@ -1,14 +1,16 @@
 """The training loop: costs of every phase, exact resume, and 1 vs 8 devices give the same bits."""
 
+import csv
 import dataclasses
 import os
+import shutil
 
 import jax
 import numpy as np
 import pytest
 from flax import nnx
 
-from pimjax.apps.train import TrainConfig, train
+from pimjax.apps.train import EVENTS, TrainConfig, _latest, prepare, train
 
 # the loop's features on a small CNN (two 3x3 convs of 4 channels, one dense layer: 3 emulated
 # layers, few compiles); every model's own training step is in test_cnn_models.py
@@ -100,6 +102,98 @@ def test_bad_config():
         TrainConfig(weight_bits=32)
     with pytest.raises(ValueError, match="TrainConfig.model"):
         train(dataclasses.replace(TINY, model="lenet"))
+    with pytest.raises(ValueError, match="TrainConfig.seed"):
+        TrainConfig(seed=-1)
+    with pytest.raises(ValueError, match="TrainConfig.resume needs TrainConfig.out_dir"):
+        TrainConfig(resume=True)
+    with pytest.raises(ValueError, match="TrainConfig.checkpoint_every needs TrainConfig.out_dir"):
+        TrainConfig(checkpoint_every=5)
+
+
+# 16 training images of 8x8 (2 steps of 8 per epoch), each with one pixel out of the 16-bit FF
+# input range: every step counts overflows
+SMALL = dataclasses.replace(TINY, model="cnn_d1_k3_c4", epochs=2)
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (24, 8, 8)).astype(np.float32)
+    x[:, 0, 0] = 300.0
+    y = np.arange(24) % 4
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x_train=x[:16], y_train=y[:16], x_test=x[16:], y_test=y[16:])
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def resumed_runs(small_npz, tmp_path_factory):
+    """Two epochs of 2 steps: uninterrupted; stopped after 3 steps; resumed from there."""
+    cfg = dataclasses.replace(SMALL, dataset=small_npz)
+    full = train(dataclasses.replace(cfg, out_dir=str(tmp_path_factory.mktemp("full"))))
+    cut_dir = str(tmp_path_factory.mktemp("cut"))
+    cut = train(dataclasses.replace(cfg, out_dir=cut_dir, max_steps=3))
+    resumed = train(dataclasses.replace(cfg, out_dir=cut_dir, resume=True))
+    return cfg, full, cut, resumed, cut_dir
+
+
+def test_resumed_epochs_equal_uninterrupted(resumed_runs):
+    cfg, full, cut, resumed, cut_dir = resumed_runs
+    assert [(r["epoch"], r["step"], r["partial"]) for r in cut["epochs"]] == [(1, 2, False), (2, 3, True)]
+    assert [(r["epoch"], r["step"], r["partial"]) for r in resumed["epochs"]] == [(1, 2, False), (2, 4, False)]
+    for a, b in zip(resumed["epochs"], full["epochs"]):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert resumed["epochs"][1]["seconds"] > cut["epochs"][1]["seconds"]  # the clock goes on
+    with open(os.path.join(cut_dir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # epoch 2 replaced, not appended
+    _assert_same_params(resumed["model"], full["model"])
+
+
+def test_epoch_events_are_summed_over_its_steps(resumed_runs):
+    full = resumed_runs[1]
+    last_step = sum(int(rec.overflow) for ph in full["step_costs"].values() for rec in ph.values())
+    assert last_step > 0
+    for row in full["epochs"]:
+        assert row["overflow"] > last_step and row["nan"] == 0 and row["inf"] == 0
+        assert row["update_overflow"] >= 0
+    assert full["events"] == {f: sum(r[f] for r in full["epochs"]) for f in EVENTS}
+
+
+def test_resume_refuses_another_run(resumed_runs, tmp_path):
+    cfg, cut_dir = resumed_runs[0], resumed_runs[4]
+    resume = dataclasses.replace(cfg, out_dir=cut_dir, resume=True)
+    with pytest.raises(ValueError, match=r"TrainConfig.model: 'cnn_d1_k3_c4' in the checkpoint, 'cnn_d1_k3_c8' now"):
+        prepare(dataclasses.replace(resume, model="cnn_d1_k3_c8"))
+    with pytest.raises(ValueError, match="TrainConfig.optimizer: 'adam' in the checkpoint, 'sgd' now"):
+        prepare(dataclasses.replace(resume, optimizer="sgd"))
+    prepare(dataclasses.replace(resume, max_steps=1, checkpoint_every=1))  # how long it runs may change
+    # without the run's config (an older checkpoint), the arrays are still checked
+    bare = tmp_path / "checkpoints"
+    shutil.copytree(os.path.join(cut_dir, "checkpoints"), bare, ignore=shutil.ignore_patterns("*.json"))
+    resume = dataclasses.replace(resume, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"do not fit .*kernel: \(9, 4\) float32 in the checkpoint, \(9, 8\)"):
+        prepare(dataclasses.replace(resume, model="cnn_d1_k3_c8"))
+    with pytest.raises(ValueError, match="do not fit"):
+        prepare(dataclasses.replace(resume, optimizer="sgd"))
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path, capsys):
+    p = prepare(dataclasses.replace(SMALL, max_steps=0, out_dir=str(tmp_path), resume=True))
+    assert p.step == 0 and "no checkpoint in" in capsys.readouterr().err
+
+
+def test_latest_skips_unfinished_checkpoints(tmp_path):
+    for d in ("step_00000002", "step_00000009.orbax-checkpoint-tmp-1712", "step_00000010.orbax-checkpoint-tmp-0"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "step_00000002.json").write_text("{}")
+    assert _latest(str(tmp_path)) == str(tmp_path / "step_00000002")
+
+
+def test_load_saturations_reported():
+    """Q0.7 resident weights: a weight of the initial CNN saturates when it is loaded."""
+    p = prepare(dataclasses.replace(SMALL, weight_bits=8, weight_frac=7))
+    assert p.load_events["overflow"] >= 1
 
 
 def test_events_reported_without_cost_records():

@@ -5,8 +5,16 @@
 an optax optimizer, and runs epochs with a progress bar. Every step records per-layer,
 per-phase costs (FF/BP/UP) in the same jitted computation. It writes per-epoch metrics to
 ``metrics.csv``/``metrics.json``, the cost table to ``costs.csv``, and orbax checkpoints; a
-resumed run gives the same bits as an uninterrupted one (data order and stochastic-rounding
-seeds are functions of (seed, step)).
+resumed run gives the same bits and the same epoch metrics as an uninterrupted one (data order
+and stochastic-rounding seeds are functions of (seed, step); the epoch's running loss, event
+counts and elapsed time are saved next to each checkpoint, in ``step_NNNNNNNN.json``, with the
+run's :func:`run_config`, which a resume must match).
+
+An epoch's metrics: ``train_loss`` (mean over its steps), the test metrics, ``overflow``,
+``nan``, ``inf`` (the numeric events of every emulated matmul, FF/BP/UP, summed over its steps),
+with resident weights ``update_overflow``/``update_nan``/``update_inf`` (those of its in-memory
+weight updates), ``seconds`` since the run's start, and ``partial`` (True when ``max_steps``
+stopped it before its end; a resumed run replaces that row when it finishes the epoch).
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import csv
 import dataclasses
 import json
 import os
+import re
+import sys
 import time
 from typing import Any
 
@@ -24,7 +34,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from pimjax.apps.costs import CostLayout, add_costs, collect_costs, cost_rows, format_cost_table
+from pimjax.apps.costs import CostLayout, collect_costs, cost_rows, format_cost_table
 from pimjax.apps.tasks import Task, make_task
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
 from pimjax.nn._layers import CostProbe
@@ -32,6 +42,12 @@ from pimjax.numerics import FixedFormat, fold_key
 from pimjax.system import default_mesh
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
+EVENTS = ("overflow", "nan", "inf")
+RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "max_steps", "progress")
+"""TrainConfig fields a resumed run may change: where, how long and how visibly it runs, and
+over how many devices (1 and N devices give the same bits). Every other field (the model, data,
+hardware, optimizer, seed, and ``epochs``, which sets the learning-rate schedule) makes the run
+and must match its checkpoint's (:func:`run_config`)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -73,7 +89,7 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         for f, lo in (("slices", 1), ("devices", 1), ("rows", 1), ("width", 1), ("epochs", 1),
-                      ("batch_size", 1), ("input_size", 4), ("checkpoint_every", 0)):
+                      ("batch_size", 1), ("input_size", 4), ("checkpoint_every", 0), ("seed", 0)):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"TrainConfig.{f} must be an integer >= {lo}, got {v!r}")
@@ -87,6 +103,19 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.model_width must be in (0, 4], got {self.model_width!r}")
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 0):
             raise ValueError(f"TrainConfig.max_steps must be a non-negative integer or None, got {self.max_steps!r}")
+        if self.seed >= 2**32:
+            raise ValueError(f"TrainConfig.seed must be an integer in [0, 2**32 - 1], got {self.seed!r}")
+        if self.out_dir is not None and not isinstance(self.out_dir, (str, os.PathLike)):
+            raise TypeError(f"TrainConfig.out_dir must be a path or None, got {self.out_dir!r}")
+        if not self.out_dir and (self.resume or self.checkpoint_every):
+            field = "resume" if self.resume else "checkpoint_every"
+            raise ValueError(f"TrainConfig.{field} needs TrainConfig.out_dir (the directory of the checkpoints), "
+                             f"got out_dir={self.out_dir!r}")
+
+
+def run_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The fields of ``cfg`` that make the run (all but :data:`RUNTIME_FIELDS`)."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in RUNTIME_FIELDS}
 
 
 def _tx(cfg: TrainConfig, total_steps: int = 0, hw=None) -> optax.GradientTransformation:
@@ -168,30 +197,93 @@ def make_steps(task: Task):
     return train_step, eval_step
 
 
-def _save(ckpt_dir: str, step: int, model, optimizer) -> None:
+_CKPT = re.compile(r"^step_\d{8}$")
+
+
+def _ckpt_name(step: int) -> str:
+    return f"step_{step:08d}"
+
+
+@dataclasses.dataclass
+class _EpochState:
+    """What a resumed run needs to report its epoch as an uninterrupted one would (saved as JSON
+    next to each checkpoint): the running loss of the epoch so far, its matmul events, the
+    resident-update events at its start, and the seconds since the run's start."""
+
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    events: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(EVENTS, 0))
+    update_base: dict[str, int] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _ckpt_state(model, optimizer, step: int) -> dict[str, Any]:
+    return jax.device_get({"model": nnx.to_pure_dict(nnx.state(model)),
+                           "opt": nnx.to_pure_dict(nnx.state(optimizer)), "step": np.asarray(step)})
+
+
+def _save(ckpt_dir: str, step: int, model, optimizer, cfg: TrainConfig, epoch: _EpochState) -> None:
     import orbax.checkpoint as ocp
 
-    path = os.path.abspath(os.path.join(ckpt_dir, f"step_{step:08d}"))
-    state = {"model": nnx.to_pure_dict(nnx.state(model)), "opt": nnx.to_pure_dict(nnx.state(optimizer)),
-             "step": np.asarray(step)}
+    path = os.path.abspath(os.path.join(ckpt_dir, _ckpt_name(step)))
     with ocp.StandardCheckpointer() as ck:
-        ck.save(path, jax.device_get(state), force=True)
+        ck.save(path, _ckpt_state(model, optimizer, step), force=True)
+    tmp = path + ".json.tmp"
+    with open(tmp, "w") as f:
+        json.dump({"config": run_config(cfg), "epoch_state": dataclasses.asdict(epoch)}, f, indent=1)
+    os.replace(tmp, path + ".json")
 
 
 def _latest(ckpt_dir: str) -> str | None:
+    """The newest finished checkpoint (``step_NNNNNNNN``; never an orbax temporary directory)."""
     if not os.path.isdir(ckpt_dir):
         return None
-    steps = sorted(d for d in os.listdir(ckpt_dir) if d.startswith("step_"))
+    steps = sorted(d for d in os.listdir(ckpt_dir) if _CKPT.match(d) and os.path.isdir(os.path.join(ckpt_dir, d)))
     return os.path.join(ckpt_dir, steps[-1]) if steps else None
+
+
+def _check_config(path: str, cfg: TrainConfig) -> _EpochState:
+    """The checkpoint's epoch state, after checking that its run's config is ``cfg``'s."""
+    if not os.path.exists(path + ".json"):
+        print(f"pimjax train: {path} has no {os.path.basename(path)}.json (an older pimjax): its config is not "
+              f"checked and the resumed epoch's loss, events and seconds cover only the resumed steps",
+              file=sys.stderr)
+        return _EpochState()
+    with open(path + ".json") as f:
+        saved = json.load(f)
+    now = run_config(cfg)
+    diff = [f"TrainConfig.{k}: {v!r} in the checkpoint, {now[k]!r} now"
+            for k, v in saved["config"].items() if k in now and v != now[k]]
+    if diff:
+        raise ValueError(f"cannot resume from {path}: it was saved by a different run ({'; '.join(diff)}); "
+                         f"resume with the checkpoint's values or use another out_dir")
+    return _EpochState(**saved["epoch_state"])
+
+
+def _check_tree(path: str, saved: Any, target: Any) -> None:
+    """Raises ValueError unless the checkpoint's leaves (metadata) are the target's, by path, shape and dtype."""
+    def leaves(tree):
+        return {jax.tree_util.keystr(p, simple=True, separator="/"): f"{tuple(x.shape)} {np.dtype(x.dtype)}"
+                for p, x in jax.tree_util.tree_leaves_with_path(tree)}
+
+    have, want = leaves(saved), leaves(target)
+    bad = [f"{k}: {have[k]} in the checkpoint, {want[k]} here" for k in want if k in have and have[k] != want[k]]
+    bad += [f"{k}: missing in the checkpoint" for k in want if k not in have]
+    bad += [f"{k}: in the checkpoint, not in this run" for k in have if k not in want]
+    if bad:
+        more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(f"cannot resume from {path}: its arrays do not fit this run's model and optimizer "
+                         f"({'; '.join(bad[:5])}{more})")
 
 
 def _restore(path: str, model, optimizer) -> int:
     import orbax.checkpoint as ocp
 
-    target = {"model": nnx.to_pure_dict(nnx.state(model)), "opt": nnx.to_pure_dict(nnx.state(optimizer)),
-              "step": np.asarray(0)}
+    target = _ckpt_state(model, optimizer, 0)
+    path = os.path.abspath(path)
     with ocp.StandardCheckpointer() as ck:
-        state = ck.restore(os.path.abspath(path), jax.device_get(target))
+        _check_tree(path, ck.metadata(path).item_metadata, target)
+        state = ck.restore(path, target)
     ms, os_ = nnx.state(model), nnx.state(optimizer)
     nnx.replace_by_pure_dict(ms, state["model"])
     nnx.replace_by_pure_dict(os_, state["opt"])
@@ -200,68 +292,127 @@ def _restore(path: str, model, optimizer) -> int:
     return int(state["step"])
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Runs ``cfg``; returns metrics per epoch, final test metrics and the cost table."""
+def _event_index(treedef) -> dict[str, np.ndarray]:
+    """Positions of the ``EVENTS`` fields of every record in a packed cost table."""
+    from pimjax.cost import CostRecord
+
+    recs = jax.tree.leaves(jax.tree.unflatten(treedef, list(range(treedef.num_leaves))),
+                           is_leaf=lambda x: isinstance(x, CostRecord))
+    return {f: np.array([getattr(r, f) for r in recs], dtype=np.int64) for f in EVENTS}
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A run set up to its first step (:func:`prepare`); :meth:`run` trains it."""
+
+    cfg: TrainConfig
+    task: Task
+    model: Any
+    optimizer: Any
+    steps_per_epoch: int
+    total_steps: int
+    step: int
+    epoch_state: _EpochState
+    history: list[dict[str, Any]]
+    load_events: dict[str, int]
+
+    def run(self) -> dict[str, Any]:
+        return _run(self)
+
+
+def prepare(cfg: TrainConfig) -> Prepared:
+    """Everything before the first step: the hardware, task (data, model), optimizer and, with
+    ``cfg.resume``, the latest checkpoint in ``cfg.out_dir`` (none there: a notice on stderr and
+    a fresh start). Bad input (data, model name, a checkpoint of another run) raises ValueError,
+    TypeError or FileNotFoundError here, before any training."""
     mesh = default_mesh(devices=cfg.devices) if cfg.devices > 1 else None
     hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width,
                            weights=cfg.weights, weight_format=FixedFormat(bits=cfg.weight_bits, frac=cfg.weight_frac))
     task = make_task(cfg, hw)
     model = task.make_model(nnx.Rngs(cfg.seed))
-    load_resident(model, hw)
+    load_events = load_resident(model, hw)
     steps_per_epoch = task.steps_per_epoch(cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = nnx.Optimizer(model, _tx(cfg, total_steps, hw), wrt=nnx.Param)
-    train_step, eval_step = make_steps(task)
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
+    step, epoch_state, history = 0, _EpochState(update_base=update_events(optimizer)), []
+    if cfg.resume:
+        ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
+        latest = _latest(ckpt_dir)
+        if latest is None:
+            print(f"pimjax train: no checkpoint in {ckpt_dir}: starting from step 0", file=sys.stderr)
+        else:
+            epoch_state = _check_config(latest, cfg)
+            step = _restore(latest, model, optimizer)
+            metrics = os.path.join(cfg.out_dir, "metrics.json")
+            if os.path.exists(metrics):
+                with open(metrics) as f:
+                    history = [r for r in json.load(f).get("epochs", []) if r["step"] <= step]
+    return Prepared(cfg, task, model, optimizer, steps_per_epoch, total_steps, step, epoch_state, history,
+                    load_events)
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Runs ``cfg``; returns metrics per epoch, final test metrics and the cost table
+    (:func:`prepare`, then :meth:`Prepared.run`)."""
+    return prepare(cfg).run()
+
+
+def _run(p: Prepared) -> dict[str, Any]:
+    cfg, task, model, optimizer, spe = p.cfg, p.task, p.model, p.optimizer, p.steps_per_epoch
+    train_step, eval_step = make_steps(task)
     ckpt_dir = os.path.join(cfg.out_dir, "checkpoints") if cfg.out_dir else None
-    step = 0
-    if cfg.resume and ckpt_dir and _latest(ckpt_dir):
-        step = _restore(_latest(ckpt_dir), model, optimizer)
-    history: list[dict[str, Any]] = []
-    if cfg.out_dir and step and os.path.exists(os.path.join(cfg.out_dir, "metrics.json")):
-        with open(os.path.join(cfg.out_dir, "metrics.json")) as f:
-            history = json.load(f).get("epochs", [])
-    bar = _progress(total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {cfg.slices} slices]")
-    step_costs = None
-    epoch_loss: list[float] = []
-    t0 = time.perf_counter()
-    while step < total_steps:
-        epoch, i = divmod(step, steps_per_epoch)
+    step, ep, history = p.step, p.epoch_state, list(p.history)
+    bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {cfg.slices} slices]")
+    step_costs = index = None
+    t0 = time.perf_counter() - ep.seconds
+    while step < p.total_steps:
+        epoch, i = divmod(step, spe)
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=epoch, index=i)
         seed = fold_key(jnp.uint32(cfg.seed), step)
-        loss, _, costs = train_step(model, optimizer, batch, seed)
-        step_costs = costs
-        epoch_loss.append(float(loss))
+        loss, _, step_costs = train_step(model, optimizer, batch, seed)
+        if index is None:
+            index = _event_index(step_costs.treedef)
+        packed = np.asarray(step_costs.packed)
+        for f in EVENTS:
+            ep.events[f] += int(packed[index[f]].sum())
+        ep.loss_sum += float(loss)
+        ep.loss_count += 1
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss):.4f}")
-        if ckpt_dir and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            _save(ckpt_dir, step, model, optimizer)
-        if step % steps_per_epoch == 0 or step == total_steps:
+        end = step % spe == 0 or step == p.total_steps
+        if end:
             test = evaluate(task, model, eval_step, cfg)
-            rec = {"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(epoch_loss)),
-                   **{f"test_{k}": v for k, v in test.items()}, "seconds": time.perf_counter() - t0}
-            history.append(rec)
-            epoch_loss = []
+            upd = update_events(optimizer)
+            rec = {"epoch": epoch + 1, "step": step, "partial": step % spe != 0,
+                   "train_loss": ep.loss_sum / ep.loss_count, **{f"test_{k}": v for k, v in test.items()},
+                   **ep.events, **{f"update_{f}": upd[f] - ep.update_base.get(f, 0) for f in EVENTS if f in upd},
+                   "seconds": time.perf_counter() - t0}
+            history = [r for r in history if r["epoch"] != rec["epoch"]] + [rec]
             bar.write(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                          for k, v in rec.items() if k != "epoch"))
-            if ckpt_dir:
-                _save(ckpt_dir, step, model, optimizer)
-            if cfg.out_dir:
-                _write_metrics(cfg, history)
+                                                          for k, v in rec.items() if k != "epoch"), file=sys.stderr)
+            if step % spe == 0:
+                ep = _EpochState(update_base=upd)
+        if ckpt_dir and (end or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
+            ep.seconds = time.perf_counter() - t0
+            _save(ckpt_dir, step, model, optimizer, cfg, ep)
+        if end and cfg.out_dir:
+            _write_metrics(cfg, history)
     bar.close()
     if step_costs is None:  # nothing left to run (resumed at the end): cost of one step
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=0, index=0)
         _, _, step_costs = train_step(nnx.clone(model), nnx.clone(optimizer), batch, jnp.uint32(0))
     step_costs = step_costs.unpack()
     final = evaluate(task, model, eval_step, cfg)
-    table = format_cost_table(step_costs, title=f"cost of one training step (batch {cfg.batch_size}), "
+    table = format_cost_table(step_costs, title=f"cost of one training step (batch {len(jax.tree.leaves(batch)[0])}), "
                                                  f"{cfg.slices} slices, precision {cfg.precision}")
     if cfg.out_dir:
         _write_costs(cfg, step_costs)
     return {"config": dataclasses.asdict(cfg), "epochs": history, "final": final, "step_costs": step_costs,
-            "cost_table": table, "steps": step, "model": model, "update_events": update_events(optimizer)}
+            "cost_table": table, "steps": step, "model": model, "update_events": update_events(optimizer),
+            "load_events": p.load_events, "events": {f: sum(r.get(f, 0) for r in history) for f in EVENTS}}
 
 
 def evaluate(task: Task, model, eval_step, cfg: TrainConfig) -> dict[str, float]:
@@ -287,7 +438,7 @@ def _write_metrics(cfg: TrainConfig, history: list[dict[str, Any]]) -> None:
     os.makedirs(cfg.out_dir, exist_ok=True)
     with open(os.path.join(cfg.out_dir, "metrics.json"), "w") as f:
         json.dump({"config": dataclasses.asdict(cfg), "epochs": history}, f, indent=1)
-    keys = sorted({k for r in history for k in r})
+    keys = list(dict.fromkeys(k for r in history for k in r))
     with open(os.path.join(cfg.out_dir, "metrics.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()

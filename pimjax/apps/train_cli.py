@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 
+from pimjax.apps.argtypes import add_usage_errors
 from pimjax.nn import PRECISIONS, WEIGHTS
 
 
@@ -14,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model on emulated slices; print accuracy and per-layer costs",
-                       description="Train a model whose every matmul (FF, BP, UP) runs on emulated slices.")
+                       description="Train a model whose every matmul (FF, BP, UP) runs on emulated slices. "
+                       "The progress bar and the per-epoch lines go to stderr, the report to stdout.")
     p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50, translator, or a small "
                    "CNN cnn_d<depth>_k<kernel>_c<channels> (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset, help="digits (bundled) or a path to your own .npz "
@@ -39,32 +41,50 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-size", type=int, default=d.input_size, help="image side (digits are upsampled)")
     p.add_argument("--model-width", type=float, default=d.model_width, help="channel multiplier (1.0 = full)")
     p.add_argument("--out", dest="out_dir", default=None, help="directory for metrics, costs and checkpoints")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: each epoch)")
-    p.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in --out")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
+    p.add_argument("--checkpoint-every", type=int, default=0,
+                   help="steps between checkpoints, besides the one at each epoch's end and at the last step "
+                   "(0: only those; needs --out)")
+    p.add_argument("--resume", action="store_true",
+                   help="resume from the latest checkpoint in --out (needs --out). The run's options (all but "
+                   "--out, --devices, --checkpoint-every, --max-steps, --no-progress) must be the checkpoint's, "
+                   "--epochs included, else a usage error. No checkpoint there: a notice on stderr and a start "
+                   "from step 0, so the same command both starts and continues a run")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop after this many steps in total (an epoch cut short is marked partial in the metrics)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
-    p.add_argument("--json", action="store_true", help="print the final report as JSON")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON (the only stdout output)")
     p.set_defaults(func=run)
+    add_usage_errors(p)
+
+
+def _events_line(what: str, ev: dict, overflow: str = "overflows", random_bits: bool = False) -> str:
+    line = f"{what}: {ev['overflow']} {overflow}, {ev['nan']} NaN, {ev['inf']} Inf"
+    return line + (f", {ev['random_bits']} random bits" if random_bits else "")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimjax.apps.train import TrainConfig, train
+    from pimjax.apps.train import TrainConfig, prepare
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    out = train(cfg)
+    try:  # bad options, data or checkpoint: a usage error; errors while training stay tracebacks
+        cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+        prepared = prepare(cfg)
+    except (ValueError, TypeError, FileNotFoundError) as e:  # a missing --dataset file too
+        args.usage_error(str(e))
+    out = prepared.run()
     final = out["final"]
     if args.json:
-        print(json.dumps({"epochs": out["epochs"], "final": final, "steps": out["steps"],
-                          "update_events": out["update_events"]}, indent=1))
+        print(json.dumps({k: out[k] for k in ("epochs", "final", "steps", "events", "update_events", "load_events")},
+                         indent=1))
         return 0
     print()
     print(out["cost_table"])
     print()
+    print(_events_line(f"emulated matmul events over the run's epochs ({out['steps']} steps)", out["events"]))
+    if out["load_events"]:
+        print(_events_line("resident weights at load", out["load_events"], "saturations"))
     if out["update_events"]:
-        ev = out["update_events"]
-        print(f"resident weight updates: {ev['overflow']} saturations, {ev['nan']} NaN, {ev['inf']} Inf, "
-              f"{ev['random_bits']} random bits")
+        print(_events_line("resident weight updates", out["update_events"], "saturations", random_bits=True))
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     print(f"final test {metrics}  ({cfg.model}, precision {cfg.precision}, {cfg.slices} slices, "
           f"{out['steps']} steps)")

@@ -1,0 +1,56 @@
+"""``pimjax train``: the report on stdout (JSON alone with --json), bad input as usage errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pimjax.cli import main
+
+TINY = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--rows", "8", "--width", "4", "--no-progress",
+        "--max-steps", "1"]
+
+
+@pytest.fixture(scope="module")
+def twelve_images(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("data") / "twelve.npz"
+    np.savez(path, x_train=rng.uniform(0, 1, (12, 8, 8)).astype(np.float32), y_train=np.arange(12) % 3,
+             x_test=rng.uniform(0, 1, (4, 8, 8)).astype(np.float32), y_test=np.arange(4) % 3)
+    return str(path)
+
+
+def test_json_is_all_of_stdout(twelve_images, capsys):
+    assert main([*TINY, "--dataset", twelve_images, "--batch-size", "8", "--json"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["steps"] == 1 and report["epochs"][0]["partial"] is False
+    assert set(report["load_events"]) >= {"overflow", "nan", "inf"} and "overflow" in report["events"]
+    assert "epoch 1:" in err
+
+
+def test_text_report(twelve_images, capsys):
+    """The cost table of the step's batch and the weights saturated at load (Q0.7)."""
+    assert main([*TINY, "--dataset", twelve_images, "--batch-size", "4", "--weight-bits", "8",
+                 "--weight-frac", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "cost of one training step (batch 4)" in out and "TOTAL" in out
+    load = next(line for line in out.splitlines() if line.startswith("resident weights at load:"))
+    assert int(load.split()[4]) >= 1
+    assert "final test accuracy" in out
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--slices", "0"], "TrainConfig.slices"), (["--batch-size", "0"], "TrainConfig.batch_size"),
+    (["--lr", "-1"], "TrainConfig.learning_rate"), (["--epochs", "0"], "TrainConfig.epochs"),
+    (["--seed", "-1"], "TrainConfig.seed"), (["--slices", "1024", "--devices", "1024"], "TrainConfig.devices"),
+    (["--model", "nosuch"], "TrainConfig.model"), (["--dataset", "foo.csv"], "TrainConfig.dataset"),
+    (["--dataset", "nofile.npz"], "no such dataset file"), (["--resume"], "TrainConfig.resume needs"),
+    (["--checkpoint-every", "5"], "TrainConfig.checkpoint_every needs"),
+])
+def test_bad_values_are_usage_errors(args, field, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*TINY, *args])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert field in err and "Traceback" not in err

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Iterator
 
 import numpy as np
 
 __all__ = ["ArrayDataset", "load_digits_dataset", "load_npz_dataset", "batches", "num_batches",
-           "epoch_permutation", "NPZ_KEYS"]
+           "epoch_permutation", "NPZ_KEYS", "check_finite", "check_square_nhwc", "looks_channels_first"]
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -119,14 +120,22 @@ def load_npz_dataset(path: str | os.PathLike, *, channels_first: bool = False, s
     Args:
       path: the file (``np.load`` with ``allow_pickle=False``).
       channels_first: the images are NCHW; they are transposed to NHWC.
-      scale: ``"auto"`` divides integer images by their dtype's maximum (uint8: 255) and leaves
-        float images as they are; a number divides by it; ``None`` keeps the values.
+      scale: ``"auto"``: uint8 images are divided by 255, uint16 by 65535; images of any other
+        integer dtype (int64 from ``np.array`` of Python ints, int16, ...) are taken as 8-bit
+        images and divided by 255 when all their values lie in 0..255, else ValueError (pass
+        ``scale``); float (and bool) images are kept as they are. A positive finite number
+        divides by it; ``None`` keeps the values.
       num_classes: default ``max(label) + 1`` over both splits; labels must be below it.
       name: dataset name (default the file's stem).
 
     Raises:
-      FileNotFoundError, or ValueError naming the missing key or the inconsistent shape.
+      FileNotFoundError, or ValueError naming the missing key, the inconsistent shape, the split
+      holding NaN/Inf (with their count), images that look channels-first (``(N, C, H, W)``
+      with C in 1, 3, 4) without ``channels_first=True``, or integer images that ``"auto"``
+      cannot scale.
     """
+    if not (scale is None or scale == "auto" or _is_positive_number(scale)):
+        raise ValueError(f"scale must be 'auto', a positive finite number or None, got {scale!r}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such dataset file: {path}")
@@ -155,6 +164,9 @@ def load_npz_dataset(path: str | os.PathLike, *, channels_first: bool = False, s
         elif x.ndim == 4:
             if channels_first:
                 x = np.transpose(x, (0, 2, 3, 1))
+            elif looks_channels_first(x.shape):
+                raise ValueError(f"x_{split} has shape {x.shape}, which looks channels-first (N, C, H, W); "
+                                 f"pass channels_first=True (images must be NHWC)")
         else:
             raise ValueError(f"x_{split} must have shape (N, H, W) or (N, H, W, C), got {x.shape}")
         if x.shape[0] != y.shape[0]:
@@ -166,16 +178,11 @@ def load_npz_dataset(path: str | os.PathLike, *, channels_first: bool = False, s
     if xtr.shape[1:] != xte.shape[1:]:
         raise ValueError(f"x_train images {xtr.shape[1:]} and x_test images {xte.shape[1:]} differ in shape")
 
-    def _scale(x: np.ndarray) -> np.ndarray:
-        if scale is None:
-            return x.astype(np.float32)
-        if isinstance(scale, str):
-            if scale != "auto":
-                raise ValueError(f"scale must be 'auto', a number or None, got {scale!r}")
-            if np.issubdtype(x.dtype, np.integer):
-                return (x.astype(np.float64) / np.iinfo(x.dtype).max).astype(np.float32)
-            return x.astype(np.float32)
-        return (x.astype(np.float64) / float(scale)).astype(np.float32)
+    def _scale(x: np.ndarray, split: str) -> np.ndarray:
+        div = _auto_scale(x, split) if scale == "auto" else scale
+        out = x.astype(np.float32) if div is None else (x.astype(np.float64) / float(div)).astype(np.float32)
+        check_finite(f"x_{split}", out)
+        return out
 
     top = int(max(ytr.max(), yte.max())) + 1
     if num_classes is None:
@@ -184,8 +191,58 @@ def load_npz_dataset(path: str | os.PathLike, *, channels_first: bool = False, s
         raise ValueError(f"labels go up to {top - 1} but num_classes is {num_classes}")
     if name is None:
         name = os.path.splitext(os.path.basename(path))[0]
-    return ArrayDataset(x_train=_scale(xtr), y_train=ytr.astype(np.int32), x_test=_scale(xte),
+    return ArrayDataset(x_train=_scale(xtr, "train"), y_train=ytr.astype(np.int32), x_test=_scale(xte, "test"),
                         y_test=yte.astype(np.int32), num_classes=int(num_classes), name=name)
+
+
+def _is_positive_number(v: object) -> bool:
+    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            and math.isfinite(float(v)) and float(v) > 0)
+
+
+def _auto_scale(x: np.ndarray, split: str) -> float | None:
+    """The divisor of ``scale="auto"`` (see :func:`load_npz_dataset`); ``None``: keep the values."""
+    if x.dtype == np.uint8:
+        return 255.0
+    if x.dtype == np.uint16:
+        return 65535.0
+    if not np.issubdtype(x.dtype, np.integer):
+        return None
+    lo, hi = int(x.min()), int(x.max())
+    if 0 <= lo and hi <= 255:
+        return 255.0
+    raise ValueError(f"x_{split} has {x.dtype} values in {lo}..{hi}, outside 0..255, so scale='auto' cannot tell "
+                     f"their range; pass scale= explicitly (e.g. {max(hi, -lo)}) or save uint8/uint16 images")
+
+
+def check_finite(name: str, x: np.ndarray) -> None:
+    """ValueError naming ``name`` and the number of NaN/Inf values of ``x``, if it has any."""
+    if np.issubdtype(x.dtype, np.inexact):
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"{name} has {bad} non-finite value(s) (NaN or Inf, after conversion to float32) "
+                             f"of {x.size}; clean the data first")
+
+
+def looks_channels_first(shape: tuple[int, ...]) -> bool:
+    """Whether 4-D images of ``shape`` look like ``(N, C, H, W)`` read as NHWC: a "height" of 1, 3 or 4,
+    other than the width, and a larger last ("channel") dimension."""
+    return len(shape) == 4 and shape[1] in (1, 3, 4) and shape[1] != shape[2] and shape[3] > shape[1]
+
+
+def check_square_nhwc(name: str, x: np.ndarray) -> int:
+    """The side of ``x``'s square NHWC images; ValueError naming ``name`` otherwise (suggesting a
+    transpose when the images look channels-first)."""
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be NHWC images (N, H, W, C), got shape {x.shape}")
+    h, w = x.shape[1:3]
+    if looks_channels_first(x.shape):
+        raise ValueError(f"{name} has shape {x.shape}, which looks channels-first (N, C, H, W); images must be "
+                         f"NHWC: transpose them with x.transpose(0, 2, 3, 1) (or load_npz_dataset(..., "
+                         f"channels_first=True))")
+    if h != w:
+        raise ValueError(f"{name} images must be square, got {h}x{w} (shape {x.shape}, NHWC)")
+    return int(h)
 
 
 def num_batches(n: int, batch_size: int, *, drop_remainder: bool = True) -> int:

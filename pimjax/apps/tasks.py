@@ -11,6 +11,7 @@ the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterator
 
 import jax
@@ -49,16 +50,46 @@ class Task:
     def test_batches(self, batch_size: int) -> Iterator[Any]:
         raise NotImplementedError
 
+    def check_batch_size(self, batch_size: int) -> int:
+        """``batch_size`` if it is an integer in ``[1, n_train]``, else ValueError naming the range."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or not 1 <= batch_size <= self.n_train:
+            raise ValueError(f"batch_size must be an integer in [1, {self.n_train}] (the training set's size), "
+                             f"got {batch_size!r}")
+        return int(batch_size)
+
     def steps_per_epoch(self, batch_size: int) -> int:
-        return max(1, self.n_train // batch_size)
+        return self.n_train // self.check_batch_size(batch_size)
+
+
+def _padded_batches(arrays: tuple[np.ndarray, ...], batch_size: int) -> Iterator[tuple[list[jax.Array], jax.Array]]:
+    """Consecutive batches of ``arrays`` (same length) covering all of them, the last one zero-padded
+    to ``batch_size`` (one shape: one compile); yields ``(batch arrays, valid)``, ``valid`` (B,) bool."""
+    n = len(arrays[0])
+    for s in range(0, n, batch_size):
+        part = [a[s:s + batch_size] for a in arrays]
+        valid = np.ones(len(part[0]), bool)
+        pad = batch_size - len(valid)
+        if pad:
+            part = [np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)]) for a in part]
+            valid = np.concatenate([valid, np.zeros(pad, bool)])
+        yield [jnp.asarray(a) for a in part], jnp.asarray(valid)
 
 
 class ClassificationTask(Task):
-    """A CNN on image arrays (NHWC float32 in [0, 1], integer labels)."""
+    """A CNN on image arrays (square NHWC float32 in [0, 1], integer labels); ValueError for
+    images that are not square NHWC (naming the split, suggesting a transpose for NCHW data)."""
 
     def __init__(self, cfg: Any, hw: TrainingHardware, data: tuple[np.ndarray, ...]):
+        from pimjax.apps.data import check_square_nhwc
+
         self.cfg, self.hw = cfg, hw
         self.x_train, self.y_train, self.x_test, self.y_test = data
+        sides = {check_square_nhwc(k, x) for k, x in (("x_train", self.x_train), ("x_test", self.x_test))}
+        if len(sides) != 1 or self.x_train.shape[-1] != self.x_test.shape[-1]:
+            raise ValueError(f"x_train images {self.x_train.shape[1:]} and x_test images {self.x_test.shape[1:]} "
+                             f"differ in shape")
+        self.input_size = sides.pop()
         self.n_train = len(self.x_train)
         self.num_classes = int(max(self.y_train.max(), self.y_test.max()) + 1)
 
@@ -66,7 +97,7 @@ class ClassificationTask(Task):
         from pimjax.nn import make_cnn
 
         return make_cnn(self.cfg.model, hw=self.hw, num_classes=self.num_classes,
-                        in_channels=self.x_train.shape[-1], input_size=self.x_train.shape[1],
+                        in_channels=self.x_train.shape[-1], input_size=self.input_size,
                         width=self.cfg.model_width, rngs=rngs)
 
     def loss(self, model, batch, *, seed, train: bool):
@@ -87,16 +118,8 @@ class ClassificationTask(Task):
         return jnp.asarray(self.x_train[idx]), jnp.asarray(self.y_train[idx])
 
     def test_batches(self, batch_size):
-        n = len(self.x_test)
-        for s in range(0, n, batch_size):
-            x, y = self.x_test[s:s + batch_size], self.y_test[s:s + batch_size]
-            valid = np.ones(len(x), bool)
-            if len(x) < batch_size:  # pad to one shape: one compile
-                pad = batch_size - len(x)
-                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-                y = np.concatenate([y, np.zeros(pad, y.dtype)])
-                valid = np.concatenate([valid, np.zeros(pad, bool)])
-            yield jnp.asarray(x), jnp.asarray(y), jnp.asarray(valid)
+        for (x, y), valid in _padded_batches((self.x_test, self.y_test), batch_size):
+            yield x, y, valid
 
 
 class TranslationTask(Task):
@@ -146,16 +169,26 @@ class TranslationTask(Task):
         return tuple(jnp.asarray(a[idx]) for a in arrs)
 
     def test_batches(self, batch_size):
-        arrs = self._arrays("test")
-        n = len(arrs[0])
-        for s in range(0, n - batch_size + 1, batch_size):
-            yield tuple(jnp.asarray(a[s:s + batch_size]) for a in arrs)
+        """All of the test set; the last batch is zero-padded, its padded rows masked out (mask 0)."""
+        for (src, src_mask, tgt_in, tgt_out, mask), valid in _padded_batches(self._arrays("test"), batch_size):
+            yield src, src_mask, tgt_in, tgt_out, mask * valid[:, None]
 
 
 def make_task(cfg: Any, hw: TrainingHardware) -> Task:
-    """The task of ``cfg.model`` on ``cfg.dataset`` (digits, translation or an .npz path)."""
+    """The task of ``cfg.model`` on ``cfg.dataset`` (digits, translation or an .npz path).
+
+    ValueError for a ``batch_size`` outside ``[1, training set size]``, a dataset other than
+    ``"digits"`` (the default) or ``"translation"`` for the translator (it trains on the
+    synthetic translation task only), or, for an ``.npz`` (whose images are not resized), an
+    ``input_size`` set to neither its default nor the images' side.
+    """
     if cfg.model in TRANSLATOR_NAMES:
-        return TranslationTask(cfg, hw)
+        if cfg.dataset not in ("digits", "translation"):
+            raise ValueError(f"TrainConfig.dataset: the translator trains on the synthetic translation task only "
+                             f"('translation', or the default 'digits'), got {cfg.dataset!r}")
+        task = TranslationTask(cfg, hw)
+        task.check_batch_size(cfg.batch_size)
+        return task
     from pimjax.nn._small_cnn import parse_name
 
     if cfg.model not in CNN_NAMES and parse_name(cfg.model) is None:
@@ -169,7 +202,19 @@ def make_task(cfg: Any, hw: TrainingHardware) -> Task:
         ds = data_mod.load_npz_dataset(cfg.dataset)
     else:
         raise ValueError(f"TrainConfig.dataset must be 'digits' or a path to an .npz file, got {cfg.dataset!r}")
-    return ClassificationTask(cfg, hw, _as_tuple(ds))
+    task = ClassificationTask(cfg, hw, _as_tuple(ds))
+    if cfg.dataset != "digits" and cfg.input_size not in (task.input_size, _field_default(cfg, "input_size")):
+        raise ValueError(f"TrainConfig.input_size is {cfg.input_size} but the images of {cfg.dataset} are "
+                         f"{task.input_size}x{task.input_size} (.npz images are not resized): set input_size to "
+                         f"{task.input_size} or leave it at its default")
+    task.check_batch_size(cfg.batch_size)
+    return task
+
+
+def _field_default(cfg: Any, name: str) -> Any:
+    """The default of dataclass field ``name`` of ``cfg`` (``None`` if there is none)."""
+    fields = dataclasses.fields(cfg) if dataclasses.is_dataclass(cfg) else ()
+    return next((f.default for f in fields if f.name == name), None)
 
 
 def _as_tuple(ds: Any) -> tuple[np.ndarray, ...]:

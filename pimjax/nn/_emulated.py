@@ -98,6 +98,14 @@ class TrainingHardware:
         return all(getattr(self, p).system is None for p in PHASES)
 
 
+def check_hardware(name: str, hw: Any) -> TrainingHardware:
+    """``hw`` if it is a :class:`TrainingHardware`, else TypeError naming ``name`` (an argument)."""
+    if not isinstance(hw, TrainingHardware):
+        raise TypeError(f"{name} must be a TrainingHardware (e.g. pimjax.nn.training_hardware('neurotrainer')), "
+                        f"got {type(hw).__name__}")
+    return hw
+
+
 def _out_frac(cfg: SystemConfig) -> int:
     of = cfg.aggregation.output_format
     return of.frac if isinstance(of, FixedFormat) else cfg.aggregation.accumulator_format.frac
@@ -175,6 +183,7 @@ def emulated_dot(x: jax.Array, w: jax.Array, hw: TrainingHardware, *, seed: Any,
     Returns:
       ``(y, ff_events)`` with ``y`` (..., N) float32 and the FF events as a float32 (4,) vector.
     """
+    check_hardware("emulated_dot's hw", hw)
     if x.shape[-1] != w.shape[0]:
         raise ValueError(f"x's last dimension ({x.shape[-1]}) must equal w's first ({w.shape[0]})")
     if probe is None:

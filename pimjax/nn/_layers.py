@@ -21,8 +21,8 @@ from flax import nnx
 
 from pimjax.cost import CostRecord, system_cost
 from pimjax.numerics import NumericEvents, fold_key
-from pimjax.nn._emulated import N_EVENTS, TrainingHardware, emulated_dot
-from pimjax.nn._im2col import im2col
+from pimjax.nn._emulated import N_EVENTS, TrainingHardware, check_hardware, emulated_dot
+from pimjax.nn._im2col import conv_output_pads, im2col
 from pimjax.nn._noise import forward_override
 from pimjax.system import Mapping
 
@@ -85,6 +85,37 @@ def probe_events(probe_grad: jax.Array) -> dict[str, jax.Array]:
     return {"bp": probe_grad[0], "up": probe_grad[1]}
 
 
+def check_int(name: str, v: Any, lo: int = 1) -> int:
+    """``v`` as an ``int`` if it is an integer (not a bool) >= ``lo``; TypeError / ValueError naming ``name``."""
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise TypeError(f"{name} must be an integer >= {lo}, got {type(v).__name__} {v!r}")
+    if int(v) < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {int(v)}")
+    return int(v)
+
+
+def _pair(name: str, v: Any) -> tuple[int, int]:
+    """An int ``k`` as ``(k, k)`` (as ``flax.nnx.Conv``) or a pair of positive integers."""
+    if hasattr(v, "__index__") and not isinstance(v, bool):
+        v = (v, v)
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 2:
+        raise TypeError(f"{name} must be a positive integer or a pair of them, got {v!r}")
+    return check_int(f"{name}[0]", v[0]), check_int(f"{name}[1]", v[1])
+
+
+def _check_padding(padding: Any, kernel_size: tuple[int, int], strides: tuple[int, int]) -> Any:
+    """``"SAME"``, ``"VALID"`` or two non-negative ``(low, high)`` pairs (as a tuple); ValueError otherwise."""
+    if isinstance(padding, str):
+        if padding not in ("SAME", "VALID"):
+            raise ValueError(f"padding must be 'SAME', 'VALID' or two (low, high) pairs, got {padding!r}")
+        return padding
+    try:
+        return tuple(conv_output_pads((1, 1), kernel_size, strides, padding))
+    except (TypeError, ValueError):
+        raise ValueError(f"padding must be 'SAME', 'VALID' or two non-negative (low, high) pairs, "
+                         f"got {padding!r}") from None
+
+
 class EmuLinear(nnx.Module):
     """Dense layer ``y = x @ W + b`` with FF/BP/UP on the emulated hardware.
 
@@ -95,10 +126,18 @@ class EmuLinear(nnx.Module):
       rngs: parameter initialisation.
       use_bias: add a float bias after the array (as the aggregation engine's output).
       kernel_init: initializer of the (in_features, out_features) kernel (default LeCun normal).
+
+    Raises:
+      TypeError / ValueError naming the argument: sizes that are not integers >= 1, a negative
+      ``layer_id``, ``hw`` not a :class:`~pimjax.nn.TrainingHardware`; at call, an input whose
+      last dimension is not ``in_features``.
     """
 
     def __init__(self, in_features: int, out_features: int, *, hw: TrainingHardware, layer_id: int,
                  rngs: nnx.Rngs, use_bias: bool = True, name: str = "", kernel_init: Any = None):
+        in_features, out_features = check_int("in_features", in_features), check_int("out_features", out_features)
+        layer_id = check_int("layer_id", layer_id, 0)
+        check_hardware("hw", hw)
         init = kernel_init or nnx.initializers.lecun_normal()
         self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features), jnp.float32))
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
@@ -108,6 +147,9 @@ class EmuLinear(nnx.Module):
         self.name = name or f"linear{layer_id}"
 
     def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"{self.name}: the input's last dimension is {x.shape[-1]} but in_features is "
+                             f"{self.kernel.shape[0]} (input shape {x.shape})")
         s = fold_key(jnp.asarray(seed, jnp.uint32), self.layer_id)
         y, ev = emulated_dot(x, self.kernel[...], self.hw, seed=s, probe=self.probe[...])
         return self.output(y, math.prod(x.shape[:-1]), ev)
@@ -131,20 +173,29 @@ class EmuConv(nnx.Module):
     :func:`~pimjax.nn.im2col`). The backward pass of the patch extraction (col2im: summing
     overlapping patch gradients) is float. With every phase native (precision ``"native"``, the
     float32 reference) the layer is a plain ``jax.lax.conv_general_dilated``, as ``nnx.Conv``.
+
+    ``kernel_size`` and ``strides`` are an int ``k`` (meaning ``(k, k)``, as ``nnx.Conv``) or a
+    pair; ``padding`` is ``"SAME"``, ``"VALID"`` or two ``(low, high)`` pairs. Bad arguments
+    raise TypeError / ValueError naming them (as :class:`EmuLinear`); at call, ValueError for an
+    input that is not NHWC with ``in_features`` channels.
     """
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: Sequence[int], *,
-                 hw: TrainingHardware, layer_id: int, rngs: nnx.Rngs, strides: Sequence[int] = (1, 1),
+    def __init__(self, in_features: int, out_features: int, kernel_size: int | Sequence[int], *,
+                 hw: TrainingHardware, layer_id: int, rngs: nnx.Rngs, strides: int | Sequence[int] = (1, 1),
                  padding: str | Sequence[tuple[int, int]] = "SAME", use_bias: bool = True, name: str = "",
                  kernel_init: Any = None):
-        self.kernel_size = tuple(kernel_size)
-        self.strides = tuple(strides)
-        self.padding = padding
-        kdim = in_features * self.kernel_size[0] * self.kernel_size[1]
+        self.in_features = check_int("in_features", in_features)
+        self.kernel_size = _pair("kernel_size", kernel_size)
+        self.strides = _pair("strides", strides)
+        self.padding = _check_padding(padding, self.kernel_size, self.strides)
+        kdim = self.in_features * self.kernel_size[0] * self.kernel_size[1]
         self.linear = EmuLinear(kdim, out_features, hw=hw, layer_id=layer_id, rngs=rngs, use_bias=use_bias,
                                 name=name or f"conv{layer_id}", kernel_init=kernel_init)
 
     def __call__(self, x: jax.Array, *, seed: jax.Array) -> jax.Array:
+        if x.ndim != 4 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self.linear.name}: expects NHWC input with in_features={self.in_features} channels, "
+                             f"got shape {x.shape}")
         hw = self.linear.hw
         if hw.is_native and hw.noise is None and forward_override() is None:
             # plain float32 (the reference): the convolution itself, as nnx.Conv computes it
@@ -235,6 +286,7 @@ def emulated_dot_general(hw: TrainingHardware, seed: Any = 0):
     (FF/BP/UP); ``precision``, ``preferred_element_type`` and ``out_sharding`` are accepted and
     ignored (the hardware fixes the precision).
     """
+    check_hardware("hw", hw)
 
     def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
                     out_sharding=None):

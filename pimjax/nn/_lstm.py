@@ -16,7 +16,7 @@ from flax import nnx
 from pimjax.hw import LUTConfig
 from pimjax.nn._activations import activation
 from pimjax.nn._emulated import TrainingHardware
-from pimjax.nn._layers import EmuLinear
+from pimjax.nn._layers import EmuLinear, check_int
 
 LUTs = LUTConfig | Mapping[str, LUTConfig | None] | None
 
@@ -31,7 +31,6 @@ def _act(name: str, x: jax.Array, lut: LUTs) -> jax.Array:
     return activation(name, x, _lut_for(lut, name))
 
 
-
 class EmuLSTMCell(nnx.Module):
     """LSTM cell with its one gate matmul on the emulated hardware.
 
@@ -40,7 +39,7 @@ class EmuLSTMCell(nnx.Module):
     ``c' = f * c + i * g`` and ``h' = o * tanh(c')``. The nonlinearities are exact float32 or
     LUTs (``lut``: one :class:`~pimjax.hw.LUTConfig` for all, or a mapping ``{"sigmoid": ...,
     "tanh": ...}``); the elementwise products are float32. The forget-gate bias starts at
-    ``forget_bias``.
+    ``forget_bias``. Sizes that are not integers >= 1 raise TypeError / ValueError naming them.
 
     Args:
       in_features: size of ``x``.
@@ -55,8 +54,8 @@ class EmuLSTMCell(nnx.Module):
 
     def __init__(self, in_features: int, hidden: int, *, hw: TrainingHardware, layer_id: int,
                  rngs: nnx.Rngs, lut: LUTs = None, forget_bias: float = 1.0, name: str = ""):
-        self.in_features = in_features
-        self.hidden = hidden
+        self.in_features = check_int("in_features", in_features)
+        self.hidden = check_int("hidden", hidden)
         self.lut = lut
         self.gates = EmuLinear(in_features + hidden, 4 * hidden, hw=hw, layer_id=layer_id, rngs=rngs,
                                name=name or f"lstm{layer_id}")

@@ -42,11 +42,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from pimjax.numerics import fold_key
-from pimjax.nn._emulated import TrainingHardware
-from pimjax.nn._layers import EmuLinear, add_costs
+from pimjax.nn._emulated import TrainingHardware, check_hardware
+from pimjax.nn._layers import EmuLinear, add_costs, check_int
 from pimjax.nn._lstm import EmuLSTMCell, LUTs, _act
 from pimjax.nn._translator_config import TranslatorConfig
 
@@ -99,6 +100,22 @@ def _truncate(state, t, every: int | None):
     return jax.tree.map(lambda a: jnp.where(cut, jax.lax.stop_gradient(a), a), state)
 
 
+def _embed(table: jax.Array, ids: jax.Array, name: str, vocab: str) -> jax.Array:
+    """Rows ``ids`` of ``table`` (V, D). Concrete ids outside ``[0, V)``: ValueError naming ``vocab``;
+    traced ones (under ``jit``) embed as NaN (negative ids too, not wrapped from the end)."""
+    v = table.shape[0]
+    if not isinstance(ids, jax.core.Tracer):
+        arr = np.asarray(ids)
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
+        bad = int(np.count_nonzero((arr < 0) | (arr >= v)))
+        if bad:
+            raise ValueError(f"{name} has {bad} token id(s) outside [0, {v}) (the {vocab} of the TranslatorConfig), "
+                             f"min {int(arr.min())}, max {int(arr.max())}")
+    ids = jnp.where(ids < 0, v, ids)  # out of range: jnp.take's fill mode gives NaN
+    return jnp.take(table, ids, axis=0, mode="fill", fill_value=jnp.nan)
+
+
 # --------------------------------------------------------------------------------------------
 # translator
 # --------------------------------------------------------------------------------------------
@@ -116,10 +133,18 @@ class Translator(nnx.Module):
 
     Layer names (and ids, in this order): ``enc0`` (or ``enc0_fw``, ``enc0_bw``), ``enc1``...,
     ``dec0``..., ``attn_wa``, ``attn_wc``, ``out_proj``.
+
+    Token ids (``src``, ``tgt_in``) must lie in ``[0, src_vocab)`` / ``[0, tgt_vocab)``:
+    concrete (not traced) ids outside raise ValueError naming the vocabulary; under ``jit``
+    nothing can be raised, and an out-of-range id (negative ones included) embeds as NaN, which
+    the emulated layers count as NaN events (and a native run shows as a NaN loss).
     """
 
     def __init__(self, config: TranslatorConfig, *, hw: TrainingHardware, rngs: nnx.Rngs, lut: LUTs = None,
                  layer_id_base: int = 0):
+        if not isinstance(config, TranslatorConfig):
+            raise TypeError(f"config must be a TranslatorConfig, got {type(config).__name__}")
+        check_hardware("hw", hw)
         cfg = config
         self.config = cfg
         self.lut = lut
@@ -187,7 +212,7 @@ class Translator(nnx.Module):
         if src_mask is None:
             src_mask = src != cfg.pad_id
         seed = jnp.asarray(seed, jnp.uint32)
-        x = jnp.take(self.src_embed[...], src, axis=0)
+        x = _embed(self.src_embed[...], src, "src", "src_vocab")
         for i in range(cfg.enc_layers):
             y = self._run_layer(("enc", i), x, src_mask, seed)
             if i == 0 and cfg.bidirectional:
@@ -235,7 +260,7 @@ class Translator(nnx.Module):
         seed = jnp.asarray(seed, jnp.uint32)
         enc = self.encode(src, src_mask, seed=fold_key(seed, 0))
         dseed = fold_key(seed, 1)
-        emb = jnp.take(self.tgt_embed[...], tgt_in, axis=0)
+        emb = _embed(self.tgt_embed[...], tgt_in, "tgt_in", "tgt_vocab")
         steps = jnp.arange(tgt_in.shape[1], dtype=jnp.uint32)
 
         def body(m, carry, xs):
@@ -248,6 +273,7 @@ class Translator(nnx.Module):
     def greedy(self, src: jax.Array, max_len: int, *, seed: jax.Array, src_mask: jax.Array | None = None
                ) -> jax.Array:
         """Greedy decoding: token ids (B, max_len) int32, starting after BOS; PAD after EOS."""
+        max_len = check_int("max_len", max_len)
         cfg = self.config
         if src_mask is None:
             src_mask = src != cfg.pad_id

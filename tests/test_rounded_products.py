@@ -102,8 +102,9 @@ def cases(draw):
                   out=draw(st.none() | st.just(fx(16, a_frac + b_frac - d - 2))))
     m, k, n = draw(st.integers(1, 6)), draw(st.integers(1, 40)), draw(st.integers(1, 6))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    sa = draw(st.sampled_from([a_bits - 1, max(1, a_bits // 2), 3]))
-    sb = draw(st.sampled_from([b_bits - 1, max(1, b_bits // 2), 3]))
+    # codes in [-2**s, 2**s) with s <= bits - 1: valid codes of the signed operand formats
+    sa = draw(st.sampled_from([a_bits - 1, max(1, a_bits // 2), min(3, a_bits - 1)]))
+    sb = draw(st.sampled_from([b_bits - 1, max(1, b_bits // 2), min(3, b_bits - 1)]))
     a = rng.integers(-(2 ** sa), 2 ** sa, (m, k), endpoint=False)
     b = rng.integers(-(2 ** sb), 2 ** sb, (k, n), endpoint=False)
     return a, b, cfg, draw(st.integers(0, 2**31 - 1))

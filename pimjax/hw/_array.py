@@ -122,7 +122,7 @@ class ArrayConfig:
             return
         for f in stages:
             if f is not None and not f.is_static:
-                return  # traced formats (sweeps) are checked by the caller that built them
+                return  # traced formats: only pimjax.apps.sweep builds them; the units reject them (TypeError)
         if self.accumulator_format is None:
             raise ValueError("ArrayConfig.accumulator_format must be a FixedFormat for a fixed-point datapath")
         tf = self.tree_frac

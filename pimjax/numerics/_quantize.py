@@ -18,7 +18,7 @@ from pimjax.numerics._float_rounding import _from_f64, _to_f64, round_to_float
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
 from pimjax.numerics._pow2 import scale_pow2
 from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig
-from pimjax.numerics._rounding import _STOCHASTIC_IDS
+from pimjax.numerics._rounding import _STOCHASTIC_IDS, integer_codes
 
 _I64 = jnp.int64
 _F64 = jnp.float64
@@ -273,7 +273,6 @@ def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.fl
             if np.dtype(dtype) == np.dtype(np.float64):
                 return _to_f64(codes)
             return codes.astype(dtype)
-        if not jnp.issubdtype(codes.dtype, jnp.integer):
-            raise TypeError(f"codes must be an integer array for {fmt}, got dtype {codes.dtype}")
+        codes = integer_codes(codes, f"decode: codes for {fmt}")
         v = scale_pow2(codes.astype(_F64), -int(fmt.frac) if isinstance(fmt.frac, (int, np.integer)) else -jnp.asarray(fmt.frac).astype(jnp.int32))
         return v.astype(dtype)

@@ -51,17 +51,33 @@ class StochasticConfig:
     lfsr_seed: int = 0xACE1ACE1
 
     def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 1 <= self.bits <= 32:
+        # numpy integers are accepted (as FixedFormat does) and stored as Python ints, so equal
+        # configs compare and hash equal (they are static arguments of compiled programs)
+        bits = _static_int("StochasticConfig.bits", self.bits)
+        if not 1 <= bits <= 32:
             raise ValueError(f"StochasticConfig.bits must be an integer in 1..32, got {self.bits!r}")
         if self.source not in BIT_SOURCES:
             raise ValueError(f"StochasticConfig.source must be one of {BIT_SOURCES}, got {self.source!r}")
-        taps = tuple(self.lfsr_taps)
+        if not isinstance(self.lfsr_taps, (tuple, list)):
+            raise TypeError(f"StochasticConfig.lfsr_taps must be a tuple of integers, got {self.lfsr_taps!r}")
+        taps = tuple(_static_int("StochasticConfig.lfsr_taps", t) for t in self.lfsr_taps)
         if not taps or max(taps) != 32 or min(taps) < 1 or len(set(taps)) != len(taps):
             raise ValueError(
                 f"StochasticConfig.lfsr_taps must be distinct exponents in 1..32 with 32 largest, got {taps}"
             )
-        if not isinstance(self.lfsr_seed, int) or not 0 < self.lfsr_seed < 2**32:
+        seed = _static_int("StochasticConfig.lfsr_seed", self.lfsr_seed)
+        if not 0 < seed < 2**32:
             raise ValueError(f"StochasticConfig.lfsr_seed must be in 1..2**32-1, got {self.lfsr_seed!r}")
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "lfsr_taps", taps)
+        object.__setattr__(self, "lfsr_seed", seed)
+
+
+def _static_int(name: str, v: Any) -> int:
+    """``v`` as a Python int: a Python or numpy integer (not bool), else TypeError."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {v!r}")
+    return int(v)
 
 
 DEFAULT_STOCHASTIC = StochasticConfig()

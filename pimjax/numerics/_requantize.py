@@ -18,7 +18,7 @@ from pimjax.numerics._float_rounding import _from_f64, add_rounded
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
 from pimjax.numerics._quantize import decode, quantize
 from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig
-from pimjax.numerics._rounding import _STOCHASTIC_IDS, apply_overflow, needs_random, round_shift
+from pimjax.numerics._rounding import _STOCHASTIC_IDS, apply_overflow, integer_codes, needs_random, round_shift
 
 _I64 = jnp.int64
 _F64 = jnp.float64
@@ -39,12 +39,15 @@ def requantize(
     Fixed to fixed drops ``src.frac - dst.frac`` fraction bits with ``rounding`` (a negative
     difference is an exact left shift), then saturates or wraps. ``src`` may be a
     :class:`FixedFormat` whose width is only a bound (exact intermediate sums): the codes are
-    taken as exact int64 integers.
+    taken as exact int64 integers; codes of a fixed-point ``src`` must be an integer array
+    (TypeError otherwise: a float array would be truncated).
     """
+    check_format("src", src)
+    if isinstance(src, FixedFormat):
+        codes = integer_codes(codes, "requantize: codes")
     if dst is None:
         return codes, NumericEvents.zero()
     check_format("dst", dst)
-    check_format("src", src)
     if isinstance(src, FloatFormat) or isinstance(dst, FloatFormat):
         with jax.enable_x64(True):
             vals = decode(codes, src, dtype=_F64)
@@ -66,8 +69,10 @@ def requantize_exact(
 
     The datapath's exact intermediates (products, adder-tree sums) are such integers. Drops
     ``frac - dst.frac`` bits with ``rounding`` (negative: exact left shift), then saturates or
-    wraps into ``dst``; ``dst=None`` passes the codes through.
+    wraps into ``dst``; ``dst=None`` passes the codes through. ``codes`` must be an integer
+    array (TypeError otherwise).
     """
+    codes = integer_codes(codes, "requantize_exact: codes")
     if dst is None:
         return codes, NumericEvents.zero()
     if isinstance(dst, FloatFormat):

@@ -18,6 +18,19 @@ _I64 = jnp.int64
 _STOCHASTIC_IDS = (ROUNDING_MODES.index("stochastic"), ROUNDING_MODES.index("sr_lo"))
 
 
+def integer_codes(x: Any, name: str = "codes") -> jax.Array:
+    """``x`` as a JAX array, after checking it holds integers (codes, exact intermediates).
+
+    A float array here would be truncated silently by the int64 conversion that follows, so
+    it is a TypeError (as in :func:`~pimjax.numerics.decode`).
+    """
+    with jax.enable_x64(True):  # keep int64 / uint32 codes intact
+        x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(f"{name} must be an integer array, got dtype {x.dtype}")
+    return x
+
+
 def needs_random(rounding: Any) -> bool:
     """True if ``rounding`` (name, id or traced id) may consume random words."""
     rid = rounding_id(rounding)
@@ -54,6 +67,7 @@ def round_shift(c: jax.Array, d: Any, rounding: Any, rwords: jax.Array | None = 
     >>> [int(v) for v in round_shift(jnp.array([5, 6, 7, -6]), 2, "nearest_even")]
     [1, 2, 2, -2]
     """
+    c = integer_codes(c, "round_shift: c")
     rid0 = rounding_id(rounding)
     if isinstance(d, (int, np.integer)) and isinstance(rid0, int) and -63 <= int(d) <= 62:
         return _round_shift_static(c, int(d), rid0, rwords, r_bits)
@@ -122,9 +136,10 @@ def code_bounds(bits: Any, signed: bool) -> tuple[jax.Array, jax.Array]:
 
 
 def apply_overflow(v: jax.Array, bits: Any, signed: bool, overflow: str) -> tuple[jax.Array, jax.Array]:
-    """Saturates or wraps exact int64 ``v`` into the format; returns ``(codes, overflowed)``."""
+    """Saturates or wraps exact integers ``v`` into the format; returns ``(codes, overflowed)``."""
+    v = integer_codes(v, "apply_overflow: v")
     with jax.enable_x64(True):
-        v = jnp.asarray(v).astype(_I64)
+        v = v.astype(_I64)
         lo, hi = code_bounds(bits, signed)
         over = (v < lo) | (v > hi)
         if overflow == "saturate":

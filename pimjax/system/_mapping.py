@@ -14,6 +14,11 @@ import dataclasses
 from typing import Sequence
 
 
+def _check_positive(name: str, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Mapping:
     """Which K-range each slice holds and which slice owns each output column tile.
@@ -35,9 +40,7 @@ class Mapping:
 
     def __post_init__(self) -> None:
         for f in ("k", "n", "tile_cols"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"Mapping.{f} must be a positive integer, got {v!r}")
+            _check_positive(f"Mapping.{f}", getattr(self, f))
         if not self.k_ranges:
             raise ValueError("Mapping.k_ranges must name at least one slice")
         pos = 0
@@ -84,8 +87,8 @@ class Mapping:
         take the extra chunk); output tiles of ``rows`` columns are owned in contiguous blocks,
         tile ``t`` by slice ``t * num_slices // n_tiles``.
         """
-        if isinstance(num_slices, bool) or not isinstance(num_slices, int) or num_slices < 1:
-            raise ValueError(f"num_slices must be a positive integer, got {num_slices!r}")
+        for name, v in (("k", k), ("n", n), ("num_slices", num_slices), ("width", width), ("rows", rows)):
+            _check_positive(f"Mapping.even: {name}", v)
         chunks = -(-k // width)
         base, extra = divmod(chunks, num_slices)
         ranges, c = [], 0
@@ -101,6 +104,8 @@ class Mapping:
     def explicit(cls, *, k: int, n: int, k_ranges: Sequence[Sequence[int]], rows: int,
                  owners: Sequence[int] | None = None) -> "Mapping":
         """A user's K-ranges (validated) with default or given owners."""
+        for name, v in (("n", n), ("rows", rows)):
+            _check_positive(f"Mapping.explicit: {name}", v)
         ranges = tuple((int(a), int(b)) for a, b in k_ranges)
         n_tiles = -(-n // rows)
         if owners is None:

@@ -41,11 +41,12 @@ from pimjax.units._aggregation import finish, packet_key, reduce_packets, to_pac
 from pimjax.units._exact_gemm import exact_matmul, resolve_method
 from pimjax.units._interconnect import ICNCounts, packetize
 from pimjax.units._systolic import (
+    _accumulate,
     _bound_limit,
     _data_bound_ok,
     _order_free,
-    array_accumulate,
     check_operands,
+    check_static_formats,
 )
 
 _SLICE_STREAM = 21
@@ -100,7 +101,8 @@ def _system_limit(cfg: SystemConfig) -> int:
 
 
 def _slice_operands(a, b, mapping: Mapping, width: int):
-    """A as (S, M, Kp) and B as (S, Kp, N), each slice's K-range zero-padded to Kp."""
+    """A as (S, M, Kp) and B as (S, Kp, N), each slice's K-range zero-padded to Kp (a multiple
+    of ``width``: the longest range's chunks, see :func:`_slice_chunks`)."""
     k = a.shape[1]
     kp = max(max(mapping.k_sizes), 1)
     kp = -(-kp // width) * width
@@ -114,6 +116,13 @@ def _slice_operands(a, b, mapping: Mapping, width: int):
     a_sl = jnp.transpose(a_pad[:, idx], (1, 0, 2))  # (S, M, Kp)
     b_sl = b_pad[idx]  # (S, Kp, N)
     return a_sl, b_sl
+
+
+def _slice_chunks(mapping: Mapping, width: int) -> tuple[np.ndarray, int]:
+    """The K-chunks each slice's array runs (``ceil(k_s / width)``) and the padded count of
+    :func:`_slice_operands` (``Kp / width``)."""
+    chunks = np.array([-(-ks // width) for ks in mapping.k_sizes], np.int32)
+    return chunks, max(int(chunks.max()), 1)
 
 
 def system_matmul(
@@ -141,15 +150,28 @@ def system_matmul(
       axis_name: the mesh axis the slices are laid over.
 
     Returns:
-      :class:`SystemResult`.
+      :class:`SystemResult`. M and N must be at least 1 (ValueError).
+
+    Operands are checked as in :func:`pimjax.units.systolic_matmul`
+    (:func:`pimjax.units.check_operands`): codes outside ``config.array.a_format`` /
+    ``b_format`` raise ValueError, or under ``jit`` / ``vmap`` are saturated or wrapped by the
+    operand format and counted as overflow events. Formats must be static (TypeError; traced
+    numerics are swept with :mod:`pimjax.apps.sweep`).
     """
     if not isinstance(config, SystemConfig):
         raise TypeError(f"config must be a SystemConfig, got {type(config).__name__}")
-    method = resolve_method(method)
+    agg = config.aggregation
+    check_static_formats(
+        [(f"AggregationConfig.{f}", getattr(agg, f)) for f in ("packet_format", "accumulator_format", "output_format")]
+        + [("LUTConfig.entry_format", agg.lut.entry_format if agg.lut is not None else None)], "system_matmul")
     arr = config.array
-    a, b = check_operands(a, b, arr)
+    a, b, ev0 = check_operands(a, b, arr, who="system_matmul")
+    method = resolve_method(method)
     m, k = a.shape
     n = b.shape[1]
+    if m == 0 or n == 0:
+        raise ValueError(f"system_matmul needs M >= 1 and N >= 1 (a mapping and its packets have at least one "
+                         f"output row and column), got a {a.shape} and b {b.shape}")
     s_count = config.num_slices
     if mapping is None:
         mapping = Mapping.even(k=k, n=n, num_slices=s_count, width=arr.width, rows=arr.rows)
@@ -190,7 +212,7 @@ def system_matmul(
     acc, ev = _run(a, b, ok, mapping, cfg=config, mesh=mesh, axis=axis_name, key=key, method=method,
                    n=n, mode=mode)
     out, ev2 = finish(acc, config, key=key)
-    ev = ev.merge(ev2)
+    ev = ev0.merge(ev).merge(ev2)
     if d > 1:
         # Replicate the result: what follows (float ops of a model) then runs unpartitioned,
         # so its reduction orders, and bits, are those of a single device.
@@ -216,18 +238,23 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
     s_loc = cfg.num_slices // d
     n_pad = -(-n // d) * d
     blk = n_pad // d
+    chunks, nc_pad = _slice_chunks(mapping, arr.width)
+
+    def slice_packets(s, a_s, b_s):
+        """Slice ``s``'s packets and events, from its K-range zero-padded to ``nc_pad`` chunks."""
+        skey = None if key is None else fold_key(fold_key(key, _SLICE_STREAM), s)
+        acc, ev, _ = _accumulate(a_s, b_s, arr, skey, method)
+        # The padding chunks change no value (zero products round to zero whatever the word),
+        # but the slice's array runs only its own chunks: count only their random bits (every
+        # path counts the same number per chunk, see _accumulate).
+        ev = ev._replace(random_bits=ev.random_bits // nc_pad * jnp.asarray(chunks)[s])
+        pk, pev = to_packets(acc, cfg, key=packet_key(key, cfg, s))
+        return pk, ev.merge(pev)
+
     def ordered_body(a_loc, b_loc):
         first = jax.lax.axis_index(axis) * s_loc
-
-        def one_slice(xs):
-            i, a_s, b_s = xs
-            s = first + i
-            skey = None if key is None else fold_key(fold_key(key, _SLICE_STREAM), s)
-            acc, ev, _ = array_accumulate(a_s, b_s, arr, key=skey, method=method)
-            pk, pev = to_packets(acc, cfg, key=packet_key(key, cfg, s))
-            return pk, ev.merge(pev)
-
-        packets, evs = jax.lax.map(one_slice, (jnp.arange(s_loc), a_loc, b_loc))
+        packets, evs = jax.lax.map(lambda xs: slice_packets(first + xs[0], xs[1], xs[2]),
+                                   (jnp.arange(s_loc), a_loc, b_loc))
         ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int32) for x in evs))
         if n_pad != n:
             packets = jnp.pad(packets, ((0, 0), (0, 0), (0, n_pad - n)))
@@ -245,15 +272,7 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
 
     def ordered_single(a, b):
         a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
-
-        def one_slice(xs):
-            i, a_s, b_s = xs
-            skey = None if key is None else fold_key(fold_key(key, _SLICE_STREAM), i)
-            acc, ev, _ = array_accumulate(a_s, b_s, arr, key=skey, method=method)
-            pk, pev = to_packets(acc, cfg, key=packet_key(key, cfg, i))
-            return pk, ev.merge(pev)
-
-        packets, evs = jax.lax.map(one_slice, (jnp.arange(cfg.num_slices), a_sl, b_sl))
+        packets, evs = jax.lax.map(lambda xs: slice_packets(*xs), (jnp.arange(cfg.num_slices), a_sl, b_sl))
         ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int32) for x in evs))
         acc, rev = reduce_packets(packets, cfg)
         return acc, ev.merge(rev)

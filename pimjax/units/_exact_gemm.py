@@ -61,6 +61,26 @@ def float32_exact(k: int, a_bits: int, b_bits: int, a_signed: bool = True, b_sig
     return k * _max_code(a_bits, a_signed) * _max_code(b_bits, b_signed) <= 1 << 24
 
 
+def abs_product_bound(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, float]:
+    """``(max|a|, max|b|, S, margin)``: ``S margin >= sum_k |a_ik||b_kj|`` for every output.
+
+    ``S`` is the smallest of ``max_i ||a_i||_1 max|b|``, ``max|a| max_j ||b_j||_1`` and
+    ``max_i ||a_i||_2 max_j ||b_j||_2`` (Hoelder / Cauchy-Schwarz), O(MK + KN) work in float32
+    scalars; ``margin`` (a Python float) bounds the relative rounding of these float32 values
+    (inputs ``|code| < 2**32`` and K-term sums carry relative error ``<= (K + 4) 2**-24``), also
+    of ``max|a| max|b|``. Empty operands (M or N = 0) give zeros.
+    """
+    k = a.shape[1]
+    # cast before abs: abs of the most negative code wraps in its own integer type (int16 -32768)
+    fa = jnp.abs(a.astype(jnp.float32))
+    fb = jnp.abs(b.astype(jnp.float32))
+    mxa, mxb = jnp.max(fa, initial=0.0), jnp.max(fb, initial=0.0)
+    l1a, l1b = jnp.max(jnp.sum(fa, 1), initial=0.0), jnp.max(jnp.sum(fb, 0), initial=0.0)
+    l2a, l2b = jnp.max(jnp.sum(fa * fa, 1), initial=0.0), jnp.max(jnp.sum(fb * fb, 0), initial=0.0)
+    s = jnp.minimum(jnp.minimum(l1a * mxb, mxa * l1b), jnp.sqrt(l2a) * jnp.sqrt(l2b))
+    return mxa, mxb, s, 1.0 + 4.0 * (k + 8) * 2.0 ** -24
+
+
 def exact_matmul(a: jax.Array, b: jax.Array, *, a_bits: int, b_bits: int, a_signed: bool = True,
                  b_signed: bool = True, method: str = "auto") -> jax.Array:
     """Exact ``a @ b`` of integer codes as int64 (see module docstring for ``method``)."""

@@ -16,6 +16,10 @@ Two paths, chosen automatically and correctly under ``jit``:
 * **ordered**: otherwise, a scan over K-chunks in ascending order: products (requantized),
   tree sums (requantized), accumulation with overflow after every addition; float datapaths
   always take it (every adder rounds).
+
+Every path assumes operands that are codes of ``a_format`` / ``b_format`` (or values of a float
+format's dtype): :func:`check_operands`, the one check of the public entry points, makes sure
+of that (an error for concrete operands; under ``jit`` the format's overflow rule, counted).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from pimjax.numerics import (
     scale_pow2,
     to_f64_exact,
 )
-from pimjax.units._exact_gemm import exact_matmul, resolve_method
+from pimjax.units._exact_gemm import abs_product_bound, exact_matmul, resolve_method
 from pimjax.units._rounded_products import bound_ok as rounded_bound_ok
 from pimjax.units._rounded_products import rounded_product_sum, rounding_shift
 
@@ -75,8 +79,31 @@ def _stage_key(key, stream, fmt, rounding):
     return fold_key(key, stream)
 
 
-def check_operands(a, b, cfg: ArrayConfig):
-    """Validates (M, K) and (K, N) operands for ``cfg``'s datapath; returns them as arrays."""
+_STAGES = ("a_format", "b_format", "product_format", "tree_format", "accumulator_format", "output_format")
+
+
+def check_static_formats(named, who: str) -> None:
+    """TypeError unless every FixedFormat of ``named`` (``(name, format)`` pairs) is static.
+
+    The units choose their path, bounds and code dtypes from the formats at trace time, so
+    bits and frac must be Python (or numpy) integers, not traced values.
+    """
+    for name, fmt in named:
+        if isinstance(fmt, FixedFormat) and not fmt.is_static:
+            raise TypeError(
+                f"{who} needs static formats (integer bits and frac), but {name} has traced or "
+                "array-valued ones; traced numerics are swept with pimjax.apps.sweep"
+            )
+
+
+def check_config(config: Any, who: str = "systolic_matmul") -> None:
+    """TypeError unless ``config`` is an :class:`~pimjax.hw.ArrayConfig` with static formats."""
+    if not isinstance(config, ArrayConfig):
+        raise TypeError(f"config must be an ArrayConfig, got {type(config).__name__}")
+    check_static_formats(((f"ArrayConfig.{f}", getattr(config, f)) for f in _STAGES), who)
+
+
+def _check_shapes(a, b):
     with jax.enable_x64(True):  # keep int64 / uint32 codes (32-bit unsigned formats) intact
         a = jnp.asarray(a)
         b = jnp.asarray(b)
@@ -86,15 +113,70 @@ def check_operands(a, b, cfg: ArrayConfig):
         raise ValueError(f"inner dimensions differ: a is {a.shape}, b is {b.shape} (a.shape[1] must equal b.shape[0])")
     if a.shape[1] == 0:
         raise ValueError("K (a.shape[1]) must be at least 1")
-    if cfg.is_float:
-        for n, x in (("a", a), ("b", b)):
-            if not jnp.issubdtype(x.dtype, jnp.floating):
-                raise TypeError(f"{n} must be a float array for a float datapath, got dtype {x.dtype}")
-    else:
-        for n, x in (("a", a), ("b", b)):
-            if not jnp.issubdtype(x.dtype, jnp.integer):
-                raise TypeError(f"{n} must hold integer codes for a fixed-point datapath, got dtype {x.dtype}")
     return a, b
+
+
+def _in_format(x, given, fmt: FixedFormat, name: str, field: str) -> tuple[jax.Array, NumericEvents]:
+    """Codes ``x`` (the array of the caller's ``given``) checked against (concrete) or brought
+    into (traced) ``fmt``'s code range."""
+    info = np.iinfo(x.dtype)
+    if (info.min >= fmt.min_code and info.max <= fmt.max_code) or x.size == 0:
+        return x, NumericEvents.zero()  # every value of the dtype is a code of fmt
+    if not isinstance(given, jax.core.Tracer):
+        # concrete, also a constant (numpy or jax array) of a jit trace: evaluated now, not staged
+        with jax.ensure_compile_time_eval(), jax.enable_x64(True):
+            c = jnp.asarray(given)
+            lo, hi = (int(v) for v in jax.device_get((jnp.min(c), jnp.max(c))))
+        if lo < fmt.min_code or hi > fmt.max_code:
+            raise ValueError(
+                f"{name} holds codes {lo}..{hi}, outside ArrayConfig.{field} {fmt}: its codes are "
+                f"{fmt.min_code}..{fmt.max_code} (quantize real values with pimjax.numerics.quantize)"
+            )
+        return x, NumericEvents.zero()
+    # traced (jit / vmap): no error can be raised; the format's overflow rule brings every code
+    # into range before any path runs, and each such code is counted
+    with jax.enable_x64(True):
+        y, over = apply_overflow(x, fmt.bits, fmt.signed, fmt.overflow)
+        y = y.astype(jnp.promote_types(x.dtype, fmt.code_dtype))
+    return y, NumericEvents.zero()._replace(overflow=_count(over))
+
+
+def check_operands(a, b, cfg: ArrayConfig, *, who: str = "systolic_matmul"):
+    """Validates (M, K) and (K, N) operands for ``cfg``'s datapath: ``(a, b, events)``.
+
+    The one check of every entry point (:func:`systolic_matmul`, :func:`array_accumulate`,
+    :func:`~pimjax.system.system_matmul`; :func:`emulated_matmul` quantizes its own). Raises
+    TypeError unless ``cfg`` is an ArrayConfig with static formats, and for operands of the
+    wrong kind: fixed point needs integer codes, a float datapath values of exactly the
+    operand format's dtype (quantize them to it first: a float32 0.1 is no bf16 value).
+    Fixed-point codes outside their format (``a_format`` / ``b_format``) raise ValueError when
+    the operands are concrete; traced operands (under ``jit`` / ``vmap``) cannot raise, so
+    such codes are saturated or wrapped by the format's own ``overflow`` and counted in
+    ``events.overflow`` (the same result on every path). Operand dtypes whose every value is
+    a code of the format (int8 for an 8-bit signed format) skip the check.
+    """
+    check_config(cfg, who)
+    a_in, b_in = a, b
+    a, b = _check_shapes(a, b)
+    a, ea = _check_operand(a, a_in, "a", "a_format", cfg)
+    b, eb = _check_operand(b, b_in, "b", "b_format", cfg)
+    return a, b, ea.merge(eb)
+
+
+def _check_operand(x, given, name: str, field: str, cfg: ArrayConfig) -> tuple[jax.Array, NumericEvents]:
+    fmt = getattr(cfg, field)
+    if cfg.is_float:
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(f"{name} must be a float array for a float datapath, got dtype {x.dtype}")
+        if x.dtype != fmt.dtype:
+            raise TypeError(
+                f"{name} must have dtype {fmt.dtype} of ArrayConfig.{field} ({fmt}), got {x.dtype}: round "
+                f"it first with pimjax.numerics.quantize({name}, config.{field})"
+            )
+        return x, NumericEvents.zero()
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(f"{name} must hold integer codes for a fixed-point datapath, got dtype {x.dtype}")
+    return _in_format(x, given, fmt, name, field)
 
 
 def _pad_chunks(a, b, w):
@@ -138,22 +220,9 @@ def _bound_limit(cfg: ArrayConfig) -> int:
 
 
 def _data_bound_ok(a, b, limit: int):
-    """True if every output's sum_k |a_ik||b_kj| is provably <= limit (cheap O(MK + KN) bounds).
-
-    Uses the smallest of ``max_i ||a_i||_1 max|b|``, ``max|a| max_j ||b_j||_1`` and
-    ``max_i ||a_i||_2 max_j ||b_j||_2`` (Hoelder / Cauchy-Schwarz), computed in float32 and
-    inflated by the worst-case relative rounding of the reductions.
-    """
-    k = a.shape[1]
-    # cast before abs: abs of the most negative code wraps in its own integer type (int16 -32768)
-    fa = jnp.abs(a.astype(jnp.float32))
-    fb = jnp.abs(b.astype(jnp.float32))
-    mxa, mxb = jnp.max(fa), jnp.max(fb)
-    l1a, l1b = jnp.max(jnp.sum(fa, 1)), jnp.max(jnp.sum(fb, 0))
-    l2a, l2b = jnp.max(jnp.sum(fa * fa, 1)), jnp.max(jnp.sum(fb * fb, 0))
-    bound = jnp.minimum(jnp.minimum(l1a * mxb, mxa * l1b), jnp.sqrt(l2a) * jnp.sqrt(l2b))
-    # float32 inputs (|code| < 2**32) and K-term sums carry relative error <= (K + 4) * 2**-24
-    margin = 1.0 + 4.0 * (k + 8) * 2.0 ** -24
+    """True if every output's sum_k |a_ik||b_kj| is provably <= limit (cheap O(MK + KN) bounds,
+    :func:`._exact_gemm.abs_product_bound`)."""
+    _, _, bound, margin = abs_product_bound(a, b)
     return bound * margin <= float(limit)
 
 
@@ -366,19 +435,31 @@ def systolic_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any
     """``C = A @ B`` on one slice's array, bit for bit (DESIGN.md section 2, steps 1-3, 5).
 
     Args:
-      a: (M, K) integer codes in ``config.a_format`` (float values for a float datapath).
+      a: (M, K) integer codes in ``config.a_format`` (values of its dtype for a float datapath).
       b: (K, N) integer codes in ``config.b_format``.
-      config: the array.
+      config: the array, with static formats (traced numerics are swept with
+        :mod:`pimjax.apps.sweep`; TypeError here).
       key: ``jax.random`` key or int seed, needed when a stage rounds stochastically.
       method: exact GEMM method of the fast path, ``"auto"``, ``"f64"`` or ``"int8"``.
 
     Returns:
-      :class:`ArrayResult` with output codes in ``config.output_format`` (int64 when exact).
+      :class:`ArrayResult` with output codes in ``config.output_format`` (int64 when exact);
+      M or N = 0 gives an empty result.
+
+    Codes outside ``config.a_format`` / ``b_format`` raise ValueError; under ``jit`` / ``vmap``
+    they are saturated or wrapped by the operand format and counted as overflow events
+    (:func:`check_operands`).
     """
-    if not isinstance(config, ArrayConfig):
-        raise TypeError(f"config must be an ArrayConfig, got {type(config).__name__}")
-    method = resolve_method(method)
-    a, b = check_operands(a, b, config)
+    a, b, ev = check_operands(a, b, config)
+    return _with_events(_matmul(a, b, config, key, resolve_method(method)), ev)
+
+
+def _with_events(res: ArrayResult, ev: NumericEvents) -> ArrayResult:
+    return res._replace(events=ev.merge(res.events))
+
+
+def _matmul(a, b, config: ArrayConfig, key, method: str) -> ArrayResult:
+    """:func:`systolic_matmul` of checked operands."""
     if config.is_float:
         acc, ev = _float_accumulate(a, b, config)
         return ArrayResult(*_float_output(acc, config, ev), jnp.asarray(True))
@@ -391,9 +472,18 @@ def array_accumulate(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: An
 
     Fixed point: int64 codes with ``config.tree_frac`` fraction bits; float: float64 values
     of the accumulator format. A slice in a multi-slice system sends this as packets.
+    Operands are checked as in :func:`systolic_matmul` (:func:`check_operands`).
     """
-    method = resolve_method(method)
-    a, b = check_operands(a, b, config)
+    a, b, ev = check_operands(a, b, config, who="array_accumulate")
+    return _with_events(_accumulate(a, b, config, key, resolve_method(method)), ev)
+
+
+def _accumulate(a, b, config: ArrayConfig, key, method: str) -> ArrayResult:
+    """:func:`array_accumulate` of checked operands.
+
+    Random bits: every path counts the same number per K-chunk (the ordered path's words),
+    so the count is that number times ``ceil(K / width)``.
+    """
     if config.is_float:
         acc, ev = _float_accumulate(a, b, config)
         return ArrayResult(acc, ev, jnp.asarray(True))
@@ -407,11 +497,12 @@ def emulated_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any
 
     Returns float32 values and the events of quantization and of the datapath.
     """
-    if not isinstance(config, ArrayConfig):
-        raise TypeError(f"config must be an ArrayConfig, got {type(config).__name__}")
+    check_config(config, "emulated_matmul")
+    a, b = _check_shapes(a, b)
+    method = resolve_method(method)
     qa, ea = quantize(a, config.a_format)
     qb, eb = quantize(b, config.b_format)
-    res = systolic_matmul(qa, qb, config, key=key, method=method)
+    res = _matmul(qa, qb, config, key, method)  # quantize's codes are in their formats
     ev = ea.merge(eb).merge(res.events)
     if config.is_float:
         return res.out.astype(jnp.float32), ev

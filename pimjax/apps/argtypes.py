@@ -58,14 +58,15 @@ def add_usage_errors(p: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def usage_errors(args: argparse.Namespace) -> Iterator[None]:
-    """Turns a ``ValueError`` raised inside (a configuration or model rejecting its input) into
-    the usage error of the sub-command (exit status 2, the message on stderr).
+def usage_errors(args: argparse.Namespace, errors: tuple[type[Exception], ...] = (ValueError,)) -> Iterator[None]:
+    """Turns an exception of ``errors`` raised inside (a configuration or model rejecting its
+    input; default ``ValueError``) into the usage error of the sub-command (exit status 2, the
+    message on stderr).
 
     Wrap only the construction and validation of the inputs, not the work that follows, so
     that an internal error still shows its traceback.
     """
     try:
         yield
-    except ValueError as e:
+    except errors as e:
         args.usage_error(str(e))

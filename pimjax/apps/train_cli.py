@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 
-from pimjax.apps.argtypes import add_usage_errors
+from pimjax.apps.argtypes import add_usage_errors, usage_errors
 from pimjax.nn import PRECISIONS, WEIGHTS
 
 
@@ -66,11 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from pimjax.apps.train import TrainConfig, prepare
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    try:  # bad options, data or checkpoint: a usage error; errors while training stay tracebacks
+    # bad options, data or checkpoint (a missing --dataset file too): a usage error; errors
+    # while training stay tracebacks
+    with usage_errors(args, (ValueError, TypeError, FileNotFoundError)):
         cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
         prepared = prepare(cfg)
-    except (ValueError, TypeError, FileNotFoundError) as e:  # a missing --dataset file too
-        args.usage_error(str(e))
     out = prepared.run()
     final = out["final"]
     if args.json:

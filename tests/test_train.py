@@ -183,6 +183,28 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path, capsys):
     assert p.step == 0 and "no checkpoint in" in capsys.readouterr().err
 
 
+def test_fresh_run_refuses_earlier_checkpoints(resumed_runs, tmp_path, capsys):
+    """A run from step 0 into an out_dir holding another run's checkpoints would leave them for a
+    later resume to pick up: it is refused unless ``overwrite``, which deletes them first."""
+    cfg, cut_dir = resumed_runs[0], resumed_runs[4]
+    out = tmp_path / "out"
+    shutil.copytree(cut_dir, out)
+    fresh = dataclasses.replace(cfg, out_dir=str(out), max_steps=0)
+    with pytest.raises(ValueError, match=r"TrainConfig.out_dir holds checkpoints of an earlier run .*resume=True"):
+        prepare(fresh)
+    assert _latest(str(out / "checkpoints")) is not None
+    p = prepare(dataclasses.replace(fresh, overwrite=True))
+    assert p.step == 0 and _latest(str(out / "checkpoints")) is None
+    assert not list((out / "checkpoints").glob("step_*.json"))
+    assert "removed" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="TrainConfig.resume and TrainConfig.overwrite"):
+        dataclasses.replace(fresh, resume=True, overwrite=True)
+    with pytest.raises(ValueError, match="TrainConfig.overwrite needs TrainConfig.out_dir"):
+        dataclasses.replace(fresh, out_dir=None, overwrite=True)
+    with pytest.raises(TypeError, match="TrainConfig.overwrite must be a bool"):
+        dataclasses.replace(fresh, overwrite="yes")
+
+
 def test_latest_skips_unfinished_checkpoints(tmp_path):
     for d in ("step_00000002", "step_00000009.orbax-checkpoint-tmp-1712", "step_00000010.orbax-checkpoint-tmp-0"):
         (tmp_path / d).mkdir()

@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from typing import Any
@@ -43,7 +44,7 @@ from pimjax.system import default_mesh
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 EVENTS = ("overflow", "nan", "inf")
-RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "max_steps", "progress")
+RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "overwrite", "max_steps", "progress")
 """TrainConfig fields a resumed run may change: where, how long and how visibly it runs, and
 over how many devices (1 and N devices give the same bits). Every other field (the model, data,
 hardware, optimizer, seed, and ``epochs``, which sets the learning-rate schedule) makes the run
@@ -74,6 +75,7 @@ class TrainConfig:
     out_dir: str | None = None
     checkpoint_every: int = 0
     resume: bool = False
+    overwrite: bool = False
     max_steps: int | None = None
     progress: bool = True
 
@@ -107,8 +109,14 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.seed must be an integer in [0, 2**32 - 1], got {self.seed!r}")
         if self.out_dir is not None and not isinstance(self.out_dir, (str, os.PathLike)):
             raise TypeError(f"TrainConfig.out_dir must be a path or None, got {self.out_dir!r}")
-        if not self.out_dir and (self.resume or self.checkpoint_every):
-            field = "resume" if self.resume else "checkpoint_every"
+        for f in ("resume", "overwrite", "progress"):
+            if not isinstance(getattr(self, f), bool):
+                raise TypeError(f"TrainConfig.{f} must be a bool, got {getattr(self, f)!r}")
+        if self.resume and self.overwrite:
+            raise ValueError("TrainConfig.resume and TrainConfig.overwrite exclude each other (continue the run "
+                             "in out_dir, or replace it)")
+        if not self.out_dir and (self.resume or self.overwrite or self.checkpoint_every):
+            field = "resume" if self.resume else "overwrite" if self.overwrite else "checkpoint_every"
             raise ValueError(f"TrainConfig.{field} needs TrainConfig.out_dir (the directory of the checkpoints), "
                              f"got out_dir={self.out_dir!r}")
 
@@ -234,12 +242,35 @@ def _save(ckpt_dir: str, step: int, model, optimizer, cfg: TrainConfig, epoch: _
     os.replace(tmp, path + ".json")
 
 
-def _latest(ckpt_dir: str) -> str | None:
-    """The newest finished checkpoint (``step_NNNNNNNN``; never an orbax temporary directory)."""
+def _checkpoints(ckpt_dir: str) -> list[str]:
+    """The finished checkpoints in ``ckpt_dir`` (``step_NNNNNNNN``; never an orbax temporary
+    directory), oldest first."""
     if not os.path.isdir(ckpt_dir):
-        return None
-    steps = sorted(d for d in os.listdir(ckpt_dir) if _CKPT.match(d) and os.path.isdir(os.path.join(ckpt_dir, d)))
+        return []
+    return sorted(d for d in os.listdir(ckpt_dir) if _CKPT.match(d) and os.path.isdir(os.path.join(ckpt_dir, d)))
+
+
+def _latest(ckpt_dir: str) -> str | None:
+    """The newest finished checkpoint, or None."""
+    steps = _checkpoints(ckpt_dir)
     return os.path.join(ckpt_dir, steps[-1]) if steps else None
+
+
+def _fresh_start(ckpt_dir: str, overwrite: bool) -> None:
+    """A run from step 0 into ``ckpt_dir``: refuses to mix its checkpoints with an earlier run's
+    (a later resume would continue whichever step is newest) unless ``overwrite``, which deletes
+    them (and their ``.json``) first."""
+    old = _checkpoints(ckpt_dir)
+    if old and not overwrite:
+        raise ValueError(f"TrainConfig.out_dir holds checkpoints of an earlier run ({ckpt_dir}: {old[0]} .. "
+                         f"{old[-1]}): pass resume=True (--resume) to continue it, overwrite=True (--overwrite) "
+                         f"to replace it, or another out_dir")
+    for d in old:
+        shutil.rmtree(os.path.join(ckpt_dir, d))
+        if os.path.exists(os.path.join(ckpt_dir, d + ".json")):
+            os.remove(os.path.join(ckpt_dir, d + ".json"))
+    if old:
+        print(f"pimjax train: removed {len(old)} checkpoints of an earlier run from {ckpt_dir}", file=sys.stderr)
 
 
 def _check_config(path: str, cfg: TrainConfig) -> _EpochState:
@@ -337,6 +368,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     step, epoch_state, history = 0, _EpochState(update_base=update_events(optimizer)), []
+    if cfg.out_dir and not cfg.resume:
+        _fresh_start(os.path.join(cfg.out_dir, "checkpoints"), cfg.overwrite)
     if cfg.resume:
         ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
         latest = _latest(ckpt_dir)

@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "--out, --devices, --checkpoint-every, --max-steps, --no-progress) must be the checkpoint's, "
                    "--epochs included, else a usage error. No checkpoint there: a notice on stderr and a start "
                    "from step 0, so the same command both starts and continues a run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start from step 0 even if --out holds an earlier run's checkpoints, deleting them "
+                   "(without it, or --resume, that is a usage error)")
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop after this many steps in total (an epoch cut short is marked partial in the metrics)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")

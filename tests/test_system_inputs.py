@@ -217,20 +217,22 @@ def test_array_accumulate_checks_its_config():
         emulated_matmul(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32), None)
 
 
-@pytest.mark.parametrize("kw,match", [
-    (dict(width=0), r"Mapping\.even: width"),
-    (dict(rows=0), r"Mapping\.even: rows"),
-    (dict(k=0), r"Mapping\.even: k"),
-    (dict(num_slices=0), r"Mapping\.even: num_slices"),
+@pytest.mark.parametrize("kw,exc,match", [
+    (dict(width=0), ValueError, r"Mapping\.even: width must be an integer >= 1, got 0"),
+    (dict(rows=0), ValueError, r"Mapping\.even: rows must be an integer >= 1, got 0"),
+    (dict(k=0), ValueError, r"Mapping\.even: k must be an integer >= 1, got 0"),
+    (dict(num_slices=0), ValueError, r"Mapping\.even: num_slices must be an integer >= 1, got 0"),
+    (dict(width=2.0), TypeError, r"Mapping\.even: width must be an integer, got float 2\.0"),
+    (dict(k=True), TypeError, r"Mapping\.even: k must be an integer, got bool True"),
 ])
-def test_mapping_even_validates(kw, match):
+def test_mapping_even_validates(kw, exc, match):
     args = dict(k=8, n=2, num_slices=2, width=4, rows=2) | kw
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(exc, match=match):
         Mapping.even(**args)
 
 
 def test_mapping_explicit_validates_rows():
-    with pytest.raises(ValueError, match=r"Mapping\.explicit: rows"):
+    with pytest.raises(ValueError, match=r"Mapping\.explicit: rows must be an integer >= 1, got 0"):
         Mapping.explicit(k=2, n=2, k_ranges=[(0, 2)], rows=0)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from pimjax._checks import int_field
 from pimjax.numerics import (
     DEFAULT_STOCHASTIC,
     ROUNDING_MODES,
@@ -21,13 +22,6 @@ from pimjax.numerics import (
 
 ACTIVATIONS: tuple[str, ...] = ("identity", "relu")
 """Activations the array's output stage applies exactly (step 5)."""
-
-
-def _check_pos_int(name: str, v: Any, hi: int = 1 << 20) -> None:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
-    if not 1 <= v <= hi:
-        raise ValueError(f"{name} must be in 1..{hi}, got {v}")
 
 
 def _check_rounding(name: str, r: Any) -> None:
@@ -86,8 +80,8 @@ class ArrayConfig:
     name: str = ""
 
     def __post_init__(self) -> None:
-        _check_pos_int("ArrayConfig.rows", self.rows)
-        _check_pos_int("ArrayConfig.width", self.width, 4096)
+        int_field(self, "rows", 1, 1 << 20)
+        int_field(self, "width", 1, 4096)
         for f in ("a_format", "b_format"):
             check_format(f"ArrayConfig.{f}", getattr(self, f))
         for f in ("product_format", "tree_format", "accumulator_format", "output_format"):

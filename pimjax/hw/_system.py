@@ -12,6 +12,7 @@ import dataclasses
 import math
 from typing import Any
 
+from pimjax._checks import int_field
 from pimjax.hw._array import ArrayConfig
 from pimjax.hw._memory import HMC2_VAULT, EnergyConfig, MemoryConfig
 from pimjax.numerics import ROUNDING_MODES, FixedFormat, FloatFormat, check_format
@@ -27,13 +28,6 @@ SYSTEM_ACTIVATIONS: tuple[str, ...] = ("identity", "relu", "tanh", "sigmoid")
 def _kib(name: str, v: Any) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 1e9:
         raise ValueError(f"{name} must be a number of KiB in [0, 1e9], got {v!r}")
-
-
-def _int_in(name: str, v: Any, lo: int, hi: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,11 +57,11 @@ class InterconnectConfig:
         if self.topology not in TOPOLOGIES:
             raise ValueError(f"InterconnectConfig.topology must be one of {TOPOLOGIES}, got {self.topology!r}")
         if self.mesh_width is not None:
-            _int_in("InterconnectConfig.mesh_width", self.mesh_width, 1, 1 << 16)
-        _int_in("InterconnectConfig.payload_bytes", self.payload_bytes, 1, 1 << 20)
-        _int_in("InterconnectConfig.header_bytes", self.header_bytes, 0, 1 << 10)
-        _int_in("InterconnectConfig.link_bytes_per_cycle", self.link_bytes_per_cycle, 1, 1 << 16)
-        _int_in("InterconnectConfig.hop_latency", self.hop_latency, 0, 1 << 10)
+            int_field(self, "mesh_width", 1, 1 << 16)
+        int_field(self, "payload_bytes", 1, 1 << 20)
+        int_field(self, "header_bytes", 0, 1 << 10)
+        int_field(self, "link_bytes_per_cycle", 1, 1 << 16)
+        int_field(self, "hop_latency", 0, 1 << 10)
 
     def hops(self, src: int, dst: int, num_slices: int) -> int:
         """Router hops from slice ``src`` to slice ``dst`` (0 when local)."""
@@ -99,7 +93,7 @@ class LUTConfig:
     entry_format: FixedFormat | FloatFormat = FixedFormat(bits=16, frac=12)
 
     def __post_init__(self) -> None:
-        _int_in("LUTConfig.size", self.size, 2, 1 << 20)
+        int_field(self, "size", 2, 1 << 20)
         if self.size & (self.size - 1):
             raise ValueError(f"LUTConfig.size must be a power of two, got {self.size}")
         for f in ("x_min", "x_max"):
@@ -216,7 +210,7 @@ class SystemConfig:
         _kib("SystemConfig.weight_buffer_kib", self.weight_buffer_kib)
         if not isinstance(self.array, ArrayConfig):
             raise TypeError("SystemConfig.array must be an ArrayConfig")
-        _int_in("SystemConfig.num_slices", self.num_slices, 1, 1 << 16)
+        int_field(self, "num_slices", 1, 1 << 16)
         if not isinstance(self.aggregation, AggregationConfig):
             raise TypeError("SystemConfig.aggregation must be an AggregationConfig")
         if not isinstance(self.interconnect, InterconnectConfig):

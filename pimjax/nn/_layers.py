@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from pimjax._checks import check_int
 from pimjax.cost import CostRecord, system_cost
 from pimjax.numerics import NumericEvents, fold_key
 from pimjax.nn._emulated import N_EVENTS, TrainingHardware, check_hardware, emulated_dot
@@ -85,22 +86,13 @@ def probe_events(probe_grad: jax.Array) -> dict[str, jax.Array]:
     return {"bp": probe_grad[0], "up": probe_grad[1]}
 
 
-def check_int(name: str, v: Any, lo: int = 1) -> int:
-    """``v`` as an ``int`` if it is an integer (not a bool) >= ``lo``; TypeError / ValueError naming ``name``."""
-    if isinstance(v, bool) or not hasattr(v, "__index__"):
-        raise TypeError(f"{name} must be an integer >= {lo}, got {type(v).__name__} {v!r}")
-    if int(v) < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {int(v)}")
-    return int(v)
-
-
 def _pair(name: str, v: Any) -> tuple[int, int]:
     """An int ``k`` as ``(k, k)`` (as ``flax.nnx.Conv``) or a pair of positive integers."""
     if hasattr(v, "__index__") and not isinstance(v, bool):
         v = (v, v)
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 2:
         raise TypeError(f"{name} must be a positive integer or a pair of them, got {v!r}")
-    return check_int(f"{name}[0]", v[0]), check_int(f"{name}[1]", v[1])
+    return check_int(f"{name}[0]", v[0], 1), check_int(f"{name}[1]", v[1], 1)
 
 
 def _check_padding(padding: Any, kernel_size: tuple[int, int], strides: tuple[int, int]) -> Any:
@@ -135,7 +127,7 @@ class EmuLinear(nnx.Module):
 
     def __init__(self, in_features: int, out_features: int, *, hw: TrainingHardware, layer_id: int,
                  rngs: nnx.Rngs, use_bias: bool = True, name: str = "", kernel_init: Any = None):
-        in_features, out_features = check_int("in_features", in_features), check_int("out_features", out_features)
+        in_features, out_features = check_int("in_features", in_features, 1), check_int("out_features", out_features, 1)
         layer_id = check_int("layer_id", layer_id, 0)
         check_hardware("hw", hw)
         init = kernel_init or nnx.initializers.lecun_normal()
@@ -184,7 +176,7 @@ class EmuConv(nnx.Module):
                  hw: TrainingHardware, layer_id: int, rngs: nnx.Rngs, strides: int | Sequence[int] = (1, 1),
                  padding: str | Sequence[tuple[int, int]] = "SAME", use_bias: bool = True, name: str = "",
                  kernel_init: Any = None):
-        self.in_features = check_int("in_features", in_features)
+        self.in_features = check_int("in_features", in_features, 1)
         self.kernel_size = _pair("kernel_size", kernel_size)
         self.strides = _pair("strides", strides)
         self.padding = _check_padding(padding, self.kernel_size, self.strides)

@@ -13,10 +13,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from pimjax._checks import check_int
 from pimjax.hw import LUTConfig
 from pimjax.nn._activations import activation
 from pimjax.nn._emulated import TrainingHardware
-from pimjax.nn._layers import EmuLinear, check_int
+from pimjax.nn._layers import EmuLinear
 
 LUTs = LUTConfig | Mapping[str, LUTConfig | None] | None
 
@@ -54,8 +55,8 @@ class EmuLSTMCell(nnx.Module):
 
     def __init__(self, in_features: int, hidden: int, *, hw: TrainingHardware, layer_id: int,
                  rngs: nnx.Rngs, lut: LUTs = None, forget_bias: float = 1.0, name: str = ""):
-        self.in_features = check_int("in_features", in_features)
-        self.hidden = check_int("hidden", hidden)
+        self.in_features = check_int("in_features", in_features, 1)
+        self.hidden = check_int("hidden", hidden, 1)
         self.lut = lut
         self.gates = EmuLinear(in_features + hidden, 4 * hidden, hw=hw, layer_id=layer_id, rngs=rngs,
                                name=name or f"lstm{layer_id}")

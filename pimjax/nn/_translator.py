@@ -45,9 +45,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from pimjax._checks import check_int
 from pimjax.numerics import fold_key
 from pimjax.nn._emulated import TrainingHardware, check_hardware
-from pimjax.nn._layers import EmuLinear, add_costs, check_int
+from pimjax.nn._layers import EmuLinear, add_costs
 from pimjax.nn._lstm import EmuLSTMCell, LUTs, _act
 from pimjax.nn._translator_config import TranslatorConfig
 
@@ -273,7 +274,7 @@ class Translator(nnx.Module):
     def greedy(self, src: jax.Array, max_len: int, *, seed: jax.Array, src_mask: jax.Array | None = None
                ) -> jax.Array:
         """Greedy decoding: token ids (B, max_len) int32, starting after BOS; PAD after EOS."""
-        max_len = check_int("max_len", max_len)
+        max_len = check_int("max_len", max_len, 1)
         cfg = self.config
         if src_mask is None:
             src_mask = src != cfg.pad_id

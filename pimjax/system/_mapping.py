@@ -13,10 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-
-def _check_positive(name: str, v) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+from pimjax._checks import check_int, int_field
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,7 +37,7 @@ class Mapping:
 
     def __post_init__(self) -> None:
         for f in ("k", "n", "tile_cols"):
-            _check_positive(f"Mapping.{f}", getattr(self, f))
+            int_field(self, f, 1)
         if not self.k_ranges:
             raise ValueError("Mapping.k_ranges must name at least one slice")
         pos = 0
@@ -88,7 +85,7 @@ class Mapping:
         tile ``t`` by slice ``t * num_slices // n_tiles``.
         """
         for name, v in (("k", k), ("n", n), ("num_slices", num_slices), ("width", width), ("rows", rows)):
-            _check_positive(f"Mapping.even: {name}", v)
+            check_int(f"Mapping.even: {name}", v, 1)
         chunks = -(-k // width)
         base, extra = divmod(chunks, num_slices)
         ranges, c = [], 0
@@ -105,7 +102,7 @@ class Mapping:
                  owners: Sequence[int] | None = None) -> "Mapping":
         """A user's K-ranges (validated) with default or given owners."""
         for name, v in (("n", n), ("rows", rows)):
-            _check_positive(f"Mapping.explicit: {name}", v)
+            check_int(f"Mapping.explicit: {name}", v, 1)
         ranges = tuple((int(a), int(b)) for a, b in k_ranges)
         n_tiles = -(-n // rows)
         if owners is None:

@@ -22,19 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Sequence
 
+from pimjax._checks import int_field
+
 SOURCE = "source"
 SINK = "sink"
 OP_KINDS: tuple[str, ...] = ("conv", "fc", "pool", "add", "op")
 KINDS: tuple[str, ...] = OP_KINDS + ("source", "sink")
 
 _MAX_INT = 1 << 62
-
-
-def _check_int(name: str, v: Any, lo: int, hi: int = _MAX_INT) -> None:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -64,11 +59,11 @@ class Vertex:
         if self.kind not in KINDS:
             raise ValueError(f"Vertex.kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind in ("source", "sink"):
-            _check_int(f"Vertex.time of dummy {self.name!r}", self.time, 0, 0)
+            int_field(self, "time", 0, 0, name=f"Vertex.time of dummy {self.name!r}")
         else:
-            _check_int(f"Vertex.time of {self.name!r}", self.time, 1)
-        _check_int("Vertex.macs", self.macs, 0)
-        _check_int("Vertex.out_bytes", self.out_bytes, 0)
+            int_field(self, "time", 1, _MAX_INT, name=f"Vertex.time of {self.name!r}")
+        int_field(self, "macs", 0, _MAX_INT)
+        int_field(self, "out_bytes", 0, _MAX_INT)
         if not isinstance(self.layer, str):
             raise TypeError(f"Vertex.layer must be a string, got {self.layer!r}")
         if not self.layer:
@@ -94,9 +89,9 @@ class Edge:
     l_ram: int
 
     def __post_init__(self) -> None:
-        _check_int(f"Edge.bytes of {self.src}->{self.dst}", self.bytes, 0)
-        _check_int(f"Edge.l_cache of {self.src}->{self.dst}", self.l_cache, 0)
-        _check_int(f"Edge.l_ram of {self.src}->{self.dst}", self.l_ram, 0)
+        int_field(self, "bytes", 0, _MAX_INT, name=f"Edge.bytes of {self.src}->{self.dst}")
+        int_field(self, "l_cache", 0, _MAX_INT, name=f"Edge.l_cache of {self.src}->{self.dst}")
+        int_field(self, "l_ram", 0, _MAX_INT, name=f"Edge.l_ram of {self.src}->{self.dst}")
         if self.l_ram < self.l_cache:
             raise ValueError(f"Edge {self.src}->{self.dst}: l_ram ({self.l_ram}) must be >= l_cache ({self.l_cache})")
 

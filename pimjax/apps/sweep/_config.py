@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pimjax._checks import check_int, int_field
 from pimjax.hw import NOISE_KINDS, NOISE_SCALES
 from pimjax.numerics import ROUNDING_MODES
 
@@ -46,17 +47,6 @@ STATIC_FIELDS: tuple[str, ...] = ("datapath", "rows", "width", "num_slices", "ac
 :class:`SweepHardware` (``max_act_bits``, ``max_weight_bits``, ``stochastic``, ``rounding``,
 ``noise_kind``, ``output_stage``) only shape the compiled program: every program that accepts a
 point gives the hardware's bits for it."""
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _check_int(name: str, v: Any, lo: int, hi: int) -> None:
-    if not _is_int(v):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
-    if not lo <= int(v) <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
 
 
 def _check_choice(name: str, v: Any, choices: tuple[str, ...]) -> None:
@@ -113,12 +103,12 @@ class SweepHardware:
 
     def __post_init__(self) -> None:
         _check_choice("SweepHardware.datapath", self.datapath, DATAPATHS)
-        _check_int("SweepHardware.rows", self.rows, 1, 1 << 20)
-        _check_int("SweepHardware.width", self.width, 1, 4096)
-        _check_int("SweepHardware.num_slices", self.num_slices, 1, 1 << 16)
-        _check_int("SweepHardware.accumulator_bits", self.accumulator_bits, 2, 32)
-        _check_int("SweepHardware.max_act_bits", self.max_act_bits, 1, 24)
-        _check_int("SweepHardware.max_weight_bits", self.max_weight_bits, 1, 24)
+        int_field(self, "rows", 1, 1 << 20)
+        int_field(self, "width", 1, 4096)
+        int_field(self, "num_slices", 1, 1 << 16)
+        int_field(self, "accumulator_bits", 2, 32)
+        int_field(self, "max_act_bits", 1, 24)
+        int_field(self, "max_weight_bits", 1, 24)
         if not isinstance(self.stochastic, (bool, np.bool_)):
             raise TypeError(f"SweepHardware.stochastic must be a bool, got {self.stochastic!r}")
         _check_choice("SweepHardware.noise_over", self.noise_over, NOISE_SCALES)
@@ -227,7 +217,7 @@ class NumericPoint:
         for f, v in (("act_bits", act_bits), ("act_frac", act_frac), ("weight_bits", weight_bits),
                      ("weight_frac", weight_frac), ("out_bits", out_bits), ("out_frac", out_frac)):
             lo, hi = _POINT_RANGES[f]
-            _check_int(f"NumericPoint.{f}", v, lo, hi)
+            check_int(f"NumericPoint.{f}", v, lo, hi)
         if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)):
             raise TypeError(f"NumericPoint.noise_level must be a real number, got {noise_level!r}")
         return cls(act_bits=np.int32(act_bits), act_frac=np.int32(act_frac), weight_bits=np.int32(weight_bits),

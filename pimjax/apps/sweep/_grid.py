@@ -14,8 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from pimjax._checks import check_int
 from pimjax.apps.sweep._config import (DATAPATHS, STATIC_FIELDS, SWEEP_ROUNDINGS, TRACED_FIELDS, WEIGHT_SCALES,
-                                       NumericPoint, SweepHardware, _check_choice, _check_int)
+                                       NumericPoint, SweepHardware, _check_choice)
 from pimjax.hw import NOISE_KINDS, NOISE_SCALES
 
 _INT_AXES = ("act_bits", "act_int_bits", "act_frac", "weight_bits", "weight_int_bits", "weight_frac", "out_bits",
@@ -90,7 +91,7 @@ class SweepGrid:
                 else:
                     lo, hi = {"act_bits": (1, 24), "weight_bits": (1, 24), "out_bits": (0, 32), "rows": (1, 1 << 20),
                               "width": (1, 4096), "num_slices": (1, 1 << 16), "accumulator_bits": (2, 32)}.get(f, (-64, 64))
-                    _check_int(f"SweepGrid.{f} values", x, lo, hi)
+                    check_int(f"SweepGrid.{f} values", x, lo, hi)
             object.__setattr__(self, f, tuple(float(x) if f == "noise_level" else x for x in v))
         if self.mode == "zip":
             lens = {len(getattr(self, f)) for f in self.axes() if getattr(self, f) is not None} - {1}

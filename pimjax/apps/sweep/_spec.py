@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any, Mapping
 
-from pimjax.apps.sweep._config import _check_int
+from pimjax._checks import int_field
 from pimjax.apps.sweep._grid import SweepGrid
 
 from pimjax.nn._small_cnn import parse_name
@@ -49,7 +49,7 @@ class ModelSpec:
         if not isinstance(self.name, str) or not (small or self.name in CNN_MODELS):
             raise ValueError(f"ModelSpec.name must be 'cnn_d<depth>_k<kernel>_c<channels>' or one of "
                              f"{sorted(CNN_MODELS)}, got {self.name!r}")
-        _check_int("ModelSpec.input_size", self.input_size, 4, 256)
+        int_field(self, "input_size", 4, 256)
         if small:
             depth, kernel, channels = small
             for f, v, hi in (("depth", depth, _SMALL_CNN_MAX["depth"]), ("kernel", kernel, self.input_size),
@@ -57,9 +57,9 @@ class ModelSpec:
                 if not 1 <= v <= hi:
                     raise ValueError(f"ModelSpec.name {self.name!r}: {f} must be in 1..{hi}"
                                      f"{' (the input size)' if f == 'kernel' else ''}, got {v}")
-        _check_int("ModelSpec.epochs", self.epochs, 0, 10000)
-        _check_int("ModelSpec.batch_size", self.batch_size, 1, 1 << 16)
-        _check_int("ModelSpec.seed", self.seed, 0, 2**31 - 1)
+        int_field(self, "epochs", 0, 10000)
+        int_field(self, "batch_size", 1, 1 << 16)
+        int_field(self, "seed", 0, 2**31 - 1)
         for f, hi in (("width", 16.0), ("learning_rate", 10.0)):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
@@ -107,10 +107,10 @@ class SweepSpec:
             raise TypeError(f"SweepSpec.model must be a ModelSpec, got {type(self.model).__name__}")
         if not isinstance(self.grid, SweepGrid):
             raise TypeError(f"SweepSpec.grid must be a SweepGrid, got {type(self.grid).__name__}")
-        _check_int("SweepSpec.chunk", self.chunk, 1, 1 << 16)
-        _check_int("SweepSpec.batch_size", self.batch_size, 1, 1 << 16)
-        _check_int("SweepSpec.devices", self.devices, 0, 1 << 16)
-        _check_int("SweepSpec.seed", self.seed, 0, 2**32 - 1)
+        int_field(self, "chunk", 1, 1 << 16)
+        int_field(self, "batch_size", 1, 1 << 16)
+        int_field(self, "devices", 0, 1 << 16)
+        int_field(self, "seed", 0, 2**32 - 1)
         if self.out is not None and not isinstance(self.out, str):
             raise TypeError(f"SweepSpec.out must be a path string or None, got {self.out!r}")
 

@@ -1048,3 +1048,23 @@ def test_quantize_float32_wide_saturating_vs_reference(fmt):
         want = [ref.quantize(float(v), fmt.bits, fmt.frac, fmt.signed, fmt.overflow, mode) for v in x32]
         assert ints(codes) == [w[0] for w in want], mode
         assert events(ev) == (sum(w[1] for w in want), sum(w[2] for w in want), sum(w[3] for w in want), 0), mode
+
+
+@pytest.mark.parametrize("bits", [23, 24])
+@pytest.mark.parametrize("signed", [True, False])
+def test_wrap_near_float32_limit_matches_reference(bits, signed):
+    """Wrap formats of 23-24 bits take the float32 path: the modular reduction must stay exact
+    although ``q - lo`` can exceed 2**24 (a 24-bit signed wrap of 13.222781 * 2**20 was off by one)."""
+    rng = np.random.default_rng(bits + 2 * signed)
+    frac = 20
+    x = np.concatenate([np.float32([13.222781, -13.222781, 8.0, -8.0, 16.0, 7.9999995, -24.5, 2.0**10]),
+                        rng.uniform(-64, 64, 500).astype(np.float32),
+                        (rng.standard_normal(200) * 2.0 ** rng.integers(-3, 12, 200)).astype(np.float32)])
+    fmt = fx(bits, frac, signed=signed, overflow="wrap")
+    for mode in ("floor", "toward_zero", "nearest_even", "nearest_away"):
+        got, ev = quantize(x, fmt, mode)
+        want = [ref.quantize(float(v), bits, frac, signed, "wrap", mode) for v in x]
+        assert np.asarray(got).tolist() == [w[0] for w in want], mode
+        assert int(ev.overflow) == sum(w[1] for w in want)
+        jitted, _ = jax.jit(lambda v: quantize(v, fmt, mode))(x)
+        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(got))

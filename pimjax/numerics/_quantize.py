@@ -239,9 +239,11 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
     if fmt.overflow == "saturate":
         qv = jnp.clip(q, lo, hi)
     else:
+        # fmod is exact and |r| < span <= 2**24; one shift by span lands in [lo, hi], and
+        # every intermediate stays below 2**24 in magnitude (exact in float32)
         span = hi - lo + 1
-        qv = jnp.fmod(jnp.fmod(q, span) - lo, span)
-        qv = jnp.where(qv < 0, qv + span, qv) + lo
+        r = jnp.fmod(q, span)
+        qv = jnp.where(r > hi, r - span, jnp.where(r < lo, r + span, r))
         qv = jnp.where(jnp.isinf(q), 0.0, qv)
     qv = jnp.where(inf, jnp.where(x > 0, hi, lo), qv)
     with jax.enable_x64(True):

@@ -279,6 +279,9 @@ def test_peak_flops_of_presets_equal_the_papers():
     assert peak_flops(hw.presets.get("slices_hmc1_2x")) == 128 * 2 * 8.192e12
     assert peak_bandwidth(hw.presets.get("slices_hmc2")) == 512 * 10e9
     assert peak_bandwidth(hw.presets.get("slices_hbm")) == 512 * 16e9
+    # NeuroTrainer Sec. 3 / 5.2: HMC 1.0 has "16 vaults" of "10GByte/sec" (Memory Slices gives none)
+    assert peak_bandwidth(hw.presets.get("slices_hmc1")) == 512 * 10e9
+    assert hw.HMC1_VAULT.bandwidth_gbps == hw.NEUROTRAINER_VAULT.bandwidth_gbps == 10.0
     # NeuroTrainer Sec. 5.2: "16 vaults x 10GByte/sec" (15 PE vaults and the common data vault)
     assert peak_bandwidth(hw.presets.get("neurotrainer_module_ff")) == 16 * 10e9
 
@@ -722,6 +725,9 @@ def test_output_split_neurotrainer_hand_computed():
     assert d["time_s"] == pytest.approx(44.8e-9 + 1.6e-9, rel=REL)
     assert (d["dram_bytes_read"], d["dram_bytes_written"], d["icn_bytes"]) == (512 + 24, 384, 24)
     assert d["aggregation_additions"] == 0
+    # 768 16-bit products at 2.27 mW / 2.5 GHz / 2 pairs = 0.454 pJ each (NeuroTrainer Table 1,
+    # Sec. 3.3.2); the MAC's power includes its accumulate: no add energy on top
+    assert d["additions"] > 0 and d["energy_compute_pj"] == pytest.approx(64 * 4 * 3 * 0.454, rel=REL)
     # columns split (A 2 x 4 x 2 = 16 B < B 4 x 6 x 2 = 48 B): 3 columns per PE, 1 x 3 x 2 = 6
     # cycles; each PE reads its 4 x 3 weights (24 B); the bus carries A (16 B) and the merged
     # outputs (2 x 6 x 2 = 24 B): 40 B / 10 GB/s = 4 ns

@@ -10,6 +10,7 @@ from pimjax.hw import _presets as presets
 from pimjax.hw import _system_presets  # noqa: F401  (registers the system presets)
 from pimjax.hw._array import ACTIVATIONS, ArrayConfig
 from pimjax.hw._memory import HBM_CHANNEL, HMC1_VAULT, HMC2_VAULT, NEUROTRAINER_VAULT, EnergyConfig, MemoryConfig
+from pimjax.hw._energy import TABLE1_CLOCK_GHZ, TABLE1_MAC_MW, table1_design, table1_energy
 from pimjax.hw._system import (
     SYSTEM_ACTIVATIONS,
     TOPOLOGIES,
@@ -35,6 +36,10 @@ __all__ = [
     "LUTConfig",
     "SystemConfig",
     "presets",
+    "TABLE1_CLOCK_GHZ",
+    "TABLE1_MAC_MW",
+    "table1_design",
+    "table1_energy",
 ]
 
 # AMD multi-PIM paper (Table 1): host / PIM / node configs; importing the module registers

@@ -1,9 +1,13 @@
 """A slice's memory and the energy constants of its datapath.
 
-Memory Slices Sec. 6: each slice is one HMC vault or one HBM channel; DRAM access energy is
-3.7 pJ/bit for HMC and 6 pJ/bit for HBM. Per-vault / per-channel bandwidths are not in the
-source text (its Table 2 is not reproduced there); pimjax takes them from the memory
-standards as noted beside each preset.
+Memory Slices Sec. 6: each slice is one HMC vault or one HBM channel ("Each slice nominally
+represents one HMCstyle vault, or HBMstyle channel"); DRAM access energy is 3.7 pJ/bit for HMC
+and 6 pJ/bit for HBM; "Each slice is assumed to be on the order of 1Gbytes in size" (Sec. 7:
+"We assume the memory capacity of a slice can be varied"). Per-vault / per-channel bandwidths
+are not in the Memory Slices text (its Table 2 is not reproduced there): the HMC 1.0 vault's
+10 GB/s is NeuroTrainer's (Sec. 3: "HMC 1.0 is composed of 4 DRAM dies partitioned into 16
+vaults"; Sec. 5.2: "16 vaults x 10GByte/sec"), the others are noted beside each preset.
+``capacity_gib`` is descriptive: the cost model does not read it.
 """
 
 from __future__ import annotations
@@ -47,14 +51,22 @@ class MemoryConfig:
 class EnergyConfig:
     """Energy constants of a slice's logic (pJ per event).
 
-    Defaults: NeuroTrainer Table 1 (15 nm FinFET, 2.5 GHz): a Fixed 32/16 MAC draws 2.27 mW,
-    i.e. 2.27e-3 W / 2.5e9 ops/s = 0.908 pJ per MAC; an fp32 MAC 5.37 mW = 2.148 pJ. Adders,
-    registers and the interconnect are pimjax assumptions (the papers give no per-event
-    numbers): an adder at 1/4 of a MAC, a register bit at 0.01 pJ, an ICN hop at 0.5 pJ/bit.
+    ``mac_pj`` is charged per product (``CostRecord.macs``), ``add_pj`` per adder-tree and
+    accumulator addition, ``aggregation_add_pj`` per aggregation-engine addition.
+
+    The presets and :func:`pimjax.nn.training_hardware` take ``mac_pj`` from NeuroTrainer
+    Table 1 through :func:`pimjax.hw.table1_energy` (per product, with the MAC's accumulate
+    included, so ``add_pj = 0``). The defaults here are a generic array of multipliers with
+    separate adders: a product at one Fixed 32/16 MAC-cycle (Table 1: 2.27 mW at 2.5 GHz =
+    0.908 pJ; in 16-bit mode that cycle makes two products, 0.454 pJ each) and an adder at 1/4
+    of it (pimjax assumption; Table 1's MAC power already contains an accumulate, so for a
+    Table 1 datapath these defaults count the adds twice). Registers and the interconnect are
+    pimjax assumptions (the papers give no per-event numbers): a register bit at 0.01 pJ, an
+    ICN hop at 0.5 pJ/bit, an aggregation-engine add at 0.227 pJ.
     """
 
-    mac_pj: float = 0.908  # NeuroTrainer Table 1: Fixed 32/16 MAC, 2.27 mW @ 2.5 GHz
-    add_pj: float = 0.227  # pimjax assumption: 1/4 of a MAC
+    mac_pj: float = 0.908  # NeuroTrainer Table 1: one Fixed 32/16 MAC-cycle, 2.27 mW / 2.5 GHz
+    add_pj: float = 0.227  # pimjax assumption: a separate adder at 1/4 of a MAC-cycle
     register_pj_per_bit: float = 0.01  # pimjax assumption
     icn_pj_per_bit_hop: float = 0.5  # pimjax assumption
     aggregation_add_pj: float = 0.227  # pimjax assumption: one adder
@@ -67,25 +79,31 @@ class EnergyConfig:
 # Memory Slices Sec. 6: "6pJ/bit for HBM [38] and 3.7pJ/bit for HMC [24]".
 HMC1_VAULT = MemoryConfig(
     name="hmc1.0_vault",
-    bandwidth_gbps=8.0,  # HMC 1.0 spec: 128 GB/s over 16 vaults (Table 2 values not in the text)
+    # NeuroTrainer Sec. 3 ("HMC 1.0 is composed of 4 DRAM dies partitioned into 16 vaults") and
+    # Sec. 5.2 ("16 vaults x 10GByte/sec"); Memory Slices' own value (Table 2) is not in its text.
+    # (pimjax used 8 GB/s before, from a 128 GB/s per cube figure that no source paper gives.)
+    bandwidth_gbps=10.0,
     energy_pj_per_bit=3.7,  # Memory Slices Sec. 6
-    capacity_gib=0.125,  # HMC 1.0: 2 GB over 16 vaults
+    capacity_gib=1.0,  # Memory Slices Sec. 6: "Each slice is assumed to be on the order of 1Gbytes"
 )
 HMC2_VAULT = MemoryConfig(
     name="hmc2.0_vault",
-    bandwidth_gbps=10.0,  # HMC 2.0: 320 GB/s over 32 vaults; Memory Slices Sec. 8 "(e.g., to 10GB/S)"
+    # Memory Slices Sec. 3.2 (a slice example "with memory bandwidth of 10GB/s") and Sec. 8 "(e.g.,
+    # to 10GB/S)"; Table 2 is not in the text. From outside the papers: HMC 2.0's 320 GB/s over
+    # its 32 vaults (NeuroTrainer Sec. 5.2: "With 32 vaults")
+    bandwidth_gbps=10.0,
     energy_pj_per_bit=3.7,  # Memory Slices Sec. 6
-    capacity_gib=0.25,  # HMC 2.0: 8 GB over 32 vaults
+    capacity_gib=1.0,  # Memory Slices Sec. 6: "Each slice is assumed to be on the order of 1Gbytes"
 )
 HBM_CHANNEL = MemoryConfig(
     name="hbm_channel",
-    bandwidth_gbps=16.0,  # HBM gen 1: 128 GB/s per stack over 8 channels
+    bandwidth_gbps=16.0,  # pimjax assumption from outside the papers: HBM gen 1, 128 GB/s per stack over 8 channels
     energy_pj_per_bit=6.0,  # Memory Slices Sec. 6
-    capacity_gib=0.125,  # HBM gen 1: 1 GB per stack over 8 channels
+    capacity_gib=1.0,  # Memory Slices Sec. 6: "Each slice is assumed to be on the order of 1Gbytes"
 )
 NEUROTRAINER_VAULT = MemoryConfig(
     name="neurotrainer_vault",
     bandwidth_gbps=10.0,  # NeuroTrainer Sec. 5.2: "16 vaults x 10GByte/sec"; Sec. 3.4: "a single vault (10GBps)"
-    energy_pj_per_bit=3.7,  # HMC DRAM access energy (Memory Slices Sec. 6)
-    capacity_gib=0.125,  # HMC 1.0: 2 GB over 16 vaults
+    energy_pj_per_bit=3.7,  # NeuroTrainer Sec. 5.2: DRAM power "using 3.7pJ/bit from [33]" (also Memory Slices Sec. 6)
+    capacity_gib=0.125,  # pimjax assumption from outside the papers: HMC 1.0's 2 GB over 16 vaults (NeuroTrainer gives none)
 )

@@ -65,6 +65,11 @@ def memory_slices_array() -> ArrayConfig:
         multiplier_latency=3,  # Memory Slices Sec. 3.2: "multiplier latency is 3 cycles (@2GHz)"
         adder_tree_latency=3,  # Memory Slices Sec. 3.2: "adder tree takes 3 cycles to add ... 8 products"
         clock_ghz=2.0,  # Memory Slices Sec. 3.2: 2 GHz clock
+        # pimjax assumption (the ArrayConfig default, cost model only): a 256 KiB buffer for the
+        # running sums of one 256 x 256 block of 32-bit partial sums between K-chunk passes. The
+        # paper gives no size and says the opposite (Sec. 3.2: "registers themselves can play the
+        # role of buffers ... therefore, we do not use buffers").
+        accumulator_buffer_kib=256.0,
         name="memory_slices",
     )
 
@@ -91,17 +96,25 @@ def memory_slices_fp32_array() -> ArrayConfig:
 
 @register("neurotrainer_ff")
 def neurotrainer_ff_pe() -> ArrayConfig:
-    """NeuroTrainer PE in 16-bit feed-forward mode: 32 MACs x 2 operand pairs (Sec. 3.3.2)."""
+    """NeuroTrainer PE in 16-bit feed-forward mode: 32 MACs x 2 operand pairs (Sec. 3.3.2, 3.3.4)."""
     return ArrayConfig(
-        rows=32,  # NeuroTrainer Sec. 3.3.2 / Sec. 5: a PE is a row of k = 32 MACs
-        width=2,  # NeuroTrainer Sec. 3.3.2: a MAC operates "two pairs of 16bit operands"
+        # NeuroTrainer Sec. 3.3.4: "k inputs are processed by k MACs in parallel (SIMD level)", for
+        # convolutions and matrix products alike, with k = 32 MACs per PE (Sec. 5): a vector holds
+        # 32 rows of A (outputs), and Sec. 5.1 runs the FC layers at 4.2-4.7 TOPS with a minibatch
+        # of 32, so both operand pairs work on those 32 inputs.
+        rows=32,
+        # Sec. 3.3.2: a MAC operates "two pairs of 16bit operands" per cycle. Sec. 3.3.4 keeps y of
+        # length 2k in 16-bit mode (two accumulators per MAC); pimjax adds the two products of a
+        # MAC with an exact 2-input tree and keeps one accumulator per output: the same cycles
+        # (ceil(K / 2) per output) and the same sums unless an accumulator saturates.
+        width=2,
         a_format=_Q8_8,  # NeuroTrainer Table 4 / Sec. 3.3.2: 16-bit fixed point for FF
         b_format=_Q8_8,
         accumulator_format=FixedFormat(bits=32, frac=16),  # Fixed 32/16 MAC (Table 1)
         output_format=_Q8_8,
         output_rounding="nearest_even",  # Sec. 3.3.2: "16bit mode without SR during inference"
         multiplier_latency=1,  # pimjax choice: single-cycle MAC (not given in the paper)
-        adder_tree_latency=1,
+        adder_tree_latency=1,  # pimjax choice (the 2-input add of the MAC's two products)
         clock_ghz=2.5,  # NeuroTrainer Table 1 / Sec. 5: 2.5 GHz
         name="neurotrainer_ff",
     )

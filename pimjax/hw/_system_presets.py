@@ -8,19 +8,36 @@ not in the source text: pimjax uses 512 slices for the baseline systems (the pap
 "512 slices of HMC2.0") and 128 for the balanced ones ("only 128 slices of HMC1.0 2x").
 
 Cost-model choices (they change no emulated result): Memory Slices systems deal the ``8 x 256``
-partitions of B to the slices in order (Sec. 4.1, Table 4; ``partitioning="partitions"``),
+partitions of B to the slices in order (Sec. 4.1, Table 4; ``partitioning="partitions"``) and
 spread each output tile's aggregation over the slices that reduce it by diagonals (the unit the
-network interface packetizes, Sec. 3.2 / Fig. 6 step 5; ``ownership="diagonal"``), give the
-aggregation engine a 256 KiB buffer for running sums (the array's own accumulator buffer size:
-one 256 x 256 block of 32-bit sums; the paper gives no size) and no weight buffer (Sec. 3.2:
-"we do not use buffers"; weights stay only in register B). The NeuroTrainer module runs its own
-data flow (``partitioning="output_split"``, Sec. 3.1 / 3.3) on its 32-bit, 10 GB/s bus
-(Sec. 3.4).
+network interface packetizes, Sec. 3.2 / Fig. 6 step 5; ``ownership="diagonal"``).
+
+Buffers: the paper's slice has none. Sec. 3.2: "As registers themselves can play the role of
+buffers in permitting intermediate offdie memory latency, therefore, we do not use buffers."
+pimjax nonetheless gives every Memory Slices slice three 256 KiB on-slice buffers, all three
+pimjax assumptions (cost model only; no size is in the paper): the array's accumulator buffer
+(``ArrayConfig.accumulator_buffer_kib`` of the ``memory_slices`` array: one 256 x 256 block of
+32-bit partial sums), the aggregation engine's buffer for running sums (the same size) and a
+weight buffer (``weight_buffer_kib``, the same size) that keeps a slice's share of B resident
+across calls. The weight buffer is what gives pimjax's Fig. 17 reproduction its superlinear
+steps (docs/cost_model.md section 7); with ``weight_buffer_kib=0``, the paper's "we do not use
+buffers", weights stay only in register B and lstm0's speedup is linear.
+
+The interconnect's topology and sizes are pimjax assumptions too: the text says only that the
+ICN is wormhole switched (Sec. 3.1), that the network interface coalesces elements for one
+destination into a packet addressed by its first element (Sec. 3.2, Fig. 6 step 5) and that
+the network has 256 nodes (Sec. 3.2); its details are in the paper's Table 1, which is not in
+the source text. The NeuroTrainer module runs its own data flow (``partitioning="output_split"``,
+Sec. 3.1 / 3.3) on its 32-bit, 10 GB/s bus (Sec. 3.4, Table 5).
+
+Compute energy of every preset comes from NeuroTrainer Table 1 through
+:func:`pimjax.hw.table1_energy` (the MAC's power per product, accumulate included).
 """
 
 from __future__ import annotations
 
-from pimjax.hw._memory import HBM_CHANNEL, HMC1_VAULT, HMC2_VAULT, NEUROTRAINER_VAULT, EnergyConfig
+from pimjax.hw._energy import table1_energy
+from pimjax.hw._memory import HBM_CHANNEL, HMC1_VAULT, HMC2_VAULT, NEUROTRAINER_VAULT
 from pimjax.hw._presets import get, register
 from pimjax.hw._system import AggregationConfig, InterconnectConfig, SystemConfig
 from pimjax.numerics import FixedFormat
@@ -29,21 +46,39 @@ _AGG16 = AggregationConfig(
     packet_format=FixedFormat(bits=32, frac=16),  # partial sums travel at accumulator width
     accumulator_format=FixedFormat(bits=32, frac=16),
     output_format=FixedFormat(bits=16, frac=8),  # written back as 16-bit words (Table 1: 16-bit)
-    buffer_kib=256.0,  # pimjax assumption: one 256 x 256 block of 32-bit running sums (no size in the paper)
+    # pimjax assumption: one 256 x 256 block of 32-bit running sums (no size in the paper, which
+    # uses no buffers, Sec. 3.2)
+    buffer_kib=256.0,
 )
 
 
 def _slices(name: str, memory, num_slices: int, compute_scale: float) -> SystemConfig:
+    array = get("memory_slices")
     return SystemConfig(
-        array=get("memory_slices"),
+        array=array,
         num_slices=num_slices,
         aggregation=_AGG16,
-        interconnect=InterconnectConfig(topology="mesh"),  # Memory Slices Sec. 3.2: 256-node wormhole network
+        # Memory Slices Sec. 3.1: a "wormhole switched interslice communication network (ICN)";
+        # Sec. 3.2: coalesced packets, "the 256node network". Its topology, packet and link sizes
+        # are in Table 1, not in the source text: every number here is a pimjax assumption.
+        interconnect=InterconnectConfig(
+            topology="mesh",  # pimjax assumption: 2-D mesh, XY routing
+            payload_bytes=64,  # pimjax assumption
+            header_bytes=8,  # pimjax assumption: first element's index and the count (Fig. 6 step 5)
+            link_bytes_per_cycle=16,  # pimjax assumption
+            hop_latency=2,  # pimjax assumption: cycles per router hop
+        ),
         memory=memory,
+        # pimjax stand-in: Memory Slices' compute power comes from McPAT (Sec. 6) and no per-operation
+        # number is in the text; NeuroTrainer Table 1's Fixed 32/16 MAC in its 16-bit mode
+        # (2.27 mW / 2.5 GHz / 2 pairs = 0.454 pJ per 16-bit product, accumulate included)
+        energy=table1_energy(array),
         compute_scale=compute_scale,
         partitioning="partitions",  # Sec. 4.1 / Table 4: W x R partitions mapped sequentially to the slices
         ownership="diagonal",  # Sec. 3.2 / Fig. 6 step 5: a diagonal of outputs per cycle, one packet
-        weight_buffer_kib=256.0,  # pimjax assumption: the accumulator buffer's size (see the module docstring)
+        # pimjax assumption, against the paper's "we do not use buffers" (Sec. 3.2): the accumulator
+        # buffer's size; it makes Fig. 17's superlinear steps (see the module docstring)
+        weight_buffer_kib=256.0,
         name=name,
     )
 
@@ -85,20 +120,32 @@ def slices_hmc2_2x() -> SystemConfig:
 
 
 def _neurotrainer(name: str, pe: str) -> SystemConfig:
+    array = get(pe)
     return SystemConfig(
-        array=get(pe),
+        array=array,
         num_slices=15,  # NeuroTrainer Sec. 5: 15 PEs (16 vaults, one shared)
         aggregation=AggregationConfig(
             packet_format=None,
-            accumulator_format=get(pe).accumulator_format,
-            output_format=get(pe).output_format,
+            accumulator_format=array.accumulator_format,
+            output_format=array.output_format,
         ),
-        # NeuroTrainer Sec. 3.4: a shared 32-bit bus "with a bandwidth same as that of a single vault
-        # (10GBps)" at 2.5 GHz (4 bytes/cycle), "4 stage pipelined ... 4 clock cycle between a vault to any PE"
-        interconnect=InterconnectConfig(topology="crossbar", link_bytes_per_cycle=4, hop_latency=4),
+        # NeuroTrainer Sec. 3.4: a shared bus (Table 5: "32bit Bus") "with a bandwidth same as that of
+        # a single vault (10GBps)": 10 GB/s at 2.5 GHz = 4 bytes/cycle; "4 stage pipelined BUS
+        # interface [27]; it takes 4 clock cycle between a vault to any PE"
+        interconnect=InterconnectConfig(
+            topology="crossbar",  # one hop from the common vault to any PE (a bus, Sec. 3.4)
+            link_bytes_per_cycle=4,
+            hop_latency=4,
+            # pimjax assumption: bus transfers counted in 64-byte bursts (icn_packets only; the
+            # paper gives no burst size); header_bytes is not used by the output-split model
+            payload_bytes=64,
+        ),
         memory=NEUROTRAINER_VAULT,
         partitioning="output_split",  # NeuroTrainer Sec. 3.1 / 3.3.4: hybrid data flow, outputs split over PEs
-        energy=EnergyConfig(mac_pj=0.908),  # NeuroTrainer Table 1: Fixed 32/16, 2.27 mW @ 2.5 GHz
+        # NeuroTrainer Table 1 (see pimjax.hw.table1_energy): FF: Fixed 32/16 in 16-bit mode,
+        # 2.27 mW / 2.5 GHz / 2 pairs = 0.454 pJ per product; BP/UP: Fixed 32/16 SR, 5.79 mW /
+        # 2.5 GHz = 2.316 pJ per 32-bit product; the accumulate is part of the MAC (add_pj = 0)
+        energy=table1_energy(array),
         name=name,
     )
 
@@ -112,5 +159,4 @@ def neurotrainer_module_ff() -> SystemConfig:
 @register("neurotrainer_module_bp")
 def neurotrainer_module_bp() -> SystemConfig:
     """NeuroTrainer module, 32-bit SR for BP/UP: 15 PEs x 32 MACs @ 2.5 GHz = 2.4 TOPS (Sec. 5)."""
-    cfg = _neurotrainer("neurotrainer_module_bp", "neurotrainer_bp")
-    return cfg.replace(energy=EnergyConfig(mac_pj=2.316))  # Table 1: Fixed 32/16 SR, 5.79 mW @ 2.5 GHz
+    return _neurotrainer("neurotrainer_module_bp", "neurotrainer_bp")  # Table 1: Fixed 32/16 SR, 2.316 pJ

@@ -5,13 +5,18 @@ back-propagation (BP) and weight update (UP) in 32-bit fixed point with stochast
 the MAC (its "Fixed 32/16 + SR" MAC adds one random number generator per multiplier, i.e. each
 product is rounded stochastically). Fraction bits are pimjax's choice (the paper gives widths
 only): activations Q8.8 and weights Q4.12 in FF; gradients with 20 fraction bits in BP/UP.
+
+Each phase's compute energy follows its datapath through :func:`pimjax.hw.table1_energy`
+(NeuroTrainer Table 1, per product, accumulate included; docs/cost_model.md section 5): 16-bit
+fixed point 0.454 pJ (Fixed 32/16, two pairs per cycle), 32-bit nearest 0.908 pJ, 32-bit SR
+2.316 pJ, 32-bit SR LO 1.512 pJ, fp32 and bf16 2.148 pJ (Float 32).
 """
 
 from __future__ import annotations
 
 from jax.sharding import Mesh
 
-from pimjax.hw import AggregationConfig, ArrayConfig, SystemConfig
+from pimjax.hw import AggregationConfig, ArrayConfig, SystemConfig, table1_energy
 from pimjax.numerics import FixedFormat, FloatFormat
 from pimjax.nn._emulated import PhaseConfig, TrainingHardware
 from pimjax.nn._resident import ResidentWeights
@@ -34,7 +39,7 @@ def _fixed_system(*, a: FixedFormat, b: FixedFormat, product: FixedFormat | None
                       output_rounding=output_rounding, name="training")
     agg = AggregationConfig(packet_format=None, accumulator_format=acc, output_format=out,
                             output_rounding=output_rounding)
-    return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg)
+    return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg, energy=table1_energy(arr))
 
 
 def _float_system(fmt: str, *, rows: int, width: int, num_slices: int) -> SystemConfig:
@@ -43,7 +48,7 @@ def _float_system(fmt: str, *, rows: int, width: int, num_slices: int) -> System
     arr = ArrayConfig(rows=rows, width=width, a_format=op, b_format=op, tree_format=fp32,
                       accumulator_format=fp32, output_format=fp32, name=f"{fmt}_array")
     agg = AggregationConfig(packet_format=fp32, accumulator_format=fp32, output_format=fp32)
-    return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg)
+    return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg, energy=table1_energy(arr))
 
 
 def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, mesh: Mesh | None = None,

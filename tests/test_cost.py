@@ -188,6 +188,9 @@ def test_two_slice_system_hand_computed():
     for f, v in (("energy_dram_pj", 29363.2), ("energy_compute_pj", 566.592), ("energy_register_pj", 142.08),
                  ("energy_icn_pj", 768.0), ("energy_aggregation_pj", 10.896)):
         assert d[f] == pytest.approx(v, rel=REL), f
+    # no buffers here (everything spills to DRAM): no buffer bytes, no buffer energy
+    assert d["buffer_bytes_read"] == d["buffer_bytes_written"] == d["energy_buffer_pj"] == 0
+    assert d["energy_pj"] == pytest.approx(29363.2 + 566.592 + 142.08 + 768.0 + 10.896, rel=REL)
 
 
 def test_four_slice_system_hand_computed_icn_bound():
@@ -565,6 +568,8 @@ def test_accumulator_buffer_keeps_partial_sums_on_chip():
     assert c.fill_drain_cycles == 2 * 3 * ((4 - 1 + 6) + (2 - 1 + 6))  # 96
     assert c.b_bytes == 2 * 240  # B (20 x 6 x 2 B) read for each block
     assert c.a_bytes == 320 and c.macs == 480
+    # the 192 B each way that spill without a buffer are read and written in the buffer instead
+    assert c.acc_buffer_bytes_read == c.acc_buffer_bytes_written == 192
     # 12 B: not one row of the 4-column tile fits (16 B): no blocks, that tile spills; with M = 1
     # the 2-column tile's 1 x 2 x 4 = 8 B fit and do not spill.
     small = _small_array().replace(accumulator_buffer_kib=12 / 1024)

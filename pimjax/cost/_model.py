@@ -23,7 +23,15 @@ clock ``f``, a slice's memory bandwidth ``BW`` and compute scale ``A_c``:
 
 Energy (pJ): DRAM bits x ``energy_pj_per_bit`` (HMC 3.7, HBM 6: Memory Slices Sec. 6), MACs x
 ``mac_pj``, tree/accumulator adds x ``add_pj``, register bits x ``register_pj_per_bit``, ICN
-bits x hops x ``icn_pj_per_bit_hop``, aggregation adds x ``aggregation_add_pj``.
+bits x hops x ``icn_pj_per_bit_hop``, aggregation adds x ``aggregation_add_pj``, on-chip buffer
+bits (read + written) x ``buffer_pj_per_bit``.
+
+On-chip buffers (pimjax assumptions; Memory Slices Sec. 3.2 uses none) are a memory level of
+their own (``buffer_bytes_read``, ``buffer_bytes_written``), counted where they replace DRAM
+traffic: partial sums kept in the accumulator buffer between K-chunk passes, running sums of
+arriving partial sums in the aggregation buffer (the read-modify-writes a spill would make in
+DRAM), register-B reloads from the weight buffer and the words written into it on their way
+from memory. They cost energy, not time (their bandwidth is assumed to keep up).
 """
 
 from __future__ import annotations
@@ -75,13 +83,17 @@ def array_cost(m: int, k: int, n: int, cfg: ArrayConfig, *, memory: MemoryConfig
     t_c = c.cycles / f_hz
     t_m = (rd + wr) / (memory.bandwidth_gbps * 1e9)
     adds = c.tree_additions + c.accumulator_additions
+    b_rd = c.acc_buffer_bytes_read + c.weight_buffer_bytes_read
+    b_wr = c.acc_buffer_bytes_written + c.weight_buffer_bytes_written
     return CostRecord.make(
         macs=c.macs, additions=adds, cycles_preload=c.preload_cycles, cycles_stream=c.stream_cycles,
         cycles_fill_drain=c.fill_drain_cycles, slot_cycles=c.slot_cycles,
         dram_bytes_read=rd, dram_bytes_written=wr, register_bytes=c.register_bits / 8,
+        buffer_bytes_read=b_rd, buffer_bytes_written=b_wr,
         energy_dram_pj=(rd + wr) * 8 * memory.energy_pj_per_bit,
         energy_compute_pj=c.macs * energy.mac_pj + adds * energy.add_pj,
         energy_register_pj=c.register_bits * energy.register_pj_per_bit,
+        energy_buffer_pj=(b_rd + b_wr) * 8 * energy.buffer_pj_per_bit,
         time_compute_s=t_c, time_memory_s=t_m, time_s=max(t_c, t_m),
         **_events(events),
     )
@@ -133,7 +145,7 @@ class _Group:
         bw = cfg.memory.bandwidth_gbps * 1e9
         link = cfg.interconnect.link_bytes_per_cycle * f_hz
         wbuf = cfg.weight_buffer_kib * 1024
-        self.tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0)
+        self.tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0, brd=0, bwr=0)
         self.t_c = self.t_m = self.t_i = self.t_s = 0.0
         cache: dict = {}
         for s, segs_t in enumerate(plc.segments):
@@ -149,6 +161,7 @@ class _Group:
                                                       register_resident=flags[2])
             c = cache[(segs, flags)]
             agg_rmw = calls * tr.rmw[s] * agg_b if agg_spill else 0  # read + write each after the first
+            agg_kept = 0 if agg_spill else calls * tr.rmw[s] * agg_b  # the same, in the aggregation buffer
             rd = c.a_bytes + c.b_bytes + c.acc_bytes_read + agg_rmw
             wr = c.acc_bytes_written + agg_rmw + calls * tr.owned[s] * out_b
             t_c = c.cycles / (cfg.compute_scale * f_hz)
@@ -166,6 +179,8 @@ class _Group:
             t["rd"] += rd
             t["wr"] += wr
             t["reg"] += c.register_bits
+            t["brd"] += c.acc_buffer_bytes_read + c.weight_buffer_bytes_read + agg_kept
+            t["bwr"] += c.acc_buffer_bytes_written + c.weight_buffer_bytes_written + agg_kept
         self.agg_adds = calls * rows * sum(plc.tile_cols[t] * len(c) for t, c in enumerate(plc.contributors))
         self.max_hops = tr.max_hops
         self.icn = [calls * sum(x[i] for x in tr.counts) for i in range(4)]  # packets, local, bytes, hop bytes
@@ -248,13 +263,15 @@ def system_cost(m: int, k_sizes: tuple[int, ...], n: int, owners: tuple[int, ...
         macs=tot["macs"], additions=tot["adds"], aggregation_additions=agg_adds,
         cycles_preload=tot["pre"], cycles_stream=tot["stream"], cycles_fill_drain=tot["fill"],
         slot_cycles=tot["slots"], dram_bytes_read=tot["rd"], dram_bytes_written=tot["wr"],
-        register_bytes=tot["reg"] / 8, icn_packets=icn_packets, icn_local_packets=icn_local,
+        register_bytes=tot["reg"] / 8, buffer_bytes_read=tot["brd"], buffer_bytes_written=tot["bwr"],
+        icn_packets=icn_packets, icn_local_packets=icn_local,
         icn_bytes=icn_bytes, icn_hop_bytes=icn_hop_bytes,
         energy_dram_pj=(tot["rd"] + tot["wr"]) * 8 * cfg.memory.energy_pj_per_bit,
         energy_compute_pj=tot["macs"] * e.mac_pj + tot["adds"] * e.add_pj,
         energy_register_pj=tot["reg"] * e.register_pj_per_bit,
         energy_icn_pj=icn_hop_bytes * 8 * e.icn_pj_per_bit_hop,
         energy_aggregation_pj=agg_adds * e.aggregation_add_pj,
+        energy_buffer_pj=(tot["brd"] + tot["bwr"]) * 8 * e.buffer_pj_per_bit,
         time_compute_s=best["t_c"], time_memory_s=best["t_m"], time_icn_s=best["t_i"], time_s=best["time"],
         **_events(events),
     )
@@ -272,7 +289,9 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
     written there (row split); the shared operand is read from the common vault and broadcast
     over the bus (once for all calls when B is the shared operand and stays buffered), and
     column-split outputs are merged to the common vault over the bus. Time per call:
-    ``max(max_p T_c, max_p T_m, T_bus) + hop_latency / f``.
+    ``max(max_p T_c, max_p T_m, T_bus) + hop_latency / f``. A share resident in a PE's weight
+    buffer across the calls is written into it once and read from it at every later call
+    (buffer bytes); the PEs' own operand buffers of NeuroTrainer Sec. 3 are not costed.
     """
     arr = cfg.array
     sp = output_split(m, k, n, cfg)
@@ -283,8 +302,9 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
     bus = cfg.interconnect.link_bytes_per_cycle * f_hz
     wbuf = cfg.weight_buffer_kib * 1024
     chunks = -(-k // arr.width)
-    tot = dict(macs=0, tree=0, acc=0, cyc=0, rd=0, wr=0, reg=0)
+    tot = dict(macs=0, tree=0, acc=0, cyc=0, rd=0, wr=0, reg=0, brd=0, bwr=0)
     t_c_max = t_m_max = 0.0
+    active = 0
     for p in range(cfg.num_slices):
         rows, cols, vecs = sp.rows[p], sp.cols[p], sp.vectors[p]
         if not rows or not cols:
@@ -298,6 +318,9 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
             resident = reuse_weights and share + other_weights <= wbuf
             rd = share if resident else calls * share
             wr = 0
+            if resident and calls > 1:  # kept in the weight buffer, reread at every later call
+                tot["bwr"] += share
+                tot["brd"] += (calls - 1) * share
         t_c, t_m = cyc / (cfg.compute_scale * f_hz), (rd + wr) / bw
         t_c_max, t_m_max = max(t_c_max, t_c), max(t_m_max, t_m)
         tot["macs"] += calls * rows * k * cols
@@ -306,11 +329,15 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
         tot["cyc"] += cyc
         tot["rd"] += rd
         tot["wr"] += wr
+        active += 1
         # operands through the MAC registers: the vector (R x W words of A) and the broadcast
         # scalar (W words of B) every cycle
         tot["reg"] += cyc * (arr.rows * arr.width * 8 * a_b + arr.width * 8 * b_b)
     shared_resident = sp.by_rows and reuse_weights and sp.shared_bytes + other_weights <= wbuf
     shared = sp.shared_bytes if shared_resident else calls * sp.shared_bytes
+    if shared_resident and calls > 1:  # every PE keeps the broadcast B in its weight buffer
+        tot["bwr"] += active * sp.shared_bytes
+        tot["brd"] += active * (calls - 1) * sp.shared_bytes
     bus_bytes = shared + calls * sp.merged * out_b
     tot["rd"] += shared  # the common vault
     tot["wr"] += calls * sp.merged * out_b
@@ -322,11 +349,13 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
     return CostRecord.make(
         macs=tot["macs"], additions=adds, cycles_stream=tot["cyc"], slot_cycles=tot["cyc"] * arr.rows * arr.width,
         dram_bytes_read=tot["rd"], dram_bytes_written=tot["wr"], register_bytes=tot["reg"] / 8,
+        buffer_bytes_read=tot["brd"], buffer_bytes_written=tot["bwr"],
         icn_packets=bursts, icn_bytes=bus_bytes, icn_hop_bytes=bus_bytes,
         energy_dram_pj=(tot["rd"] + tot["wr"]) * 8 * cfg.memory.energy_pj_per_bit,
         energy_compute_pj=tot["macs"] * e.mac_pj + adds * e.add_pj,
         energy_register_pj=tot["reg"] * e.register_pj_per_bit,
         energy_icn_pj=bus_bytes * 8 * e.icn_pj_per_bit_hop,
+        energy_buffer_pj=(tot["brd"] + tot["bwr"]) * 8 * e.buffer_pj_per_bit,
         time_compute_s=t_c_max, time_memory_s=t_m_max, time_icn_s=t_bus,
         time_s=max(t_c_max, t_m_max, t_bus) + tail,
         **_events(events),

@@ -19,12 +19,13 @@ _FIELDS = (
     "macs", "additions", "aggregation_additions",
     # array cycles (summed over slices)
     "cycles_preload", "cycles_stream", "cycles_fill_drain", "slot_cycles",
-    # bytes per memory level
-    "dram_bytes_read", "dram_bytes_written", "register_bytes",
+    # bytes per memory level (DRAM; the on-slice buffers, pimjax assumptions; registers)
+    "dram_bytes_read", "dram_bytes_written", "register_bytes", "buffer_bytes_read", "buffer_bytes_written",
     # interconnect
     "icn_packets", "icn_local_packets", "icn_bytes", "icn_hop_bytes",
     # energy by component (pJ)
     "energy_dram_pj", "energy_compute_pj", "energy_register_pj", "energy_icn_pj", "energy_aggregation_pj",
+    "energy_buffer_pj",
     # time (s): each op's components, and its time after overlap
     "time_compute_s", "time_memory_s", "time_icn_s", "time_s",
     # numeric events
@@ -37,8 +38,14 @@ _FIELDS = (
 class CostRecord:
     """What the emulated hardware spends (all fields float64 scalars; see module docstring).
 
+    Memory levels: DRAM (``dram_bytes_read``, ``dram_bytes_written``), the on-slice SRAM
+    buffers (``buffer_bytes_read``, ``buffer_bytes_written``: the accumulator, aggregation and
+    weight buffers together, pimjax assumptions, docs/cost_model.md section 5) and the
+    registers (``register_bytes``: register B loads and register A shifts).
+
     Derived: :attr:`utilization` (MACs over multiplier slots of the busy arrays),
-    :attr:`energy_pj`, :attr:`flops` (2 per MAC), :attr:`intensity` (FLOPs per DRAM byte).
+    :attr:`energy_pj` (every ``energy_*_pj`` field), :attr:`flops` (2 per MAC),
+    :attr:`intensity` (FLOPs per DRAM byte).
     """
 
     macs: Any
@@ -51,6 +58,8 @@ class CostRecord:
     dram_bytes_read: Any
     dram_bytes_written: Any
     register_bytes: Any
+    buffer_bytes_read: Any
+    buffer_bytes_written: Any
     icn_packets: Any
     icn_local_packets: Any
     icn_bytes: Any
@@ -60,6 +69,7 @@ class CostRecord:
     energy_register_pj: Any
     energy_icn_pj: Any
     energy_aggregation_pj: Any
+    energy_buffer_pj: Any
     time_compute_s: Any
     time_memory_s: Any
     time_icn_s: Any
@@ -107,7 +117,7 @@ class CostRecord:
     def energy_pj(self):
         with jax.enable_x64(True):
             return (self.energy_dram_pj + self.energy_compute_pj + self.energy_register_pj
-                    + self.energy_icn_pj + self.energy_aggregation_pj)
+                    + self.energy_icn_pj + self.energy_aggregation_pj + self.energy_buffer_pj)
 
     @property
     def flops(self):

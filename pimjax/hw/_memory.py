@@ -63,6 +63,17 @@ class EnergyConfig:
     Table 1 datapath these defaults count the adds twice). Registers and the interconnect are
     pimjax assumptions (the papers give no per-event numbers): a register bit at 0.01 pJ, an
     ICN hop at 0.5 pJ/bit, an aggregation-engine add at 0.227 pJ.
+
+    ``buffer_pj_per_bit`` is charged per bit read or written in a slice's on-chip SRAM buffers
+    (accumulator, aggregation and weight buffers: ``CostRecord.buffer_bytes_read`` and
+    ``buffer_bytes_written``). It is a pimjax assumption, like the buffers themselves (Memory
+    Slices Sec. 3.2: "we do not use buffers"; neither paper gives an SRAM energy): 0.3 pJ/bit,
+    a CACTI-class figure for a 256 KiB SRAM read at the papers' 15-16 nm nodes, taken from
+    Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm, a 64-bit access: 20 pJ from a
+    32 KB SRAM, 100 pJ from 1 MB, so about 50 pJ = 0.8 pJ/bit at 256 KB, log-interpolated) and
+    scaled by about 1/3 to 16 nm (Memory Slices Sec. 6 models 16 nm, NeuroTrainer 15 nm). Reads
+    and writes cost the same. Treat it as an order of magnitude: it is 1/12 of an HMC bit
+    (3.7 pJ).
     """
 
     mac_pj: float = 0.908  # NeuroTrainer Table 1: one Fixed 32/16 MAC-cycle, 2.27 mW / 2.5 GHz
@@ -70,6 +81,9 @@ class EnergyConfig:
     register_pj_per_bit: float = 0.01  # pimjax assumption
     icn_pj_per_bit_hop: float = 0.5  # pimjax assumption
     aggregation_add_pj: float = 0.227  # pimjax assumption: one adder
+    # pimjax assumption: a 256 KiB SRAM at 16 nm, from Horowitz ISSCC 2014's 45 nm figures
+    # (~0.8 pJ/bit at 256 KB) scaled by ~1/3 (see the class docstring)
+    buffer_pj_per_bit: float = 0.3
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

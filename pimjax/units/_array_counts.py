@@ -20,11 +20,24 @@ partition over that block (the order of loading partitions into register B is th
 sequencer's choice, Memory Slices Sec. 5.1): the numerics are unchanged (each output still
 accumulates its K-chunks in ascending order), but every block re-pays the partitions'
 preloads and fill/drain, and re-reads B unless B stays resident (see :func:`segment_counts`).
+An array with a single partition follows the same block order when it is given one (a slice
+system's common blocks, whose packets and aggregation buffers are per block): the partition
+stays in register B (one preload), and every block drains (fill/drain per block) before the
+next streams. Alone, with the default ``row_block``, it streams all ``M`` rows in one pass.
 Only when the buffer cannot hold even one row of a tile do that tile's sums spill to the
 slice's memory (read and written back, as the aggregation engine does in Memory Slices Fig. 6
 step 9): written after every pass but the last and read before every pass but the first.
 The last pass's sums leave through the output stage (one array) or as packets (a slice
 system) and are not written as partial sums.
+
+On-chip buffer traffic (the buffers are pimjax assumptions; Memory Slices Sec. 3.2 uses none):
+where a tile's block of running sums fits the accumulator buffer, the sums a spill would move
+to and from memory are written to and read from the buffer instead (``acc_buffer_bytes_*``,
+the same counts as ``acc_bytes_*`` of a spill). Every word loaded into register B comes
+either from memory (``b_bytes``) or, when the share is held in the weight buffer, from the
+buffer: ``weight_buffer_bytes_read`` = register-B loads - ``b_bytes`` (the reloads), and the
+words read from memory are written into the buffer on their way to register B
+(``weight_buffer_bytes_written`` = ``b_bytes`` when there are reloads, else 0).
 """
 
 from __future__ import annotations
@@ -50,6 +63,10 @@ class ArrayCounts(NamedTuple):
     acc_bytes_read: int  # partial sums read back between K-chunk passes (spill)
     acc_bytes_written: int  # partial sums written after each pass but the last (spill)
     register_bits: int  # register B loads + register A shifts
+    acc_buffer_bytes_read: int  # partial sums read back from the accumulator buffer between passes
+    acc_buffer_bytes_written: int  # partial sums written to the accumulator buffer after each pass but the last
+    weight_buffer_bytes_read: int  # register-B reloads served by the weight buffer
+    weight_buffer_bytes_written: int  # B read from memory and kept in the weight buffer for those reloads
 
     @property
     def cycles(self) -> int:
@@ -100,7 +117,10 @@ def segment_counts(m: int, segments: Sequence[Segment], cfg: ArrayConfig, *, row
       row_block: rows per block of the schedule (the system's common block; ``None``: what the
         accumulator buffer allows, or all ``m`` rows when no segment has two chunks). With
         ``p > 1`` partitions, every block re-runs every partition (preload, fill/drain); a
-        single partition streams all rows in one pass.
+        single partition stays in register B (preloaded once per call) and streams the
+        blocks in order, draining after each (fill/drain per block), so that its partial sums
+        leave block by block like every other contributor's (the packets and aggregation
+        buffers of :mod:`pimjax.units._interconnect` are per block).
       calls: consecutive calls costed together (the record is their sum).
       weights_resident: B is the same in every call and the array's share stays on the slice
         (register B or weight buffer): it is read from memory once for all calls.
@@ -128,15 +148,15 @@ def segment_counts(m: int, segments: Sequence[Segment], cfg: ArrayConfig, *, row
         fit = rows_that_fit(buf, cmax, acc_b)
         row_block = m if (fit == 0 or all(s.chunks == 1 for s in segs)) else fit
     rb = max(1, min(m, row_block))
-    n_mb = -(-m // rb) if p > 1 else 1  # a single partition streams all rows in one pass
+    n_mb = -(-m // rb)  # blocks, in order (a single partition too: it drains after each)
     elems = sum(s.k * s.cols for s in segs)  # B words of the array's share
     if p > 1:
         preload_call = n_mb * sum(s.chunks * s.cols for s in segs)
         fill_call = n_mb * sum(s.chunks * (s.cols - 1 + lat) for s in segs)
         passes_call = n_mb * p
         loads_call = n_mb * elems
-    else:
-        preload_call, fill_call, passes_call, loads_call = segs[0].cols, segs[0].cols - 1 + lat, 1, elems
+    else:  # one partition: kept in register B across the blocks (one preload), drained per block
+        preload_call, fill_call, passes_call, loads_call = segs[0].cols, n_mb * (segs[0].cols - 1 + lat), n_mb, elems
     if register_resident and p == 1:
         preload, loads = preload_call, loads_call  # loaded once, kept in register B
     else:
@@ -152,6 +172,10 @@ def segment_counts(m: int, segments: Sequence[Segment], cfg: ArrayConfig, *, row
         b_bytes = calls * n_mb * elems * b_b
     # spill: sums of a block of a multi-chunk tile that do not fit the accumulator buffer
     spill = sum(m * s.cols * (s.chunks - 1) for s in segs if s.chunks > 1 and rb * s.cols * acc_b > buf)
+    # the same traffic, in the accumulator buffer, for the tiles whose block of sums fits it
+    kept = sum(m * s.cols * (s.chunks - 1) for s in segs if s.chunks > 1 and rb * s.cols * acc_b <= buf)
+    # register-B loads that do not come from memory come from the weight buffer
+    reloads = loads * b_b - b_bytes
     sums = sum(s.cols * s.chunks for s in segs)
     return ArrayCounts(
         macs=calls * m * elems,
@@ -167,6 +191,10 @@ def segment_counts(m: int, segments: Sequence[Segment], cfg: ArrayConfig, *, row
         acc_bytes_read=calls * spill * acc_b,
         acc_bytes_written=calls * spill * acc_b,
         register_bits=loads * 8 * b_b + stream * r * w * 8 * a_b,
+        acc_buffer_bytes_read=calls * kept * acc_b,
+        acc_buffer_bytes_written=calls * kept * acc_b,
+        weight_buffer_bytes_read=reloads,
+        weight_buffer_bytes_written=b_bytes if reloads else 0,
     )
 
 

@@ -185,7 +185,9 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
       plc: the placement (:func:`placement`).
       owners: the mapping's owner of each tile (``"tile"`` ownership under ``"k_split"``).
       row_block: rows per block of the schedule (the final pass of every block of every tile
-        emits its diagonals).
+        emits its diagonals; every contributor follows the blocks in order, a slice holding a
+        single partition too: :func:`pimjax.units._array_counts.segment_counts` drains it
+        after every block).
       cfg: the system (packet element size, ICN, ownership).
     """
     icn = cfg.interconnect
@@ -307,7 +309,9 @@ def system_row_block(m: int, plc: Placement, cfg: SystemConfig) -> int:
     block under ``"diagonal"`` ownership (``A``: the fewest contributors of such a tile), all of
     it under ``"tile"``: ``floor(buffer x A / (R' x aggregation bytes))`` rows. A buffer that
     cannot hold one row does not constrain the block (its sums spill to memory instead).
-    ``R'`` is the widest tile. Returns ``m`` when nothing constrains.
+    ``R'`` is the widest tile. Returns ``m`` when nothing constrains. Every slice of the system
+    runs these blocks in order (:func:`pimjax.units._array_counts.segment_counts` with this
+    ``row_block``), so an owner holds one block's running sums at a time.
     """
     from pimjax.units._array_counts import rows_that_fit, word_bytes
 

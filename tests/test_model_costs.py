@@ -144,18 +144,22 @@ def test_model_costs_translator_calls_and_weight_reuse():
         assert len(gemms) > len(costs)  # layers called once per time step are summed
         shapes = {g[0]: g for g in gemms}
         # the encoder runs layer by layer: nothing between two calls of a layer; a decoder step
-        # runs dec0, dec1, attn_wa, attn_wc
-        step = ["dec0", "dec1", "attn_wa", "attn_wc"]
+        # runs dec0, dec1, attn_wa, the per-sentence attention products, attn_wc
+        step = ["dec0", "dec1", "attn_wa", "attn_scores", "attn_context", "attn_wc"]
         inter = interleaved(gemms)
         for name in ("enc0_fw", "enc0_bw", "enc1"):
             assert shapes[name] not in inter or not inter[shapes[name]]
         for name in step:
             assert {g[0] for g in inter[shapes[name]]} == set(step) - {name}
-        assert list(costs) == ["enc0_fw", "enc0_bw", "enc1", "dec0", "dec1", "attn_wa", "attn_wc", "out_proj"]
+        assert list(costs) == ["enc0_fw", "enc0_bw", "enc1", "dec0", "dec1", "attn_wa", "attn_scores",
+                               "attn_context", "attn_wc", "out_proj"]
         for name, (_, m, k, n) in shapes.items():
             c = sum(1 for g in gemms if g[0] == name)
             if c == 1:
                 want = matmul_costs(m, k, n, hw)
+            elif name in ("attn_scores", "attn_context"):  # a new preloaded operand every call
+                assert (m, c) == (1, 3 * 5)
+                want = matmul_costs(m, k, n, hw, calls=c)
             else:
                 others = [shapes[o] for o in step if o != name] if name in step else []
                 res = {"ff": sum(weight_share_bytes(o[2], o[3], hw.ff.system) for o in others),

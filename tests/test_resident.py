@@ -144,6 +144,25 @@ def test_saturation_and_nan_are_counted():
     assert ev["overflow"] == 2 and ev["nan"] == 1
 
 
+def test_update_events_are_exact_int64_running_totals():
+    """The state's events are int64 sums over the steps (random bits too), exact past 2**31
+    under jit although x64 is off."""
+    from pimjax.nn import ResidentState
+    from pimjax.numerics import NumericEvents
+
+    cfg = ResidentWeights()
+    w, _ = to_resident({"w": jnp.zeros((1000,), jnp.float32)}, cfg)
+    tx = resident_update(cfg)
+    start = ResidentState(count=jnp.zeros((), jnp.int32),
+                          events=NumericEvents.make(overflow=2**31 + 5, random_bits=2**31 - 1))
+    step = jax.jit(lambda s: tx.update({"w": jnp.full((1000,), 1e-6, jnp.float32)}, s, w)[1])
+    state = step(step(start))
+    assert all(np.asarray(x).dtype == np.int64 for x in state.events)
+    assert total_events(state) == {"overflow": 2**31 + 5, "nan": 0, "inf": 0,
+                                   "random_bits": 2**31 - 1 + 2 * 1000 * 32}
+    assert int(state.count) == 2
+
+
 def test_bad_config():
     with pytest.raises(ValueError, match="ResidentWeights.format"):
         ResidentWeights(format=FixedFormat(bits=32, frac=16))

@@ -48,6 +48,19 @@ def test_costs_for_all_phases(uninterrupted):
     assert "TOTAL" in uninterrupted["cost_table"]
 
 
+def test_epoch_events_are_exact_ints(uninterrupted):
+    """The epoch's random bits (exact Python ints): 4 steps of the same shapes, each the step's
+    per-layer, per-phase records summed."""
+    per_step = sum(int(rec.random_bits) for ph in uninterrupted["step_costs"].values() for rec in ph.values())
+    (row,) = uninterrupted["epochs"]
+    assert row["step"] == 4 and per_step > 0
+    for f in EVENTS:
+        assert type(row[f]) is int and type(uninterrupted["events"][f]) is int, f
+    assert row["random_bits"] == uninterrupted["events"]["random_bits"] == 4 * per_step
+    totals = [line.split() for line in uninterrupted["cost_table"].splitlines() if line.startswith("TOTAL")]
+    assert sum(int(t[-1]) for t in totals) == per_step  # the table's SR bits column, exact
+
+
 def test_metrics_and_costs_written(uninterrupted):
     out = uninterrupted["config"]["out_dir"]
     for name in ("metrics.json", "metrics.csv", "costs.csv"):

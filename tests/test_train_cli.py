@@ -37,6 +37,11 @@ def test_text_report(twelve_images, capsys):
     assert "cost of one training step (batch 4)" in out and "TOTAL" in out
     load = next(line for line in out.splitlines() if line.startswith("resident weights at load:"))
     assert int(load.split()[4]) >= 1
+    # the run's matmul events as exact integers, the random bits of BP/UP's stochastic rounding included
+    run = next(line for line in out.splitlines() if line.startswith("emulated matmul events"))
+    assert run.endswith(" random bits") and int(run.split(", ")[-1].split()[0]) > 0
+    total = next(line for line in out.splitlines() if line.startswith("TOTAL") and line.split()[1] == "bp")
+    assert int(total.split()[-1]) > 0  # the table's SR bits column: an exact integer
     assert "final test accuracy" in out
 
 

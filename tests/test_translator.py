@@ -28,9 +28,11 @@ from pimjax.apps.synthetic_translation import (BOS, EOS, LEXICON, PAD, SRC_VOCAB
                                                translate)
 from pimjax.hw import LUTConfig
 from pimjax.numerics import FixedFormat
-from pimjax.nn import (Translator, TranslatorConfig, abstract_translator, activation, emulated_layers, gnmt_config,
-                       training_hardware, translator_gemm_shapes, translator_layer_shapes)
+from pimjax.nn import (ATTENTION_PRODUCTS, PROBE_SHAPE, Translator, TranslatorConfig, abstract_translator, activation, decode_events,
+                       emulated_layers, gnmt_config, training_hardware, translator_gemm_shapes,
+                       translator_layer_shapes)
 from pimjax.nn._layers import CostProbe, EmuLinear
+from pimjax.nn import EmuBatchedMatmul
 from pimjax.nn._translator import _truncate
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
@@ -223,13 +225,16 @@ def test_gemm_shapes_analytic_and_gnmt():
     g = translator_gemm_shapes(cfg, 2, 5, 7)
     names = [n for n, *_ in g]
     assert names[:10] == ["enc0_fw"] * 5 + ["enc0_bw"] * 5
-    assert names[-1] == "out_proj" and len(g) == 5 * 4 + 7 * 4 + 1
+    assert names[-1] == "out_proj" and len(g) == 5 * 4 + 7 * (4 + 2 * 2) + 1
+    assert names[20:28] == ["dec0", "dec1", "attn_wa", "attn_scores", "attn_scores", "attn_context",
+                            "attn_context", "attn_wc"]  # one scores / context product per sentence
+    assert ("attn_scores", 1, 4, 5) in g and ("attn_context", 1, 5, 4) in g
     assert ("enc0_fw", 2, 6 + 4, 16) in g and ("enc1", 2, 8 + 4, 16) in g and ("enc2", 2, 4 + 4, 16) in g
     assert ("dec0", 2, 6 + 4 + 4, 16) in g and ("attn_wa", 2, 4, 4) in g and ("attn_wc", 2, 8, 4) in g
     assert g[-1] == ("out_proj", 14, 4, 20)
     layers = translator_layer_shapes(cfg, 2, 5, 7)
-    assert sum(s.macs for s in layers if s.emulated) == sum(m * k * n for _, m, k, n in g)
-    assert {s.name for s in layers if not s.emulated} == {"attn_scores", "attn_context"}
+    assert sum(s.macs for s in layers) == sum(m * k * n for _, m, k, n in g)
+    assert {s.name for s in layers if not s.reuse} == set(ATTENTION_PRODUCTS) == {"attn_scores", "attn_context"}
 
     gnmt = gnmt_config()
     assert (gnmt.hidden, gnmt.enc_layers, gnmt.dec_layers, gnmt.bidirectional) == (1024, 8, 8, True)
@@ -265,9 +270,10 @@ def test_training_steps_neurotrainer(tiny_nt):
     src, tgt_in, tgt_out, tmask = (jnp.asarray(a) for a in (d.train.src, d.train.tgt_in, d.train.tgt_out,
                                                             d.train.tgt_mask))
     layers = emulated_layers(model)
-    assert [m.name for m in layers] == ["enc0_fw", "enc0_bw", "dec0", "attn_wa", "attn_wc", "out_proj"]
-    assert [m.layer_id for m in layers] == list(range(6))
-    paths = {lyr.name: tuple(p) for p, lyr in nnx.iter_graph(model) if isinstance(lyr, EmuLinear)}
+    assert [m.name for m in layers] == ["enc0_fw", "enc0_bw", "dec0", "attn_wa", "attn_wc", "out_proj",
+                                        "attn_scores", "attn_context"]
+    assert [m.layer_id for m in layers] == list(range(8))
+    paths = {lyr.name: tuple(p) for p, lyr in nnx.iter_graph(model) if isinstance(lyr, (EmuLinear, EmuBatchedMatmul))}
     graphdef, params, probes, rest = nnx.split(model, nnx.Param, CostProbe, ...)
     tx = optax.adam(3e-2)
     steps = 30
@@ -303,7 +309,8 @@ def test_training_steps_neurotrainer(tiny_nt):
     flat_cost = {p: v.get_value() for p, v in nnx.to_flat_state(inter)}
     for name, p in paths.items():
         ev = np.asarray(flat_probe[p + ("probe",)])
-        assert ev.shape == (steps, 2, 4) and np.isfinite(ev).all()
+        assert ev.shape == (steps, *PROBE_SHAPE) and np.isfinite(ev).all()
+        ev = np.asarray(decode_events(ev))  # exact counts, (steps, 2, 4)
         assert (ev[:, 0, 3] > 0).all() and (ev[:, 1, 3] > 0).all(), name  # BP, UP: SR random bits
         costs = flat_cost[p + ("cost",)]
         assert set(costs) == {"ff", "bp", "up"}  # one record, summed over the calls and the time steps

@@ -1,8 +1,10 @@
 """Collecting per-layer, per-phase cost records from a model after a step, and printing them.
 
 Emulated layers sow ``nnx.Intermediate`` values ``"cost"`` (phase -> CostRecord, FF events
-included) and own a ``CostProbe`` whose gradient carries the BP/UP events; this module joins
-the two by module path.
+included) and own a ``CostProbe`` whose gradient carries the BP/UP events (encoded exactly,
+:func:`pimjax.nn.probe_events`); this module joins the two by module path. Every sum here is
+formed in float64 inside an x64 scope: event counts and shape-derived fields stay exact
+integers below 2**53.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from pimjax.cost import CostRecord
-from pimjax.nn import PHASES
+from pimjax.nn import PHASES, probe_events
 from pimjax.nn._layers import CostProbe
 
 
@@ -28,11 +30,12 @@ def _sum_calls(value: Any) -> dict[str, CostRecord]:
     dicts (``sow``'s default), or stacked under a scan; summed to one dict."""
     calls = value if isinstance(value, (tuple, list)) else (value,)
     total: dict[str, CostRecord] = {}
-    for c in calls:
-        for ph, rec in c.items():
-            if rec.macs.ndim:  # stacked by a scan: sum over the leading axis
-                rec = jax.tree.map(lambda x: jnp.sum(x, axis=0), rec)
-            total[ph] = total[ph] + rec if ph in total else rec
+    with jax.enable_x64(True):  # float64 sums (outside the scope they would be float32)
+        for c in calls:
+            for ph, rec in c.items():
+                if rec.macs.ndim:  # stacked by a scan: sum over the leading axis
+                    rec = jax.tree.map(lambda x: jnp.sum(jnp.asarray(x, jnp.float64), axis=0), rec)
+                total[ph] = total[ph] + rec if ph in total else rec
     return total
 
 
@@ -51,12 +54,13 @@ def collect_costs(intermediates: nnx.State, probe_grads: nnx.State) -> dict[str,
         if key not in costs:
             continue
         g = leaf.get_value() if hasattr(leaf, "get_value") else leaf.value
+        events = probe_events(g)  # exact int64 counts
         with jax.enable_x64(True):
-            g = jnp.asarray(g).astype(jnp.float64)
-            for i, ph in enumerate(("bp", "up")):
-                r = costs[key][ph]
-                costs[key][ph] = r.replace(overflow=r.overflow + g[i, 0], nan=r.nan + g[i, 1],
-                                           inf=r.inf + g[i, 2], random_bits=r.random_bits + g[i, 3])
+            for ph in ("bp", "up"):
+                r, ev = costs[key][ph], events[ph]
+                f64 = lambda c: c.astype(jnp.float64)  # noqa: E731
+                costs[key][ph] = r.replace(overflow=r.overflow + f64(ev.overflow), nan=r.nan + f64(ev.nan),
+                                           inf=r.inf + f64(ev.inf), random_bits=r.random_bits + f64(ev.random_bits))
     return costs
 
 
@@ -121,9 +125,10 @@ def cost_rows(costs: dict[str, dict[str, CostRecord]]) -> list[dict[str, Any]]:
 
 
 def format_cost_table(costs: dict[str, dict[str, CostRecord]], title: str = "") -> str:
-    """A readable per-layer, per-phase table: MACs, cycles, utilization, time, energy, events."""
+    """A readable per-layer, per-phase table: MACs, cycles, utilization, time, energy, events
+    (overflows and random bits as exact integers)."""
     hdr = f"{'layer':<28} {'phase':<5} {'GMACs':>9} {'Mcycles':>9} {'util':>6} {'time ms':>9} " \
-          f"{'energy mJ':>10} {'DRAM MB':>9} {'ICN MB':>8} {'ovfl':>7} {'SR Mbit':>8}"
+          f"{'energy mJ':>10} {'DRAM MB':>9} {'ICN MB':>8} {'ovfl':>9} {'SR bits':>14}"
     lines = [title, hdr, "-" * len(hdr)] if title else [hdr, "-" * len(hdr)]
     tot = {ph: CostRecord.zero() for ph in PHASES}
     for layer, phases in costs.items():
@@ -142,4 +147,4 @@ def format_cost_table(costs: dict[str, dict[str, CostRecord]], title: str = "") 
 def _row(layer: str, ph: str, d: dict) -> str:
     return (f"{layer[-28:]:<28} {ph:<5} {d['macs'] / 1e9:9.4f} {d['cycles'] / 1e6:9.3f} {d['utilization']:6.3f} "
             f"{d['time_s'] * 1e3:9.4f} {d['energy_pj'] / 1e9:10.4f} {d['dram_bytes'] / 1e6:9.3f} "
-            f"{d['icn_bytes'] / 1e6:8.3f} {d['overflow']:7.0f} {d['random_bits'] / 1e6:8.3f}")
+            f"{d['icn_bytes'] / 1e6:8.3f} {int(d['overflow']):>9d} {int(d['random_bits']):>14d}")

@@ -162,7 +162,7 @@ def interleaved(gemms: list[tuple[str, int, int, int]]) -> dict[tuple[str, int, 
     return between
 
 
-def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware
+def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, no_reuse: Any = ()
                ) -> "OrderedDict[str, dict[str, CostRecord]]":
     """``layer -> phase -> CostRecord`` of a list of forward GEMMs (summed over a layer's calls).
 
@@ -170,8 +170,12 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware
     consecutive calls with the same weights (:func:`pimjax.nn._layers.matmul_costs`): in FF and
     BP a slice's share of the weights stays resident across the calls when it fits the slice's
     weight storage together with the shares of the layers interleaved with it
-    (:func:`interleaved`, :func:`pimjax.cost.weight_share_bytes`).
+    (:func:`interleaved`, :func:`pimjax.cost.weight_share_bytes`). Layers named in
+    ``no_reuse`` (the translator's attention products, :data:`pimjax.nn.ATTENTION_PRODUCTS`)
+    preload a new operand on every call: ``calls`` calls without reuse, as they record
+    themselves in training.
     """
+    no_reuse = frozenset(no_reuse)
     from pimjax.cost import weight_share_bytes
     from pimjax.nn._layers import matmul_costs
 
@@ -196,13 +200,13 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware
     out: "OrderedDict[str, dict[str, CostRecord]]" = OrderedDict()
     for key, times in calls.items():
         name, m, k, n = key
-        if times > 1:
+        if times > 1 and name not in no_reuse:
             others = between.get(key, set())
             resident = {ph: sum(share(ph, o[2], o[3]) for o in others) for ph in ("ff", "bp")}
             ck = (m, k, n, times, tuple(sorted(resident.items())))
         else:
             resident = None
-            ck = (m, k, n, 1, None)
+            ck = (m, k, n, times, None)
         if ck not in cache:
             cache[ck] = matmul_costs(m, k, n, hw, calls=times, resident_with=resident)
         recs = cache[ck]
@@ -232,9 +236,12 @@ def model_costs(model_name: Any, *, batch: int, input_size: int = 224, system: S
 
     Layers appear in call order; a translator layer's record sums its time steps.
     """
+    from pimjax.nn import ATTENTION_PRODUCTS, TranslatorConfig
+
     gemms = model_gemms(model_name, batch=batch, input_size=input_size, width=width, num_classes=num_classes,
                         src_len=src_len, tgt_len=tgt_len)
-    return gemm_costs(gemms, phase_hardware(system, slices))
+    translator = isinstance(model_name, TranslatorConfig) or model_name in TRANSLATOR_NAMES
+    return gemm_costs(gemms, phase_hardware(system, slices), no_reuse=ATTENTION_PRODUCTS if translator else ())
 
 
 def phase_totals(costs: Mapping[str, Mapping[str, CostRecord]]) -> dict[str, CostRecord]:

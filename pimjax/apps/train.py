@@ -11,10 +11,11 @@ counts and elapsed time are saved next to each checkpoint, in ``step_NNNNNNNN.js
 run's :func:`run_config`, which a resume must match).
 
 An epoch's metrics: ``train_loss`` (mean over its steps), the test metrics, ``overflow``,
-``nan``, ``inf`` (the numeric events of every emulated matmul, FF/BP/UP, summed over its steps),
-with resident weights ``update_overflow``/``update_nan``/``update_inf`` (those of its in-memory
-weight updates), ``seconds`` since the run's start, and ``partial`` (True when ``max_steps``
-stopped it before its end; a resumed run replaces that row when it finishes the epoch).
+``nan``, ``inf``, ``random_bits`` (the numeric events of every emulated matmul, FF/BP/UP, summed
+over its steps, as exact Python ints), with resident weights ``update_overflow``/``update_nan``/
+``update_inf``/``update_random_bits`` (those of its in-memory weight updates), ``seconds`` since
+the run's start, and ``partial`` (True when ``max_steps`` stopped it before its end; a resumed
+run replaces that row when it finishes the epoch).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pimjax.numerics import FixedFormat, fold_key
 from pimjax.system import default_mesh
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
-EVENTS = ("overflow", "nan", "inf")
+EVENTS = ("overflow", "nan", "inf", "random_bits")
 RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "overwrite", "max_steps", "progress")
 """TrainConfig fields a resumed run may change: where, how long and how visibly it runs, and
 over how many devices (1 and N devices give the same bits). Every other field (the model, data,
@@ -288,7 +289,10 @@ def _check_config(path: str, cfg: TrainConfig) -> _EpochState:
     if diff:
         raise ValueError(f"cannot resume from {path}: it was saved by a different run ({'; '.join(diff)}); "
                          f"resume with the checkpoint's values or use another out_dir")
-    return _EpochState(**saved["epoch_state"])
+    state = _EpochState(**saved["epoch_state"])
+    for f in EVENTS:  # counts an older pimjax did not record start at 0
+        state.events.setdefault(f, 0)
+    return state
 
 
 def _check_tree(path: str, saved: Any, target: Any) -> None:
@@ -315,6 +319,8 @@ def _restore(path: str, model, optimizer) -> int:
     with ocp.StandardCheckpointer() as ck:
         _check_tree(path, ck.metadata(path).item_metadata, target)
         state = ck.restore(path, target)
+    with jax.enable_x64(True):  # on the device with their saved dtypes: int64 event totals stay int64 under jit
+        state = jax.tree.map(jnp.asarray, state)
     ms, os_ = nnx.state(model), nnx.state(optimizer)
     nnx.replace_by_pure_dict(ms, state["model"])
     nnx.replace_by_pure_dict(os_, state["opt"])
@@ -408,8 +414,8 @@ def _run(p: Prepared) -> dict[str, Any]:
         if index is None:
             index = _event_index(step_costs.treedef)
         packed = np.asarray(step_costs.packed)
-        for f in EVENTS:
-            ep.events[f] += int(packed[index[f]].sum())
+        for f in EVENTS:  # float64 fields holding exact integers (< 2**53): summed as int64
+            ep.events[f] += int(packed[index[f]].astype(np.int64).sum())
         ep.loss_sum += float(loss)
         ep.loss_count += 1
         step += 1

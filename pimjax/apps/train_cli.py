@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(out["cost_table"])
     print()
-    print(_events_line(f"emulated matmul events over the run's epochs ({out['steps']} steps)", out["events"]))
+    print(_events_line(f"emulated matmul events over the run's epochs ({out['steps']} steps)", out["events"],
+                       random_bits=True))
     if out["load_events"]:
         print(_events_line("resident weights at load", out["load_events"], "saturations"))
     if out["update_events"]:

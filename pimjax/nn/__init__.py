@@ -1,10 +1,12 @@
 """Flax NNX layers and models whose every matmul runs on the emulated hardware (DESIGN layer 6)."""
 
-from pimjax.nn._emulated import PHASES, PhaseConfig, TrainingHardware, emulated_dot, phase_matmul
+from pimjax.nn._emulated import (EVENT_SHAPE, PHASES, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events,
+                                 emulated_dot, encode_events, phase_matmul, probe_events, zero_probe)
 from pimjax.nn._hardware import PRECISIONS, WEIGHTS, training_hardware
 from pimjax.nn._resident import ResidentState, ResidentWeights, resident_update, rounded_sum, to_resident, total_events
 
-__all__ = ["PHASES", "PRECISIONS", "PhaseConfig", "TrainingHardware", "emulated_dot", "phase_matmul",
+__all__ = ["EVENT_SHAPE", "PHASES", "PROBE_SHAPE", "PRECISIONS", "PhaseConfig", "TrainingHardware", "decode_events",
+           "emulated_dot", "encode_events", "phase_matmul", "probe_events", "zero_probe",
            "training_hardware", "WEIGHTS", "ResidentState", "ResidentWeights", "resident_update", "rounded_sum",
            "to_resident", "total_events"]
 from pimjax.nn._alexnet import AlexNet
@@ -19,11 +21,11 @@ from pimjax.nn._activations import ACTIVATIONS, activation
 from pimjax.nn._lstm import EmuLSTMCell
 from pimjax.nn._translator import Translator
 from pimjax.nn._translator_config import TranslatorConfig, gnmt_config
-from pimjax.nn._translator_shapes import GemmShape, abstract_translator
+from pimjax.nn._translator_shapes import ATTENTION_PRODUCTS, GemmShape, abstract_translator
 from pimjax.nn._translator_shapes import gemm_shapes as translator_gemm_shapes
 from pimjax.nn._translator_shapes import layer_shapes as translator_layer_shapes
 
-__all__ += ["ACTIVATIONS", "activation", "EmuLSTMCell", "GemmShape", "Translator", "TranslatorConfig",
+__all__ += ["ACTIVATIONS", "ATTENTION_PRODUCTS", "activation", "EmuLSTMCell", "GemmShape", "Translator", "TranslatorConfig",
             "abstract_translator", "gnmt_config", "translator_gemm_shapes", "translator_layer_shapes"]
 from pimjax.nn._noise import add_noise, add_output_noise, noise_key, with_hardware
 
@@ -34,3 +36,9 @@ from pimjax.nn._layers import max_pool_with_index
 from pimjax.nn._small_cnn import SmallCNN
 
 __all__ += ["SmallCNN", "gemm_recording", "im2col", "max_pool_with_index"]
+from pimjax.nn._attention import EmuBatchedMatmul, emulated_bmm
+from pimjax.nn._dot_general import EmulatedDotGeneral, SRCalls, emulated_dot_general
+from pimjax.nn._layers import CostProbe, EmuConv, EmuLinear
+
+__all__ += ["CostProbe", "EmuBatchedMatmul", "EmuConv", "EmuLinear", "EmulatedDotGeneral", "SRCalls",
+            "emulated_bmm", "emulated_dot_general"]

@@ -123,9 +123,12 @@ def gemm_recording() -> Iterator[list[tuple[str, int, int, int]]]:
         yield rec
 
 
-def emulated_layers(model: nnx.Module) -> list[EmuLinear]:
-    """The model's emulated matmul layers (the :class:`EmuLinear` inside each conv too), by layer_id."""
-    out = [m for _, m in nnx.iter_graph(model) if isinstance(m, EmuLinear)]
+def emulated_layers(model: nnx.Module) -> list[nnx.Module]:
+    """The model's emulated matmul layers (the :class:`EmuLinear` inside each conv too, and the
+    attention products, :class:`~pimjax.nn.EmuBatchedMatmul`), by layer_id."""
+    from pimjax.nn._attention import EmuBatchedMatmul
+
+    out = [m for _, m in nnx.iter_graph(model) if isinstance(m, (EmuLinear, EmuBatchedMatmul))]
     return sorted(out, key=lambda m: m.layer_id)
 
 

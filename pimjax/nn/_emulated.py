@@ -10,9 +10,23 @@ phases, each on the emulated system with its own formats and rounding:
 :func:`emulated_dot` is a ``jax.custom_vjp``: operands are quantized to the phase's operand
 formats (``input_rounding``), multiplied on the phase's :class:`~pimjax.hw.SystemConfig` bit for
 bit, and decoded to float32. The backward phases' numeric events reach the caller through
-the cotangent of a ``probe`` argument (a zero (2, 4) float32 array): ``grad`` with respect to
-the probe returns ``[[BP overflow, nan, inf, random bits], [UP ...]]``. The forward phase's
-events are returned next to ``Y``.
+the cotangent of a ``probe`` argument (:func:`zero_probe`, a zero float32 array of shape
+:data:`PROBE_SHAPE`): ``grad`` with respect to the probe carries ``[BP events, UP events]``.
+The forward phase's events are returned next to ``Y``.
+
+Exact event counts in float32 (the model runs with x64 off, and a probe's cotangent is
+summed by JAX over every use of the layer: LSTM time steps, shared layers). Each count ``v``
+(overflow, NaN, Inf, random bits; exact int64 from the units) travels as
+:data:`N_LIMBS` float32 *limbs* of :data:`LIMB_BITS` bits, ``v = sum_i l_i 2**(12 i)``:
+``l_i = (v >> 12 i) & 4095`` for the low limbs and ``l_3 = v >> 36`` for the top one, so the
+FF events are a float32 array of shape :data:`EVENT_SHAPE` ``(4, 4)`` and the probe
+``(2, 4, 4)``. Limbs are small non-negative integers, and float32 sums of such integers are
+exact (in any order) while they stay at or below 2**24. :func:`decode_events` (int64,
+inside an x64 scope) undoes the encoding of a sum of encodings exactly. Exactness bound: up
+to 4096 summed uses (4096 x 4095 < 2**24 for each low limb) and totals below 2**60 (the top
+limb holds ``v >> 36``); the cost records then hold the counts as float64, exact below
+2**53. :func:`probe_events` decodes a probe gradient (and FF events) into per-phase exact
+:class:`~pimjax.numerics.NumericEvents`.
 """
 
 from __future__ import annotations
@@ -34,6 +48,14 @@ from pimjax.system import system_matmul
 
 PHASES: tuple[str, ...] = ("ff", "bp", "up")
 N_EVENTS = len(NumericEvents._fields)
+LIMB_BITS = 12
+"""Bits per float32 limb of an encoded count (module docstring)."""
+N_LIMBS = 4
+"""Limbs per encoded count: three of :data:`LIMB_BITS` bits and a top limb with the rest."""
+EVENT_SHAPE: tuple[int, int] = (N_EVENTS, N_LIMBS)
+"""Shape of one phase's encoded events (the FF events :func:`emulated_dot` returns)."""
+PROBE_SHAPE: tuple[int, int, int] = (2, N_EVENTS, N_LIMBS)
+"""Shape of a probe (:func:`zero_probe`): BP and UP encoded events."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -141,19 +163,83 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
     return vals, ev
 
 
-def _ev_vec(ev: NumericEvents) -> jax.Array:
-    return jnp.stack([jnp.asarray(x, jnp.float32) for x in ev])
+def encode_events(ev: NumericEvents) -> jax.Array:
+    """``ev``'s four counts as float32 limbs, shape :data:`EVENT_SHAPE` (module docstring).
+
+    Counts must be non-negative integers below 2**60 (always true of event counts).
+    """
+    mask = (1 << LIMB_BITS) - 1
+    with jax.enable_x64(True):
+        v = jnp.stack([jnp.asarray(x).astype(jnp.int64) for x in ev])  # (4,) exact counts
+        limbs = [(v >> (LIMB_BITS * i)) & mask for i in range(N_LIMBS - 1)] + [v >> (LIMB_BITS * (N_LIMBS - 1))]
+        return jnp.stack(limbs, axis=-1).astype(jnp.float32)  # every limb < 2**24: exact
+
+
+def zero_events() -> jax.Array:
+    """Encoded zero events (float32, :data:`EVENT_SHAPE`): a layer's FF events without hardware."""
+    return jnp.zeros(EVENT_SHAPE, jnp.float32)
+
+
+def zero_probe() -> jax.Array:
+    """A zero probe (float32, :data:`PROBE_SHAPE`): its gradient carries the BP and UP events."""
+    return jnp.zeros(PROBE_SHAPE, jnp.float32)
+
+
+def decode_events(limbs: Any) -> jax.Array:
+    """Exact int64 counts of encoded events (or of a sum of them, e.g. a probe's gradient).
+
+    ``limbs``: float32 of shape ``(..., N_LIMBS)`` (FF events: ``(4, N_LIMBS)``, a probe
+    gradient: ``(2, 4, N_LIMBS)``); returns int64 of shape ``limbs.shape[:-1]``. Exact within
+    the bound of the module docstring (4096 summed uses, totals below 2**60).
+    """
+    with jax.enable_x64(True):
+        x = jnp.asarray(limbs)
+        if x.ndim == 0 or x.shape[-1] != N_LIMBS:
+            raise ValueError(f"encoded events end in {N_LIMBS} limbs (shape (..., {N_LIMBS})), got shape {x.shape}")
+        l = x.astype(jnp.int64)  # integer-valued float32 below 2**24: exact
+        return sum(l[..., i] << (LIMB_BITS * i) for i in range(N_LIMBS))
+
+
+def _events_of(x: Any) -> NumericEvents:
+    """Exact :class:`NumericEvents` (int64) of encoded events (shape :data:`EVENT_SHAPE`), of
+    a :class:`NumericEvents`, or of four plain counts (shape ``(4,)``)."""
+    if isinstance(x, NumericEvents):
+        return x.to_int64()
+    shape = tuple(np.shape(x))
+    if shape == EVENT_SHAPE:
+        d = decode_events(x)
+        return NumericEvents(*(d[i] for i in range(N_EVENTS)))
+    if shape == (N_EVENTS,):
+        return NumericEvents.make(*(x[i] for i in range(N_EVENTS)))
+    raise ValueError(f"events must be NumericEvents, encoded events of shape {EVENT_SHAPE} or four counts, "
+                     f"got shape {shape}")
+
+
+def probe_events(probe_grad: Any = None, ff_events: Any = None) -> dict[str, NumericEvents]:
+    """Per-phase exact counts (:class:`NumericEvents` of int64 scalars) from a probe's gradient
+    (``"bp"``, ``"up"``; shape :data:`PROBE_SHAPE`) and/or a layer's FF events (``"ff"``;
+    :data:`EVENT_SHAPE`, or a sum of them over the layer's calls)."""
+    out: dict[str, NumericEvents] = {}
+    if ff_events is not None:
+        out["ff"] = _events_of(ff_events)
+    if probe_grad is not None:
+        if tuple(np.shape(probe_grad)) != PROBE_SHAPE:
+            raise ValueError(f"a probe gradient has shape {PROBE_SHAPE}, got {tuple(np.shape(probe_grad))}")
+        d = decode_events(probe_grad)
+        for i, ph in enumerate(("bp", "up")):
+            out[ph] = NumericEvents(*(d[i, j] for j in range(N_EVENTS)))
+    return out
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
 def _emulated_dot2(x, w, seed, probe, hw: TrainingHardware):
     y, ev = phase_matmul(x, w, hw.ff, key=fold_key(seed, 0), mesh=hw.mesh)
-    return y, _ev_vec(ev)
+    return y, encode_events(ev)
 
 
 def _fwd(x, w, seed, probe, hw):
     y, ev = phase_matmul(x, w, hw.ff, key=fold_key(seed, 0), mesh=hw.mesh)
-    return (y, _ev_vec(ev)), (x, w, seed)
+    return (y, encode_events(ev)), (x, w, seed)
 
 
 def _bwd(hw, res, cts):
@@ -161,7 +247,7 @@ def _bwd(hw, res, cts):
     dy, _ = cts
     dx, ev_bp = phase_matmul(dy, w, hw.bp, key=fold_key(seed, 1), mesh=hw.mesh, transpose_b=True)
     dw, ev_up = phase_matmul(x.T, dy, hw.up, key=fold_key(seed, 2), mesh=hw.mesh)
-    dprobe = jnp.stack([_ev_vec(ev_bp), _ev_vec(ev_up)])
+    dprobe = jnp.stack([encode_events(ev_bp), encode_events(ev_up)])
     dseed = np.zeros(np.shape(seed), dtype=jax.dtypes.float0)
     return dx, dw, dseed, dprobe
 
@@ -178,16 +264,22 @@ def emulated_dot(x: jax.Array, w: jax.Array, hw: TrainingHardware, *, seed: Any,
       w: (K, N) float weights.
       hw: the per-phase hardware.
       seed: uint32 scalar (or ``jax.random`` key data) making stochastic rounding reproducible.
-      probe: zero (2, 4) float32 array whose gradient carries the BP/UP events.
+      probe: a zero probe (:func:`zero_probe`, float32 :data:`PROBE_SHAPE`) whose gradient
+        carries the BP/UP events (:func:`probe_events` decodes it).
 
     Returns:
-      ``(y, ff_events)`` with ``y`` (..., N) float32 and the FF events as a float32 (4,) vector.
+      ``(y, ff_events)`` with ``y`` (..., N) float32 and the FF events encoded as float32
+      limbs of shape :data:`EVENT_SHAPE` (module docstring; :func:`decode_events` gives the
+      exact counts).
     """
     check_hardware("emulated_dot's hw", hw)
     if x.shape[-1] != w.shape[0]:
         raise ValueError(f"x's last dimension ({x.shape[-1]}) must equal w's first ({w.shape[0]})")
     if probe is None:
-        probe = jnp.zeros((2, N_EVENTS), jnp.float32)
+        probe = zero_probe()
+    elif tuple(np.shape(probe)) != PROBE_SHAPE or jnp.result_type(probe) != jnp.float32:
+        raise ValueError(f"probe must be a float32 array of shape {PROBE_SHAPE} (pimjax.nn.zero_probe()), got "
+                         f"{jnp.result_type(probe)} {tuple(np.shape(probe))}")
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
     seed = jnp.asarray(seed, jnp.uint32)

@@ -1,7 +1,8 @@
 """Flax NNX layers whose matmuls run on the emulated hardware in all three phases.
 
-Every emulated layer owns a :class:`CostProbe` (zeros, shape (2, 4)); the gradient of the loss
-with respect to it carries the BP and UP numeric events, while the FF events and the
+Every emulated layer owns a :class:`CostProbe` (:func:`~pimjax.nn._emulated.zero_probe`, float32
+limbs that encode event counts exactly, see :mod:`pimjax.nn._emulated`); the gradient of the
+loss with respect to it carries the BP and UP numeric events, while the FF events and the
 shape-derived costs of all three phases are sown as ``nnx.Intermediate`` values named
 ``"cost"`` (a dict phase -> :class:`~pimjax.cost.CostRecord`), summed over the layer's calls
 until they are popped (``nnx.pop(model, nnx.Intermediate)``): the model's state keeps one
@@ -21,8 +22,9 @@ from flax import nnx
 
 from pimjax._checks import check_int
 from pimjax.cost import CostRecord, system_cost
-from pimjax.numerics import NumericEvents, fold_key
-from pimjax.nn._emulated import N_EVENTS, TrainingHardware, check_hardware, emulated_dot
+from pimjax.numerics import fold_key
+from pimjax.nn._emulated import (TrainingHardware, _events_of, check_hardware, emulated_dot,  # noqa: F401
+                                  probe_events, zero_events, zero_probe)
 from pimjax.nn._im2col import conv_output_pads, im2col
 from pimjax.nn._noise import forward_override
 from pimjax.system import Mapping
@@ -37,7 +39,8 @@ def add_costs(total: dict[str, CostRecord], new: dict[str, CostRecord]) -> dict[
 
 
 class CostProbe(nnx.Variable):
-    """Zero-valued variable whose gradient carries a layer's BP/UP numeric events."""
+    """Zero-valued variable (:func:`~pimjax.nn._emulated.zero_probe`) whose gradient carries a
+    layer's BP/UP numeric events, encoded exactly (:func:`probe_events` decodes it)."""
 
 
 def _phase_shapes(m: int, k: int, n: int) -> dict[str, tuple[int, int, int]]:
@@ -50,7 +53,10 @@ def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
                  resident_with: dict[str, int] | None = None) -> dict[str, CostRecord]:
     """Shape-derived cost records of the three phases of an (m x k) @ (k x n) layer matmul.
 
-    ``calls`` consecutive calls of the layer are costed together (the records are their sums).
+    ``events``: phase -> that phase's numeric events, as :class:`~pimjax.numerics.NumericEvents`,
+    encoded events (a layer's FF events, shape :data:`~pimjax.nn._emulated.EVENT_SHAPE`) or four
+    counts; decoded exactly. ``calls`` consecutive calls of the layer are costed together (the
+    records are their sums).
     ``resident_with``: for the phases whose stationary operand is the layer's weights (FF: W,
     BP: W.T; UP's is the gradient, new every call), the bytes per slice of the other layers'
     weights interleaved with these calls; given, the weights may stay resident across the calls
@@ -65,25 +71,21 @@ def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
         mp = Mapping.even(k=pk, n=pn, num_slices=cfg.num_slices, width=cfg.array.width, rows=cfg.array.rows)
         ev = None
         if events is not None and phase in events:
-            ev = NumericEvents(*events[phase])
+            ev = _events_of(events[phase])
         reuse = resident_with is not None and phase in resident_with and phase != "up"
         out[phase] = system_cost(pm, mp.k_sizes, pn, mp.owners, mp.tile_cols, cfg, events=ev, calls=calls,
                                  reuse_weights=reuse, other_weights=resident_with[phase] if reuse else 0)
     return out
 
 
-def events_only_costs(ff_events: jax.Array) -> dict[str, CostRecord]:
+def events_only_costs(ff_events: Any) -> dict[str, CostRecord]:
     """Per-phase records holding only the numeric events (``record_costs=False``): the FF
-    events here, BP/UP's filled in from the probe gradient. Overflow, NaN, Inf and random bits
-    are reported with or without cost accounting."""
-    ff = NumericEvents(*ff_events)
+    events here (encoded, as :func:`emulated_dot` returns them, or :class:`NumericEvents`),
+    BP/UP's filled in from the probe gradient. Overflow, NaN, Inf and random bits are reported
+    with or without cost accounting."""
+    ff = _events_of(ff_events)
     return {"ff": CostRecord.make(overflow=ff.overflow, nan=ff.nan, inf=ff.inf, random_bits=ff.random_bits),
             "bp": CostRecord.zero(), "up": CostRecord.zero()}
-
-
-def probe_events(probe_grad: jax.Array) -> dict[str, jax.Array]:
-    """BP/UP event vectors from a probe's gradient."""
-    return {"bp": probe_grad[0], "up": probe_grad[1]}
 
 
 def _pair(name: str, v: Any) -> tuple[int, int]:
@@ -133,7 +135,7 @@ class EmuLinear(nnx.Module):
         init = kernel_init or nnx.initializers.lecun_normal()
         self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features), jnp.float32))
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
-        self.probe = CostProbe(jnp.zeros((2, 4), jnp.float32))
+        self.probe = CostProbe(zero_probe())
         self.hw = hw
         self.layer_id = layer_id
         self.name = name or f"linear{layer_id}"
@@ -147,7 +149,7 @@ class EmuLinear(nnx.Module):
         return self.output(y, math.prod(x.shape[:-1]), ev)
 
     def output(self, y: jax.Array, m: int, ev: jax.Array) -> jax.Array:
-        """Records the layer's costs (``m`` rows, FF events ``ev``) and adds the bias to ``y``."""
+        """Records the layer's costs (``m`` rows, encoded FF events ``ev``) and adds the bias to ``y``."""
         k = self.kernel.shape[0]
         # without cost accounting, overflow/NaN/Inf and random bits are still reported
         self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, self.kernel.shape[1], self.hw, {"ff": ev})
@@ -195,7 +197,7 @@ class EmuConv(nnx.Module):
             w = self.linear.kernel[...].reshape(c, *self.kernel_size, -1).transpose(1, 2, 0, 3)  # HWIO
             y = jax.lax.conv_general_dilated(x.astype(jnp.float32), w, self.strides, self.padding,
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
-            return self.linear.output(y, math.prod(y.shape[:-1]), jnp.zeros((N_EVENTS,), jnp.float32))
+            return self.linear.output(y, math.prod(y.shape[:-1]), zero_events())
         return self.linear(im2col(x, self.kernel_size, self.strides, self.padding), seed=seed)
 
 
@@ -269,23 +271,3 @@ def _window_max_bwd(res, g):
 
 
 _window_max.defvjp(_window_max_fwd, _window_max_bwd)
-
-
-def emulated_dot_general(hw: TrainingHardware, seed: Any = 0):
-    """A ``dot_general`` for Flax layers (``nnx.Linear(..., dot_general=...)``).
-
-    Contracts the last dimension of ``lhs`` with the first of ``rhs`` on the emulated hardware
-    (FF/BP/UP); ``precision``, ``preferred_element_type`` and ``out_sharding`` are accepted and
-    ignored (the hardware fixes the precision).
-    """
-    check_hardware("hw", hw)
-
-    def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
-                    out_sharding=None):
-        (lc, rc), (lb, rb) = dimension_numbers
-        if tuple(lb) or tuple(rb) or tuple(lc) != (lhs.ndim - 1,) or tuple(rc) != (0,) or rhs.ndim != 2:
-            raise ValueError(f"emulated dot_general supports x[..., K] @ w[K, N] only, got {dimension_numbers}")
-        y, _ = emulated_dot(lhs, rhs, hw, seed=seed)
-        return y
-
-    return dot_general

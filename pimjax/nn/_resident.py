@@ -14,7 +14,7 @@ optimizer (the optimizer's float update ``u`` is what the update unit adds; Neur
 leaves generic rules such as Adam to a host processor). Its update returns ``u'`` with
 ``params + u' == decode(saturate(round(encode(params) + u * 2**frac)))`` exactly in float32, so
 ``optax.apply_updates`` lands every weight on the grid. Saturations, NaN/Inf updates and random
-bits are counted in the transform's state (never silent).
+bits are counted in the transform's state (never silent), as exact int64 running totals.
 
 >>> import jax.numpy as jnp, optax
 >>> from pimjax.nn import ResidentWeights, resident_update, to_resident
@@ -118,7 +118,7 @@ def rounded_sum(codes: jax.Array, u: jax.Array, cfg: ResidentWeights, *, key: An
             wide = FixedFormat(bits=32, frac=int(fmt.frac))
             q, ev = quantize(u, wide, cfg.rounding, key=key, stochastic=cfg.stochastic)
             new, over = apply_overflow(codes + q, fmt.bits, True, fmt.overflow)
-            return new, ev._replace(overflow=ev.overflow + jnp.sum(over, dtype=jnp.int32))
+            return new, ev.merge(NumericEvents.make(overflow=jnp.sum(over, dtype=jnp.int64)))
         from pimjax.numerics import to_f64_exact
 
         uf = to_f64_exact(jnp.asarray(u, jnp.float32))
@@ -133,27 +133,27 @@ def rounded_sum(codes: jax.Array, u: jax.Array, cfg: ResidentWeights, *, key: An
                "nearest_away": (r > 0.5) | ((r == 0.5) & (n >= 0)),
                "toward_zero": (n < 0) & (r > 0)}[cfg.rounding]
         new, over = apply_overflow(n + inc.astype(_I64), fmt.bits, True, fmt.overflow)
-        ev = NumericEvents(jnp.sum(over & ~inf, dtype=jnp.int32), jnp.sum(nan, dtype=jnp.int32),
-                           jnp.sum(inf, dtype=jnp.int32), jnp.zeros((), jnp.int32))
+        ev = NumericEvents.make(overflow=jnp.sum(over & ~inf, dtype=jnp.int64), nan=jnp.sum(nan, dtype=jnp.int64),
+                                inf=jnp.sum(inf, dtype=jnp.int64))
         return new, ev
 
 
 class ResidentState(NamedTuple):
-    """State of :func:`resident_update`: the step count (selects the random words) and the
-    numeric events of every update so far: saturations, NaN and Inf summed over the steps;
-    ``events.random_bits`` is one step's count (every step draws the same number, so the total
-    is ``count * events.random_bits``, see :func:`total_events`; a running int32 sum would
-    overflow after a few dozen steps of a small CNN)."""
+    """State of :func:`resident_update`: the step count (int32; selects the random words) and
+    the numeric events of every update so far (saturations, NaN, Inf and random bits summed
+    over the steps), exact int64 running totals.
+
+    The int64 leaves are made inside x64 scopes and stay int64 through ``jit``; a checkpoint
+    restored as numpy arrays must be put back on the device inside ``jax.enable_x64(True)``
+    (as :mod:`pimjax.apps.train` does), else ``jit`` would narrow them to int32."""
 
     count: jax.Array
     events: NumericEvents
 
 
 def total_events(state: ResidentState) -> dict[str, int]:
-    """The events of all updates so far as Python ints (random bits: count x per step)."""
-    ev = {f: int(v) for f, v in state.events._asdict().items()}
-    ev["random_bits"] = int(state.count) * ev["random_bits"]
-    return ev
+    """The events of all updates so far as (exact) Python ints."""
+    return {f: int(v) for f, v in state.events._asdict().items()}
 
 
 def resident_update(cfg: ResidentWeights, seed: int = 0) -> optax.GradientTransformation:
@@ -176,7 +176,7 @@ def resident_update(cfg: ResidentWeights, seed: int = 0) -> optax.GradientTransf
         u_leaves, tree = jax.tree.flatten(updates)
         p_leaves = tree.flatten_up_to(params)
         step_key = fold_key(jnp.uint32(seed), state.count)
-        out, ev = [], state.events._replace(random_bits=jnp.zeros((), jnp.int32))
+        out, ev = [], state.events.to_int64()
         for i, (u, p) in enumerate(zip(u_leaves, p_leaves)):
             old = _codes(p, frac)
             new, e = rounded_sum(old, u, cfg, key=fold_key(step_key, i))

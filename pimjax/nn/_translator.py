@@ -9,23 +9,23 @@ lookup tables (:func:`~pimjax.nn.activation`).
 
 What runs where:
 
-* On the emulated arrays (:class:`~pimjax.nn._layers.EmuLinear`, FF/BP/UP): every LSTM gate
-  matmul, the attention's ``W_a`` (``dec_h @ W_a``), the attention combination ``W_c`` and the
-  output projection to the target vocabulary.
+* On the emulated arrays (FF/BP/UP): every LSTM gate matmul, the attention's ``W_a``
+  (``dec_h @ W_a``), the attention combination ``W_c`` and the output projection to the target
+  vocabulary (:class:`~pimjax.nn._layers.EmuLinear`), and the *activation x activation*
+  products of attention, per sentence: the scores ``q_t enc^T`` and the context
+  ``alpha_t enc`` (:class:`~pimjax.nn.EmuBatchedMatmul`: the sentence's encoder states are the
+  preloaded operand, the query or the attention weights stream).
 * float32 (a stated approximation): the embedding lookups (a table read, and its
   scatter-add gradient), the gate nonlinearities when no LUT is given, the cell-state
-  elementwise products, and the *activation x activation* products of attention: the scores
-  ``q_t . enc_s`` and the context ``sum_s alpha_s enc_s`` are batched per sentence
-  (``einsum``) with a float32 softmax. On the hardware they would be small per-sentence
-  matmuls with both operands streamed (no preloaded weight);
-  :func:`~pimjax.nn.translator_layer_shapes` lists them with ``emulated=False``.
+  elementwise products and the attention softmax.
 
 Time steps run under ``jax.lax.scan`` (one compilation for any length). Each EmuLinear inside a
 scan is called once per step with seed ``fold_key(seed, t)`` (the layer id is folded in by the
 layer); the cost records it sows inside the scan come back stacked over time and are summed
 over the steps, then sown on the layer, so a layer's ``"cost"`` intermediate holds, per call of
 the model, one ``{phase: CostRecord}`` for all its time steps together. The BP/UP events reach
-each layer's :class:`~pimjax.nn._layers.CostProbe` gradient summed over the steps.
+each layer's :class:`~pimjax.nn._layers.CostProbe` gradient summed over the steps (exactly, for
+up to 4096 steps: the probe's float32 limb encoding, :mod:`pimjax.nn._emulated`).
 
 Attention is Luong's "general" score (``score = dec_h W_a enc_h^T``, on the top decoder layer,
 ``h~ = tanh(W_c [ctx; h])``, input feeding of ``h~`` into the first decoder layer); GNMT itself
@@ -47,6 +47,7 @@ from flax import nnx
 
 from pimjax._checks import check_int
 from pimjax.numerics import fold_key
+from pimjax.nn._attention import EmuBatchedMatmul
 from pimjax.nn._emulated import TrainingHardware, check_hardware
 from pimjax.nn._layers import EmuLinear, add_costs
 from pimjax.nn._lstm import EmuLSTMCell, LUTs, _act
@@ -133,7 +134,7 @@ class Translator(nnx.Module):
       layer_id_base: first layer id; the layers take consecutive ids from it.
 
     Layer names (and ids, in this order): ``enc0`` (or ``enc0_fw``, ``enc0_bw``), ``enc1``...,
-    ``dec0``..., ``attn_wa``, ``attn_wc``, ``out_proj``.
+    ``dec0``..., ``attn_wa``, ``attn_wc``, ``out_proj``, ``attn_scores``, ``attn_context``.
 
     Token ids (``src``, ``tgt_in``) must lie in ``[0, src_vocab)`` / ``[0, tgt_vocab)``:
     concrete (not traced) ids outside raise ValueError naming the vocabulary; under ``jit``
@@ -175,7 +176,10 @@ class Translator(nnx.Module):
         self.attn_wa = EmuLinear(h, e, hw=hw, layer_id=lid, rngs=rngs, use_bias=False, name="attn_wa")
         self.attn_wc = EmuLinear(e + h, h, hw=hw, layer_id=lid + 1, rngs=rngs, use_bias=False, name="attn_wc")
         self.out_proj = EmuLinear(h, cfg.tgt_vocab, hw=hw, layer_id=lid + 2, rngs=rngs, name="out_proj")
-        self.num_layer_ids = lid + 3 - layer_id_base
+        # the activation x activation products of attention, per sentence (pimjax.nn._attention)
+        self.attn_scores = EmuBatchedMatmul(hw=hw, layer_id=lid + 3, name="attn_scores")
+        self.attn_context = EmuBatchedMatmul(hw=hw, layer_id=lid + 4, name="attn_context")
+        self.num_layer_ids = lid + 5 - layer_id_base
 
     # -- encoder ---------------------------------------------------------------------------
 
@@ -243,12 +247,13 @@ class Translator(nnx.Module):
             new_states.append(st)
             y = st[0] + x if cfg.residual(i, x.shape[-1]) else st[0]
             x = y
-        # Luong "general" attention: q = h W_a (on the array); scores / context in float32
+        # Luong "general" attention, every product on the arrays: q = h W_a, then per sentence
+        # the scores q enc^T and the context alpha enc (enc preloaded); the softmax in float32
         q = m.attn_wa(x, seed=s)
-        scores = jnp.einsum("be,bse->bs", q, enc)
+        scores = m.attn_scores(q[:, None, :], jnp.swapaxes(enc, 1, 2), seed=s)[:, 0, :]
         scores = jnp.where(src_mask, scores, jnp.float32(-1e9))
         alpha = jax.nn.softmax(scores, axis=-1)
-        ctx = jnp.einsum("bs,bse->be", alpha, enc)
+        ctx = m.attn_context(alpha[:, None, :], enc, seed=s)[:, 0, :]
         h_tilde = _act("tanh", m.attn_wc(jnp.concatenate([ctx, x], axis=-1), seed=s), m.lut)
         return (tuple(new_states), h_tilde), h_tilde
 

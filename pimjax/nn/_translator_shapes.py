@@ -1,7 +1,7 @@
 """The translator's matmuls from shapes only, for costing (Memory Slices Sec. 5-6).
 
-:func:`layer_shapes` lists each layer's forward matmul (:class:`GemmShape`, with the float32
-attention products marked ``emulated=False``) and :func:`gemm_shapes` every emulated GEMM call
+:func:`layer_shapes` lists each layer's forward matmul (:class:`GemmShape`; the attention
+products, per sentence, marked ``reuse=False``) and :func:`gemm_shapes` every emulated GEMM call
 in call order, both analytic; :func:`abstract_translator` builds a :class:`~pimjax.nn.Translator`
 without allocating its parameters. Exported as :func:`pimjax.nn.translator_layer_shapes` and
 :func:`pimjax.nn.translator_gemm_shapes`.
@@ -19,11 +19,16 @@ from pimjax.nn._translator import Translator
 from pimjax.nn._translator_config import TranslatorConfig
 
 
+#: The translator's activation x activation products (attention): their preloaded operand is a
+#: sentence's encoder states, a new operand on every call (no weight reuse across calls).
+ATTENTION_PRODUCTS: tuple[str, ...] = ("attn_scores", "attn_context")
+
+
 class GemmShape(NamedTuple):
     """One layer's forward matmul ``(m x k) @ (k x n)``, executed ``calls`` times per batch.
 
-    ``emulated`` is False for the activation x activation products of attention, which the
-    emulation computes in float32 (see the :mod:`pimjax.nn._translator` docstring).
+    ``reuse`` is False for the activation x activation products of attention
+    (:data:`ATTENTION_PRODUCTS`), whose preloaded operand changes from call to call.
     """
 
     name: str
@@ -31,7 +36,7 @@ class GemmShape(NamedTuple):
     k: int
     n: int
     calls: int = 1
-    emulated: bool = True
+    reuse: bool = True
 
     @property
     def macs(self) -> int:
@@ -66,7 +71,7 @@ def layer_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: in
     LSTM and attention layers run once per time step (``calls`` = steps, ``m`` = batch); the
     output projection runs once on all ``batch * tgt_len`` attentional states; the attention
     scores and context are per-sentence products (``m = 1``, ``calls = batch * tgt_len``,
-    ``emulated=False``). The backward phases of an emulated entry are BP ``(m x n) @ (n x k)``
+    ``reuse=False``). The backward phases of an emulated entry are BP ``(m x n) @ (n x k)``
     and UP ``(k x m) @ (m x n)``. Names are the layers' ``name`` (and thus their sown costs).
 
     Args:
@@ -87,8 +92,8 @@ def layer_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: in
         out.append(GemmShape(f"dec{i}", b, d + h, 4 * h, t))
     e = cfg.enc_out_dim
     out.append(GemmShape("attn_wa", b, h, e, t))
-    out.append(GemmShape("attn_scores", 1, e, s, b * t, emulated=False))
-    out.append(GemmShape("attn_context", 1, s, e, b * t, emulated=False))
+    out.append(GemmShape("attn_scores", 1, e, s, b * t, reuse=False))
+    out.append(GemmShape("attn_context", 1, s, e, b * t, reuse=False))
     out.append(GemmShape("attn_wc", b, e + h, h, t))
     out.append(GemmShape("out_proj", b * t, h, cfg.tgt_vocab, 1))
     return out
@@ -101,10 +106,10 @@ def gemm_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int
 
     The same convention as :func:`pimjax.nn.gemm_shapes` for CNNs: the encoder runs layer by
     layer (``enc0`` for each of the ``src_len`` steps, then ``enc0_bw`` if bidirectional, then
-    ``enc1``...), the decoder step by step (``dec0``..., ``attn_wa``, ``attn_wc`` for each of the
+    ``enc1``...), the decoder step by step (``dec0``..., ``attn_wa``, then ``batch`` calls each
+    of ``attn_scores`` and ``attn_context``, one per sentence, then ``attn_wc``, for each of the
     ``tgt_len`` steps), then ``out_proj`` once with ``M = batch * tgt_len``. BP and UP run
-    ``(M x N) @ (N x K)`` and ``(K x M) @ (M x N)``. Per-layer totals and the float attention
-    products: :func:`layer_shapes`. ``gemm_shapes(gnmt_config(), ...)`` costs GNMT without
+    ``(M x N) @ (N x K)`` and ``(K x M) @ (M x N)``. Per-layer totals: :func:`layer_shapes`. ``gemm_shapes(gnmt_config(), ...)`` costs GNMT without
     building it.
     """
     shapes = {g.name: g for g in layer_shapes(model, batch, src_len, tgt_len)}
@@ -115,7 +120,8 @@ def gemm_shapes(model: "Translator | TranslatorConfig", batch: int, src_len: int
     for name in enc_names:
         g = shapes[name]
         out += [(name, g.m, g.k, g.n)] * s
-    step = [f"dec{i}" for i in range(cfg.dec_layers)] + ["attn_wa", "attn_wc"]
+    step = ([f"dec{i}" for i in range(cfg.dec_layers)] + ["attn_wa"] + ["attn_scores"] * b
+            + ["attn_context"] * b + ["attn_wc"])
     for _ in range(t):
         out += [(n, shapes[n].m, shapes[n].k, shapes[n].n) for n in step]
     g = shapes["out_proj"]

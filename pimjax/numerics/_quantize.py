@@ -49,8 +49,8 @@ def quantize(
     """
     codes, ev = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)
     safe = _guard_bound(x, fmt)
-    if safe is None:
-        return codes, ev
+    if safe is None or np.size(x) >= 2**31:  # the guard's cond carries int32 counts (exact below 2**31)
+        return codes, ev.to_int64()
     xa = jnp.asarray(x, safe.dtype)
     peak = jnp.max(jnp.where(jnp.isnan(xa), jnp.inf, jnp.abs(xa)))
     z = jnp.zeros((), jnp.int32)
@@ -60,7 +60,7 @@ def quantize(
         return e.overflow, e.nan, e.inf
 
     over, nan, inf = jax.lax.cond(peak <= safe, lambda _: (z, z, z), counts, xa)
-    return codes, NumericEvents(over, nan, inf, ev.random_bits)
+    return codes, NumericEvents(over, nan, inf, ev.random_bits).to_int64()
 
 
 def _guard_bound(x: Any, fmt: Any) -> Any:

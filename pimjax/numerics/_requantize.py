@@ -85,8 +85,7 @@ def requantize_exact(
             lo = c & 0x7FF
             s = -jnp.asarray(frac).astype(jnp.int32)
             v, over = add_rounded(jnp.ldexp((c - lo).astype(_F64), s), jnp.ldexp(lo.astype(_F64), s), dst)
-            z = jnp.zeros((), jnp.int32)
-            return _from_f64(v, dst.dtype), NumericEvents(_count(over), z, z, z)
+            return _from_f64(v, dst.dtype), NumericEvents.make(overflow=_count(over))
     with jax.enable_x64(True):
         codes = jnp.asarray(codes).astype(_I64)
         d = jnp.asarray(frac).astype(_I64) - jnp.asarray(dst.frac).astype(_I64)
@@ -107,8 +106,8 @@ def requantize_exact(
             out = jnp.where(big, sat, out)
         over = over | big
         size = int(np.prod(codes.shape, dtype=np.int64))
-        rb = _rbits_count(rounding, d, size, stochastic.bits) if words is not None else jnp.zeros((), jnp.int32)
-        return out, NumericEvents(_count(over), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), rb)
+        rb = _rbits_count(rounding, d, size, stochastic.bits) if words is not None else 0
+        return out, NumericEvents.make(overflow=_count(over), random_bits=rb)
 
 
 def _hi(fmt: FixedFormat):

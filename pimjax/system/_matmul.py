@@ -121,7 +121,7 @@ def _slice_operands(a, b, mapping: Mapping, width: int):
 def _slice_chunks(mapping: Mapping, width: int) -> tuple[np.ndarray, int]:
     """The K-chunks each slice's array runs (``ceil(k_s / width)``) and the padded count of
     :func:`_slice_operands` (``Kp / width``)."""
-    chunks = np.array([-(-ks // width) for ks in mapping.k_sizes], np.int32)
+    chunks = np.array([-(-ks // width) for ks in mapping.k_sizes], np.int64)
     return chunks, max(int(chunks.max()), 1)
 
 
@@ -150,7 +150,18 @@ def system_matmul(
       axis_name: the mesh axis the slices are laid over.
 
     Returns:
-      :class:`SystemResult`. M and N must be at least 1 (ValueError).
+      :class:`SystemResult`. M and N must be at least 1 (ValueError). Its events are exact
+      int64 counts, summed over the slices, the packets and the aggregation engine.
+
+    Random bits (``events.random_bits``): slice ``s`` with a K-range of ``k_s`` elements
+    draws, in each of its own ``ceil(k_s / width)`` K-chunks, one word per multiplier slot
+    (``M x width x N``, the zero-padded lanes of its ragged last chunk included) for a
+    stochastic product stage and ``M x N`` for a stochastic tree stage; the chunks of zero
+    padding that give every slice the longest slice's length are not counted (the slice's
+    array does not run them). Each slice's packet rounding then draws ``M x N`` words and a
+    stochastic aggregation output stage ``M x N``. Every word counts ``min(d, r)`` bits
+    (``d``: the fraction bits its stage drops, clipped at 0; ``r``: the array's
+    ``stochastic.bits``). The count is the same on every path and for any number of devices.
 
     Operands are checked as in :func:`pimjax.units.systolic_matmul`
     (:func:`pimjax.units.check_operands`): codes outside ``config.array.a_format`` /
@@ -225,7 +236,8 @@ def system_matmul(
 
 
 def _psum_events(ev: NumericEvents, axis: str) -> NumericEvents:
-    return NumericEvents(*(jax.lax.psum(x, axis) for x in ev))
+    with jax.enable_x64(True):
+        return NumericEvents(*(jax.lax.psum(x.astype(jnp.int64), axis) for x in ev))
 
 
 def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str, key: Any, method: str,
@@ -246,8 +258,12 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
         acc, ev, _ = _accumulate(a_s, b_s, arr, skey, method)
         # The padding chunks change no value (zero products round to zero whatever the word),
         # but the slice's array runs only its own chunks: count only their random bits (every
-        # path counts the same number per chunk, see _accumulate).
-        ev = ev._replace(random_bits=ev.random_bits // nc_pad * jnp.asarray(chunks)[s])
+        # path counts the same number per chunk, see _accumulate: the division is exact).
+        # int64 throughout (this runs inside the callers' x64 scopes); the count may be traced
+        # (rounding modes swept), so it is not a Python int.
+        with jax.enable_x64(True):
+            rb = ev.random_bits.astype(jnp.int64) // nc_pad * jnp.asarray(chunks, jnp.int64)[s]
+        ev = ev._replace(random_bits=rb)
         pk, pev = to_packets(acc, cfg, key=packet_key(key, cfg, s))
         return pk, ev.merge(pev)
 
@@ -255,7 +271,7 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
         first = jax.lax.axis_index(axis) * s_loc
         packets, evs = jax.lax.map(lambda xs: slice_packets(first + xs[0], xs[1], xs[2]),
                                    (jnp.arange(s_loc), a_loc, b_loc))
-        ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int32) for x in evs))
+        ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int64) for x in evs))
         if n_pad != n:
             packets = jnp.pad(packets, ((0, 0), (0, 0), (0, n_pad - n)))
         packets = packets.reshape(s_loc, packets.shape[1], d, blk)
@@ -273,7 +289,7 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
     def ordered_single(a, b):
         a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
         packets, evs = jax.lax.map(lambda xs: slice_packets(*xs), (jnp.arange(cfg.num_slices), a_sl, b_sl))
-        ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int32) for x in evs))
+        ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int64) for x in evs))
         acc, rev = reduce_packets(packets, cfg)
         return acc, ev.merge(rev)
 

@@ -54,7 +54,7 @@ def to_packets(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[j
         if agg.packet_format is None:
             return acc, NumericEvents.zero()
         v, over = round_to_float(acc, agg.packet_format)
-        return v, NumericEvents.zero()._replace(overflow=_count(over))
+        return v, NumericEvents.make(overflow=_count(over))
     return requantize_exact(acc, cfg.array.tree_frac, agg.packet_format, agg.packet_rounding,
                             key=key, stochastic=cfg.array.stochastic)
 
@@ -68,18 +68,18 @@ def reduce_packets(packets: jax.Array, cfg: SystemConfig) -> tuple[jax.Array, Nu
             def step(carry, p):
                 acc, over = carry
                 acc, o = add_rounded(acc, p.astype(jnp.float64), af)
-                return (acc, over + _count(o)), None
+                return (acc, over + _count(o).astype(jnp.int64)), None
 
-            init = (jnp.zeros(packets.shape[1:], jnp.float64), jnp.zeros((), jnp.int32))
+            init = (jnp.zeros(packets.shape[1:], jnp.float64), jnp.zeros((), jnp.int64))
         else:
             def step(carry, p):
                 acc, over = carry
                 acc, o = apply_overflow(acc + p.astype(jnp.int64), af.bits, af.signed, af.overflow)
-                return (acc, over + _count(o)), None
+                return (acc, over + _count(o).astype(jnp.int64)), None
 
-            init = (jnp.zeros(packets.shape[1:], jnp.int64), jnp.zeros((), jnp.int32))
+            init = (jnp.zeros(packets.shape[1:], jnp.int64), jnp.zeros((), jnp.int64))
         (acc, over), _ = jax.lax.scan(step, init, packets)
-    return acc, NumericEvents.zero()._replace(overflow=over)
+    return acc, NumericEvents.make(overflow=over)
 
 
 def finish(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[jax.Array, NumericEvents]:
@@ -100,13 +100,13 @@ def finish(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[jax.A
         if cfg.array.is_float:
             x = to_f64_exact(acc)  # a plain astype flushes fp32 / bf16 subnormals to zero on XLA:CPU
             # NaN aggregated values (e.g. +Inf + -Inf packets) are counted, as the array's output stage does
-            ev = NumericEvents.zero()._replace(nan=_count(jnp.isnan(x)))
+            ev = NumericEvents.make(nan=_count(jnp.isnan(x)))
             y = lut_activation(agg.activation, x, agg.lut) if agg.lut else exact_activation(agg.activation, x)
             if of is None:
                 return y, ev
             v, over = round_to_float(y, of)
             # a plain astype flushes fp32 / bf16 subnormals to zero on XLA:CPU
-            return from_f64_exact(v, of.dtype), ev._replace(overflow=_count(over))
+            return from_f64_exact(v, of.dtype), ev.merge(NumericEvents.make(overflow=_count(over)))
         frac = agg.accumulator_format.frac
         if agg.lut is None and agg.activation in ("identity", "relu"):
             a = jnp.maximum(acc, 0) if agg.activation == "relu" else acc
@@ -120,12 +120,12 @@ def finish(acc: jax.Array, cfg: SystemConfig, *, key: Any = None) -> tuple[jax.A
             if of is None:
                 # exact output of a LUT: its entry codes pass through unchanged
                 out, ev = quantize(y, agg.lut.entry_format)
-                ev = ev._replace(overflow=jnp.zeros((), jnp.int32))
+                ev = ev._replace(overflow=0).to_int64()
             else:
                 out, ev = quantize(y, of, agg.output_rounding, key=okey, stochastic=cfg.array.stochastic)
         if of is not None:
             out = out.astype(of.code_dtype)
-        return out, ev
+        return out, ev.to_int64()
 
 
 class AggregationEngine:

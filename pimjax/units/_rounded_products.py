@@ -179,8 +179,9 @@ def rounded_product_sum(a: jax.Array, b: jax.Array, cfg: ArrayConfig, d: int, ke
     with jax.enable_x64(True):
         tsum, _ = jax.lax.scan(step, jnp.zeros((m, n), acc_t), (a3, b3, jnp.arange(steps, dtype=jnp.uint32)))
         acc = (p + tsum.astype(jnp.int64)) >> d  # P + T is a multiple of 2**d
-        rb = 0 if mode != "stochastic" else min(d, r_bits) * m * w * n  # the ordered path's count, per chunk
-        ev = NumericEvents.zero()._replace(random_bits=jnp.asarray(rb, jnp.int32) * jnp.int32(nc))
+        # the ordered path's count: every multiplier slot of every chunk, from the static shape (a Python int)
+        rb = 0 if mode != "stochastic" else min(d, r_bits) * m * w * n * nc
+        ev = NumericEvents.make(random_bits=rb)
     return acc, ev
 
 

@@ -138,7 +138,7 @@ def _in_format(x, given, fmt: FixedFormat, name: str, field: str) -> tuple[jax.A
     with jax.enable_x64(True):
         y, over = apply_overflow(x, fmt.bits, fmt.signed, fmt.overflow)
         y = y.astype(jnp.promote_types(x.dtype, fmt.code_dtype))
-    return y, NumericEvents.zero()._replace(overflow=_count(over))
+    return y, NumericEvents.make(overflow=_count(over))
 
 
 def check_operands(a, b, cfg: ArrayConfig, *, who: str = "systolic_matmul"):
@@ -260,9 +260,8 @@ def _product_stage_tree(p, d: int, pf: FixedFormat, cfg: ArrayConfig, key, offse
         s = jnp.sum(r + (over.astype(jnp.int64) << 48), axis=1)
         cnt = (s + (jnp.int64(1) << 47)) >> 48
         t = s - (cnt << 48)
-        rb = 0 if words is None else min(d, cfg.stochastic.bits) * p.size
-        ev = NumericEvents.zero()._replace(overflow=jnp.sum(cnt, dtype=jnp.int32),
-                                           random_bits=jnp.asarray(rb, jnp.int32))
+        rb = 0 if words is None else min(d, cfg.stochastic.bits) * p.size  # static: a Python int
+        ev = NumericEvents.make(overflow=jnp.sum(cnt, dtype=jnp.int64), random_bits=rb)
     return t, ev
 
 
@@ -298,7 +297,7 @@ def _fixed_ordered(a, b, cfg: ArrayConfig, key):
                                       stochastic=cfg.stochastic, offset=c * (m * n))
             ev = ev.merge(tev)
         acc, over = apply_overflow(acc + t, af.bits, af.signed, af.overflow)
-        ev = ev._replace(overflow=ev.overflow + _count(over))
+        ev = ev.merge(NumericEvents.make(overflow=_count(over)))
         return (acc, ev), None
 
     with jax.enable_x64(True):
@@ -354,17 +353,19 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
 
 def _tree_sum(p, fmt: FloatFormat):
     """Balanced pairwise tree over axis 1 (((0+1)+(2+3))+...), rounding after every adder."""
-    over_total = jnp.zeros((), jnp.int32)
+    with jax.enable_x64(True):
+        over_total = jnp.zeros((), jnp.int64)
     w = p.shape[1]
     width = 1 << max(0, (w - 1).bit_length())
     if width != w:
         p = jnp.pad(p, ((0, 0), (0, width - w), (0, 0)))
-    while p.shape[1] > 1:
-        p, over = add_rounded(p[:, 0::2], p[:, 1::2], fmt)
-        over_total = over_total + _count(over)
-    if w == 1:
-        p, over = round_to_float(p, fmt)
-        over_total = over_total + _count(over)
+    with jax.enable_x64(True):
+        while p.shape[1] > 1:
+            p, over = add_rounded(p[:, 0::2], p[:, 1::2], fmt)
+            over_total = over_total + _count(over).astype(jnp.int64)
+        if w == 1:
+            p, over = round_to_float(p, fmt)
+            over_total = over_total + _count(over).astype(jnp.int64)
     return p[:, 0], over_total
 
 
@@ -379,13 +380,13 @@ def _float_accumulate(a, b, cfg: ArrayConfig) -> tuple[jax.Array, NumericEvents]
             acc, ev = carry
             ac, bc = xs
             p = ac[:, :, None] * bc[None, :, :]  # exact in float64 for formats up to fp32
-            over = jnp.zeros((), jnp.int32)
+            over = jnp.zeros((), jnp.int64)
             if pf is not None:
                 p, o = round_to_float(p, pf)
-                over = over + _count(o)
+                over = over + _count(o).astype(jnp.int64)
             t, o = _tree_sum(p, tf)
             acc, o2 = add_rounded(acc, t, af)
-            ev = ev._replace(overflow=ev.overflow + over + o + _count(o2))
+            ev = ev.merge(NumericEvents.make(overflow=over + o + _count(o2).astype(jnp.int64)))
             return (acc, ev), None
 
         init = (jnp.zeros((m, n), jnp.float64), NumericEvents.zero())
@@ -398,11 +399,11 @@ def _float_output(acc, cfg: ArrayConfig, ev: NumericEvents) -> tuple[jax.Array, 
     with jax.enable_x64(True):
         if cfg.activation == "relu":
             acc = jnp.maximum(acc, 0.0)
-        ev = ev._replace(nan=ev.nan + _count(jnp.isnan(acc)))
+        ev = ev.merge(NumericEvents.make(nan=_count(jnp.isnan(acc))))
         if of is None:
             return acc, ev
         out, o = round_to_float(acc, of)
-        ev = ev._replace(overflow=ev.overflow + _count(o))
+        ev = ev.merge(NumericEvents.make(overflow=_count(o)))
         return from_f64_exact(out, of.dtype), ev  # keeps fp32 / bf16 subnormals
 
 
@@ -444,7 +445,8 @@ def systolic_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any
 
     Returns:
       :class:`ArrayResult` with output codes in ``config.output_format`` (int64 when exact);
-      M or N = 0 gives an empty result.
+      M or N = 0 gives an empty result. Its events are exact int64 counts; the random bits
+      are those of :func:`array_accumulate` plus ``M x N`` words of a stochastic output stage.
 
     Codes outside ``config.a_format`` / ``b_format`` raise ValueError; under ``jit`` / ``vmap``
     they are saturated or wrapped by the operand format and counted as overflow events
@@ -473,6 +475,11 @@ def array_accumulate(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: An
     Fixed point: int64 codes with ``config.tree_frac`` fraction bits; float: float64 values
     of the accumulator format. A slice in a multi-slice system sends this as packets.
     Operands are checked as in :func:`systolic_matmul` (:func:`check_operands`).
+
+    Random bits: per K-chunk, one word for every multiplier slot (``M x width x N``, the
+    padded lanes of a ragged last chunk included) of a stochastic product stage and ``M x N``
+    of a stochastic tree stage, ``min(d, stochastic.bits)`` bits each, times
+    ``ceil(K / width)`` chunks (exact int64).
     """
     a, b, ev = check_operands(a, b, config, who="array_accumulate")
     return _with_events(_accumulate(a, b, config, key, resolve_method(method)), ev)
@@ -481,8 +488,13 @@ def array_accumulate(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: An
 def _accumulate(a, b, config: ArrayConfig, key, method: str) -> ArrayResult:
     """:func:`array_accumulate` of checked operands.
 
-    Random bits: every path counts the same number per K-chunk (the ordered path's words),
-    so the count is that number times ``ceil(K / width)``.
+    Random bits (``events.random_bits``, exact int64): in every K-chunk each stochastically
+    rounding stage draws one word per value it rounds, the product stage ``M x width x N``
+    (the zero-padded lanes of a ragged last chunk included: those multipliers run too) and
+    the tree stage ``M x N``, and each word counts ``min(d, r)`` bits (``d``: the fraction
+    bits the stage drops, clipped at 0; ``r``: ``stochastic.bits``). Every path (ordered,
+    rounded products) counts exactly that, so the count is the per-chunk number times
+    ``ceil(K / width)``.
     """
     if config.is_float:
         acc, ev = _float_accumulate(a, b, config)

@@ -34,7 +34,7 @@ import numpy as np
 
 from pimjax.apps.sweep._config import SWEEP_ROUNDINGS, NumericPoint, SweepHardware
 from pimjax.hw import AggregationConfig, ArrayConfig, NoiseConfig, SystemConfig
-from pimjax.nn import PhaseConfig, TrainingHardware, add_noise, noise_key
+from pimjax.nn import PhaseConfig, TrainingHardware, add_noise, encode_events, noise_key
 from pimjax.numerics import FixedFormat, NumericEvents, apply_overflow, fold_key, quantize, requantize_exact
 from pimjax.system import Mapping
 from pimjax.system._matmul import _slice_operands
@@ -125,8 +125,9 @@ def quantize_traced(x: jax.Array, bits: Any, frac: Any, rounding: Any, *, key: A
         codes = qv.astype(jnp.int32).astype(_I64)
     if not events:
         return codes, NumericEvents.zero()
-    cnt = lambda m: jnp.sum(m, dtype=jnp.int32)  # noqa: E731
-    return codes, NumericEvents(cnt(over), cnt(nan), cnt(inf), jnp.zeros((), jnp.int32))
+    with jax.enable_x64(True):
+        cnt = lambda m: jnp.sum(m, dtype=jnp.int64)  # noqa: E731
+        return codes, NumericEvents.make(cnt(over), cnt(nan), cnt(inf))
 
 
 def _limit(hw: SweepHardware) -> int:
@@ -163,9 +164,9 @@ def _ordered(qa: jax.Array, qb: jax.Array, hw: SweepHardware) -> tuple[jax.Array
                 else:
                     t = jnp.sum(ac[:, :, None] * bc[None, :, :], axis=1)
                 acc, o = apply_overflow(acc + t, bits, True, "saturate")
-                return (acc, over + jnp.sum(o, dtype=jnp.int32)), None
+                return (acc, over + jnp.sum(o, dtype=_I64)), None
 
-            init = (jnp.zeros((m, n), _I64), jnp.zeros((), jnp.int32))
+            init = (jnp.zeros((m, n), _I64), jnp.zeros((), _I64))
             (acc, over), _ = jax.lax.scan(step, init, (a3, b3))
             return acc, over
 
@@ -174,10 +175,10 @@ def _ordered(qa: jax.Array, qb: jax.Array, hw: SweepHardware) -> tuple[jax.Array
         def agg(carry, p):
             acc, over = carry
             acc, o = apply_overflow(acc + p, bits, True, "saturate")
-            return (acc, over + jnp.sum(o, dtype=jnp.int32)), None
+            return (acc, over + jnp.sum(o, dtype=_I64)), None
 
-        (acc, over2), _ = jax.lax.scan(agg, (jnp.zeros((m, n), _I64), jnp.zeros((), jnp.int32)), accs)
-    return acc, NumericEvents.zero()._replace(overflow=jnp.sum(overs, dtype=jnp.int32) + over2)
+        (acc, over2), _ = jax.lax.scan(agg, (jnp.zeros((m, n), _I64), jnp.zeros((), _I64)), accs)
+        return acc, NumericEvents.make(overflow=jnp.sum(overs, dtype=_I64) + over2)
 
 
 def accumulate(qa: jax.Array, qb: jax.Array, hw: SweepHardware, *, axis_name: str | None = None
@@ -243,7 +244,7 @@ def sweep_matmul(x: jax.Array, w: jax.Array, point: NumericPoint, hw: SweepHardw
         codes = jnp.where(exact, acc, out)
         frac = jnp.where(exact, tree_frac, of)
         y = _decode(codes, frac)
-        eo = NumericEvents(*(jnp.where(exact, 0, v).astype(jnp.int32) for v in eo)) if events else NumericEvents.zero()
+        eo = NumericEvents(*(jnp.where(exact, 0, v).astype(_I64) for v in eo)) if events else NumericEvents.zero()
     return y, ea.merge(eb).merge(ev).merge(eo)
 
 
@@ -270,7 +271,7 @@ class SweepContext:
         kind = self.hw.noise_kind if self.hw.noise_kind is not None else self.point.noise_kind
         y = add_noise(y.reshape(*lead, n), kind, self.point.noise_level, noise_key(seed), over=self.hw.noise_over)
         self.events.append(ev)
-        return y, jnp.stack([jnp.asarray(v, jnp.float32) for v in ev])
+        return y, encode_events(ev)
 
     def total_events(self) -> NumericEvents:
         out = NumericEvents.zero()

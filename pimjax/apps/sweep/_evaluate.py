@@ -124,7 +124,8 @@ class SweepEvaluator:
                 logits = model(x, seed=seed, train=False)
             correct = jnp.sum((jnp.argmax(logits, -1) == y) & valid, dtype=jnp.int32)
             loss = jnp.sum(jnp.where(valid, optax.softmax_cross_entropy_with_integer_labels(logits, y), 0.0))
-            ev = tuple(jnp.asarray(e, jnp.int32) for e in ctx.total_events()) if events else ()
+            with jax.enable_x64(True):  # exact int64 counts (random bits of a batch may pass 2**31)
+                ev = tuple(jnp.asarray(e).astype(jnp.int64) for e in ctx.total_events()) if events else ()
             out = (correct, loss, *ev)
             return (out, logits) if with_logits else out
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 
 
 def check_int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
     """Checks that ``v`` is an integer in ``lo..hi`` (both inclusive) and returns it as an ``int``.
 
-    Python ints and numpy integer scalars are integers; bools (Python or numpy) are not.
+    Python ints, numpy integer scalars and concrete 0-d integer arrays (numpy or JAX) are
+    integers; bools (Python or numpy) are not, nor are traced values.
 
     Args:
       name: the field's name, used in the error messages.
@@ -43,6 +45,8 @@ def check_int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
     ...
     TypeError: rows must be an integer, got bool True
     """
+    if _is_zero_d_int_array(v):  # a concrete 0-d integer array (numpy or JAX): its value
+        v = v.item()
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
     iv = int(v)
@@ -52,6 +56,15 @@ def check_int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
     elif not lo <= iv <= hi:
         raise ValueError(f"{name} must be in {lo}..{hi}, got {iv}")
     return iv
+
+
+def _is_zero_d_int_array(v: Any) -> bool:
+    dt = getattr(v, "dtype", None)
+    if dt is None or getattr(v, "ndim", None) != 0 or isinstance(v, np.generic):
+        return False
+    if isinstance(v, jax.core.Tracer):
+        return False
+    return np.issubdtype(np.dtype(dt), np.integer)
 
 
 def int_field(cfg: Any, field: str, lo: int, hi: int | None = None, *, name: str | None = None) -> None:

@@ -21,6 +21,7 @@ from pimjax.apps.costs import _sum_calls, collect_costs, format_cost_table
 from pimjax.cost import CostRecord
 from pimjax.nn import (EVENT_SHAPE, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events, emulated_dot,
                        encode_events, phase_matmul, probe_events, training_hardware, zero_probe)
+from pimjax.nn._emulated import MAX_PROBE_USES
 from pimjax.nn._layers import CostProbe, matmul_costs
 from pimjax.nn._lstm import EmuLSTMCell
 from pimjax.nn._translator import _scan
@@ -113,18 +114,24 @@ def test_merge_and_make_are_exact_outside_x64():
 
 
 def test_encoded_events_sum_exactly_in_float32():
-    """4096 encodings summed in float32 (any order) decode to the exact int64 sum; totals near 2**59."""
-    counts = RNG.integers(0, 2**47, (4096, 4), dtype=np.int64)
+    """MAX_PROBE_USES encodings summed in float32 (any order) decode to the exact int64 sum, the
+    worst case (every low limb 255) included; one more worst-case use is refused, not rounded."""
+    n = MAX_PROBE_USES
+    assert n == 65793 and EVENT_SHAPE == (4, 6)
+    counts = RNG.integers(0, 2**40, (n, 4), dtype=np.int64)
+    counts[: n // 2] = 2**40 - 1  # every low limb 255: the limb sums reach 65793 * 255 <= 2**24
     counts[0] = [2**24 + 1, 2**31, 2**53 + 1, 2**48 - 1]
     enc = jnp.stack([encode_events(NumericEvents.make(*map(int, c))) for c in counts[:64]])
     assert enc.dtype == jnp.float32 and enc.shape == (64, *EVENT_SHAPE)
     np.testing.assert_array_equal(np.asarray(decode_events(enc)), counts[:64])  # round trip
     enc = jax.jit(jax.vmap(lambda c: encode_events(NumericEvents(*c))))(counts_to_i64(counts))
-    for order in (np.arange(4096), RNG.permutation(4096)):
+    for order in (np.arange(n), RNG.permutation(n)):
         total = jnp.sum(enc[order], axis=0)  # float32
         assert total.dtype == jnp.float32
-        np.testing.assert_array_equal(np.asarray(decode_events(total)), counts.sum(axis=0))
         assert [int(v) for v in decode_events(total)] == [sum(int(c) for c in counts[:, i]) for i in range(4)]
+    worst = jnp.sum(jnp.broadcast_to(encode_events(NumericEvents.make(255, 0, 0, 0)), (n + 2, *EVENT_SHAPE)), axis=0)
+    with pytest.raises(ValueError, match="more than 65793 uses of one probe"):
+        decode_events(worst)
 
 
 def counts_to_i64(counts):

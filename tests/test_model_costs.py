@@ -116,6 +116,24 @@ def test_cli_translator_json(capsys):
     assert enc0["macs"] == 3 * 4 * (1024 + 1024) * 4096  # 3 source steps of (4 x 2048) @ (2048 x 4096)
 
 
+def test_cli_translator_attention_without_reuse(capsys):
+    """The CLI and model_costs cost the attention products alike: a new preloaded operand (a
+    sentence's encoder states) every call, never resident across calls (on many slices a reused
+    operand would stay in register B and look ~50x cheaper in DRAM traffic)."""
+    args = dict(batch=2, src_len=3, tgt_len=2)
+    assert cli.main(["cost", "--model", "gnmt", "--batch", "2", "--slices", "1024", "--src-len", "3",
+                     "--tgt-len", "2", "--json"]) == 0
+    rows = {(r["layer"], r["phase"]): r for r in json.loads(capsys.readouterr().out)["rows"]}
+    want = model_costs("gnmt", system="slices_hmc2", slices=1024, **args)
+    for layer in ("attn_scores", "attn_context", "dec0"):
+        for ph in PHASES:
+            assert rows[(layer, ph)]["dram_bytes_read"] == want[layer][ph].to_dict()["dram_bytes_read"], (layer, ph)
+    hw = phase_hardware("slices_hmc2", 1024)
+    e, s = 1024, 3
+    once = matmul_costs(1, e, s, hw, calls=2 * 2)["ff"].to_dict()
+    assert rows[("attn_scores", "ff")]["dram_bytes_read"] == once["dram_bytes_read"]
+
+
 # --------------------------------------------------------------------------------------------
 # model_costs == sum of matmul_costs over gemm_shapes
 

@@ -162,7 +162,7 @@ def interleaved(gemms: list[tuple[str, int, int, int]]) -> dict[tuple[str, int, 
     return between
 
 
-def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, no_reuse: Any = ()
+def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, no_reuse: Any = None
                ) -> "OrderedDict[str, dict[str, CostRecord]]":
     """``layer -> phase -> CostRecord`` of a list of forward GEMMs (summed over a layer's calls).
 
@@ -171,11 +171,13 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, 
     BP a slice's share of the weights stays resident across the calls when it fits the slice's
     weight storage together with the shares of the layers interleaved with it
     (:func:`interleaved`, :func:`pimjax.cost.weight_share_bytes`). Layers named in
-    ``no_reuse`` (the translator's attention products, :data:`pimjax.nn.ATTENTION_PRODUCTS`)
-    preload a new operand on every call: ``calls`` calls without reuse, as they record
-    themselves in training.
+    ``no_reuse`` (default: the translator's attention products,
+    :data:`pimjax.nn.ATTENTION_PRODUCTS`) preload a new operand on every call: ``calls`` calls
+    without reuse, as they record themselves in training.
     """
-    no_reuse = frozenset(no_reuse)
+    from pimjax.nn import ATTENTION_PRODUCTS
+
+    no_reuse = frozenset(ATTENTION_PRODUCTS if no_reuse is None else no_reuse)
     from pimjax.cost import weight_share_bytes
     from pimjax.nn._layers import matmul_costs
 
@@ -236,12 +238,9 @@ def model_costs(model_name: Any, *, batch: int, input_size: int = 224, system: S
 
     Layers appear in call order; a translator layer's record sums its time steps.
     """
-    from pimjax.nn import ATTENTION_PRODUCTS, TranslatorConfig
-
     gemms = model_gemms(model_name, batch=batch, input_size=input_size, width=width, num_classes=num_classes,
                         src_len=src_len, tgt_len=tgt_len)
-    translator = isinstance(model_name, TranslatorConfig) or model_name in TRANSLATOR_NAMES
-    return gemm_costs(gemms, phase_hardware(system, slices), no_reuse=ATTENTION_PRODUCTS if translator else ())
+    return gemm_costs(gemms, phase_hardware(system, slices))
 
 
 def phase_totals(costs: Mapping[str, Mapping[str, CostRecord]]) -> dict[str, CostRecord]:

@@ -308,7 +308,8 @@ def _check_tree(path: str, saved: Any, target: Any) -> None:
     if bad:
         more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise ValueError(f"cannot resume from {path}: its arrays do not fit this run's model and optimizer "
-                         f"({'; '.join(bad[:5])}{more})")
+                         f"({'; '.join(bad[:5])}{more}); a checkpoint of an older pimjax (before the exact "
+                         f"event encoding: probes (2, 4), int32 event totals) cannot be resumed either")
 
 
 def _restore(path: str, model, optimizer) -> int:

@@ -1,11 +1,11 @@
 """Flax NNX layers and models whose every matmul runs on the emulated hardware (DESIGN layer 6)."""
 
-from pimjax.nn._emulated import (EVENT_SHAPE, PHASES, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events,
+from pimjax.nn._emulated import (EVENT_SHAPE, MAX_PROBE_USES, PHASES, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events,
                                  emulated_dot, encode_events, phase_matmul, probe_events, zero_probe)
 from pimjax.nn._hardware import PRECISIONS, WEIGHTS, training_hardware
 from pimjax.nn._resident import ResidentState, ResidentWeights, resident_update, rounded_sum, to_resident, total_events
 
-__all__ = ["EVENT_SHAPE", "PHASES", "PROBE_SHAPE", "PRECISIONS", "PhaseConfig", "TrainingHardware", "decode_events",
+__all__ = ["EVENT_SHAPE", "MAX_PROBE_USES", "PHASES", "PROBE_SHAPE", "PRECISIONS", "PhaseConfig", "TrainingHardware", "decode_events",
            "emulated_dot", "encode_events", "phase_matmul", "probe_events", "zero_probe",
            "training_hardware", "WEIGHTS", "ResidentState", "ResidentWeights", "resident_update", "rounded_sum",
            "to_resident", "total_events"]

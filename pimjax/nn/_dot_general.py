@@ -1,7 +1,8 @@
 """A ``dot_general`` for Flax NNX layers that runs on the emulated hardware and records its costs.
 
-``nnx.Linear(..., dot_general=EmulatedDotGeneral(hw))`` (or any NNX layer that takes a
-``dot_general``) computes its matmul with :func:`pimjax.nn.emulated_dot`: FF on
+``nnx.Linear(..., dot_general=EmulatedDotGeneral(hw))`` (or another NNX layer whose
+``dot_general`` contracts ``x[..., K]`` with ``w[K, N]``; other dimension numbers, e.g. batch
+dimensions, raise a ValueError) computes its matmul with :func:`pimjax.nn.emulated_dot`: FF on
 ``hw.ff``, and under ``grad`` the input gradient on ``hw.bp`` and the weight gradient on
 ``hw.up``, each at its own precision (NeuroTrainer Sec. 2, Table 4). The object is an NNX
 module, so it becomes a submodule of the layer that holds it and carries state:
@@ -14,6 +15,11 @@ module, so it becomes a submodule of the layer that holds it and carries state:
 * an :class:`SRCalls` counter: call ``i`` rounds with the words of seed
   ``fold(fold(seed, layer_id), i)``, so every step and every layer gets its own stochastic
   rounding bits while a rerun from the same state gives the same bits.
+
+Give each layer its own instance: one shared by two layers is one submodule, so their costs
+and probe events add up under one path, and its counter advances once per call of either.
+Every call is a use of the probe (exact for up to :data:`~pimjax.nn.MAX_PROBE_USES` uses in
+one differentiated call).
 
 ``precision`` and ``preferred_element_type`` are ignored (the hardware fixes the precision);
 ``out_sharding`` (which ``nnx.Linear`` passes) is accepted and ignored: the emulated slices are

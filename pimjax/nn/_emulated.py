@@ -17,15 +17,18 @@ The forward phase's events are returned next to ``Y``.
 Exact event counts in float32 (the model runs with x64 off, and a probe's cotangent is
 summed by JAX over every use of the layer: LSTM time steps, shared layers). Each count ``v``
 (overflow, NaN, Inf, random bits; exact int64 from the units) travels as
-:data:`N_LIMBS` float32 *limbs* of :data:`LIMB_BITS` bits, ``v = sum_i l_i 2**(12 i)``:
-``l_i = (v >> 12 i) & 4095`` for the low limbs and ``l_3 = v >> 36`` for the top one, so the
-FF events are a float32 array of shape :data:`EVENT_SHAPE` ``(4, 4)`` and the probe
-``(2, 4, 4)``. Limbs are small non-negative integers, and float32 sums of such integers are
+:data:`N_LIMBS` float32 *limbs* of :data:`LIMB_BITS` bits, ``v = sum_i l_i 2**(8 i)``:
+``l_i = (v >> 8 i) & 255`` for the five low limbs and ``l_5 = v >> 40`` for the top one, so
+the FF events are a float32 array of shape :data:`EVENT_SHAPE` ``(4, 6)`` and the probe
+``(2, 4, 6)``. Limbs are small non-negative integers, and float32 sums of such integers are
 exact (in any order) while they stay at or below 2**24. :func:`decode_events` (int64,
 inside an x64 scope) undoes the encoding of a sum of encodings exactly. Exactness bound: up
-to 4096 summed uses (4096 x 4095 < 2**24 for each low limb) and totals below 2**60 (the top
-limb holds ``v >> 36``); the cost records then hold the counts as float64, exact below
-2**53. :func:`probe_events` decodes a probe gradient (and FF events) into per-phase exact
+to :data:`MAX_PROBE_USES` (65793) summed uses of one probe in one differentiated call
+(65793 x 255 <= 2**24 for each low limb) and totals below 2**63; the cost records then hold
+the counts as float64, exact below 2**53. Beyond it nothing is silent where it can be
+checked: :func:`decode_events` raises for concrete limbs above 2**24 (the only way a sum can
+have rounded), and the translator's time-step scan refuses longer sequences at trace time.
+:func:`probe_events` decodes a probe gradient (and FF events) into per-phase exact
 :class:`~pimjax.numerics.NumericEvents`.
 """
 
@@ -48,10 +51,12 @@ from pimjax.system import system_matmul
 
 PHASES: tuple[str, ...] = ("ff", "bp", "up")
 N_EVENTS = len(NumericEvents._fields)
-LIMB_BITS = 12
+LIMB_BITS = 8
 """Bits per float32 limb of an encoded count (module docstring)."""
-N_LIMBS = 4
-"""Limbs per encoded count: three of :data:`LIMB_BITS` bits and a top limb with the rest."""
+N_LIMBS = 6
+"""Limbs per encoded count: five of :data:`LIMB_BITS` bits and a top limb with the rest."""
+MAX_PROBE_USES = (1 << 24) // ((1 << LIMB_BITS) - 1)
+"""Summed uses of one probe (or FF-event encodings) that stay exact: 65793."""
 EVENT_SHAPE: tuple[int, int] = (N_EVENTS, N_LIMBS)
 """Shape of one phase's encoded events (the FF events :func:`emulated_dot` returns)."""
 PROBE_SHAPE: tuple[int, int, int] = (2, N_EVENTS, N_LIMBS)
@@ -166,7 +171,7 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
 def encode_events(ev: NumericEvents) -> jax.Array:
     """``ev``'s four counts as float32 limbs, shape :data:`EVENT_SHAPE` (module docstring).
 
-    Counts must be non-negative integers below 2**60 (always true of event counts).
+    Counts must be non-negative integers below 2**63 (always true of event counts).
     """
     mask = (1 << LIMB_BITS) - 1
     with jax.enable_x64(True):
@@ -190,12 +195,15 @@ def decode_events(limbs: Any) -> jax.Array:
 
     ``limbs``: float32 of shape ``(..., N_LIMBS)`` (FF events: ``(4, N_LIMBS)``, a probe
     gradient: ``(2, 4, N_LIMBS)``); returns int64 of shape ``limbs.shape[:-1]``. Exact within
-    the bound of the module docstring (4096 summed uses, totals below 2**60).
+    the bound of the module docstring (:data:`MAX_PROBE_USES` summed uses, totals below 2**63).
     """
     with jax.enable_x64(True):
         x = jnp.asarray(limbs)
         if x.ndim == 0 or x.shape[-1] != N_LIMBS:
             raise ValueError(f"encoded events end in {N_LIMBS} limbs (shape (..., {N_LIMBS})), got shape {x.shape}")
+        if not isinstance(x, jax.core.Tracer) and bool(jnp.any(x > 2.0**24)):
+            raise ValueError(f"encoded events summed over more than {MAX_PROBE_USES} uses of one probe: a limb "
+                             f"exceeds 2**24, so the float32 sum may have rounded (pimjax.nn._emulated docstring)")
         l = x.astype(jnp.int64)  # integer-valued float32 below 2**24: exact
         return sum(l[..., i] << (LIMB_BITS * i) for i in range(N_LIMBS))
 

@@ -23,8 +23,7 @@ from flax import nnx
 from pimjax._checks import check_int
 from pimjax.cost import CostRecord, system_cost
 from pimjax.numerics import fold_key
-from pimjax.nn._emulated import (TrainingHardware, _events_of, check_hardware, emulated_dot,  # noqa: F401
-                                  probe_events, zero_events, zero_probe)
+from pimjax.nn._emulated import TrainingHardware, _events_of, check_hardware, emulated_dot, zero_events, zero_probe
 from pimjax.nn._im2col import conv_output_pads, im2col
 from pimjax.nn._noise import forward_override
 from pimjax.system import Mapping

@@ -25,7 +25,8 @@ layer); the cost records it sows inside the scan come back stacked over time and
 over the steps, then sown on the layer, so a layer's ``"cost"`` intermediate holds, per call of
 the model, one ``{phase: CostRecord}`` for all its time steps together. The BP/UP events reach
 each layer's :class:`~pimjax.nn._layers.CostProbe` gradient summed over the steps (exactly, for
-up to 4096 steps: the probe's float32 limb encoding, :mod:`pimjax.nn._emulated`).
+up to :data:`~pimjax.nn._emulated.MAX_PROBE_USES` (65793) steps: the probe's float32 limb
+encoding, :mod:`pimjax.nn._emulated`; longer sequences raise a ValueError at trace time).
 
 Attention is Luong's "general" score (``score = dec_h W_a enc_h^T``, on the top decoder layer,
 ``h~ = tanh(W_c [ctx; h])``, input feeding of ``h~`` into the first decoder layer); GNMT itself
@@ -48,7 +49,7 @@ from flax import nnx
 from pimjax._checks import check_int
 from pimjax.numerics import fold_key
 from pimjax.nn._attention import EmuBatchedMatmul
-from pimjax.nn._emulated import TrainingHardware, check_hardware
+from pimjax.nn._emulated import MAX_PROBE_USES, TrainingHardware, check_hardware
 from pimjax.nn._layers import EmuLinear, add_costs
 from pimjax.nn._lstm import EmuLSTMCell, LUTs, _act
 from pimjax.nn._translator_config import TranslatorConfig
@@ -81,6 +82,10 @@ def _scan(module: nnx.Module, body, carry, xs, *, reverse: bool = False):
     what its layers sow inside the body comes back stacked over time, is summed over the steps
     and is sown on the original layers.
     """
+    steps = jax.tree.leaves(xs)[0].shape[0]
+    if steps > MAX_PROBE_USES:
+        raise ValueError(f"a sequence of {steps} time steps: the layers' event probes stay exact for at most "
+                         f"{MAX_PROBE_USES} uses per call (pimjax.nn._emulated); split the sequence")
     graphdef, state = nnx.split(module)
 
     def f(c, x):

@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 from pimjax.cost import CostRecord, total
 from pimjax.hw import SystemConfig, presets
-from pimjax.nn import PHASES, PhaseConfig, TrainingHardware
+from pimjax.nn import ATTENTION_PRODUCTS, PHASES, PhaseConfig, TrainingHardware
 
 CNN_NAMES: tuple[str, ...] = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
 TRANSLATOR_NAMES: tuple[str, ...] = ("gnmt",)
@@ -175,8 +175,6 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, 
     :data:`pimjax.nn.ATTENTION_PRODUCTS`) preload a new operand on every call: ``calls`` calls
     without reuse, as they record themselves in training.
     """
-    from pimjax.nn import ATTENTION_PRODUCTS
-
     no_reuse = frozenset(ATTENTION_PRODUCTS if no_reuse is None else no_reuse)
     from pimjax.cost import weight_share_bytes
     from pimjax.nn._layers import matmul_costs

@@ -31,7 +31,7 @@ import numpy as np
 from flax import nnx
 
 from pimjax._checks import check_int
-from pimjax.nn._emulated import (PROBE_SHAPE, TrainingHardware, check_hardware, encode_events, phase_matmul,
+from pimjax.nn._emulated import (TrainingHardware, check_hardware, check_probe, encode_events, phase_matmul,
                                  zero_probe)
 from pimjax.nn._layers import CostProbe, add_costs, events_only_costs, matmul_costs
 from pimjax.nn._noise import add_output_noise, forward_override, noise_key
@@ -98,11 +98,7 @@ def emulated_bmm(a: jax.Array, b: jax.Array, hw: TrainingHardware, *, seed: Any,
     check_hardware("emulated_bmm's hw", hw)
     if np.ndim(a) != 3 or np.ndim(b) != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"emulated_bmm needs a (B, M, K) and b (B, K, N), got shapes {np.shape(a)} and {np.shape(b)}")
-    if probe is None:
-        probe = zero_probe()
-    elif tuple(np.shape(probe)) != PROBE_SHAPE or jnp.result_type(probe) != jnp.float32:
-        raise ValueError(f"probe must be a float32 array of shape {PROBE_SHAPE} (pimjax.nn.zero_probe()), got "
-                         f"{jnp.result_type(probe)} {tuple(np.shape(probe))}")
+    probe = check_probe(probe)
     if forward_override() is not None:
         raise NotImplementedError("emulated_bmm (attention) has no traced-numerics sweep datapath")
     seed = jnp.asarray(seed, jnp.uint32)

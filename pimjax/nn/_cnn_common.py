@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from pimjax.nn._attention import EmuBatchedMatmul
 from pimjax.nn._im2col import im2col
 from pimjax.nn._layers import EmuConv, EmuLinear, max_pool_with_index
 
@@ -126,8 +127,6 @@ def gemm_recording() -> Iterator[list[tuple[str, int, int, int]]]:
 def emulated_layers(model: nnx.Module) -> list[nnx.Module]:
     """The model's emulated matmul layers (the :class:`EmuLinear` inside each conv too, and the
     attention products, :class:`~pimjax.nn.EmuBatchedMatmul`), by layer_id."""
-    from pimjax.nn._attention import EmuBatchedMatmul
-
     out = [m for _, m in nnx.iter_graph(model) if isinstance(m, (EmuLinear, EmuBatchedMatmul))]
     return sorted(out, key=lambda m: m.layer_id)
 

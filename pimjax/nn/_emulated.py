@@ -190,6 +190,16 @@ def zero_probe() -> jax.Array:
     return jnp.zeros(PROBE_SHAPE, jnp.float32)
 
 
+def check_probe(probe: Any) -> jax.Array:
+    """``probe``, or a zero probe for ``None``; ValueError unless float32 of :data:`PROBE_SHAPE`."""
+    if probe is None:
+        return zero_probe()
+    if tuple(np.shape(probe)) != PROBE_SHAPE or jnp.result_type(probe) != jnp.float32:
+        raise ValueError(f"probe must be a float32 array of shape {PROBE_SHAPE} (pimjax.nn.zero_probe()), got "
+                         f"{jnp.result_type(probe)} {tuple(np.shape(probe))}")
+    return probe
+
+
 def decode_events(limbs: Any) -> jax.Array:
     """Exact int64 counts of encoded events (or of a sum of them, e.g. a probe's gradient).
 
@@ -283,11 +293,7 @@ def emulated_dot(x: jax.Array, w: jax.Array, hw: TrainingHardware, *, seed: Any,
     check_hardware("emulated_dot's hw", hw)
     if x.shape[-1] != w.shape[0]:
         raise ValueError(f"x's last dimension ({x.shape[-1]}) must equal w's first ({w.shape[0]})")
-    if probe is None:
-        probe = zero_probe()
-    elif tuple(np.shape(probe)) != PROBE_SHAPE or jnp.result_type(probe) != jnp.float32:
-        raise ValueError(f"probe must be a float32 array of shape {PROBE_SHAPE} (pimjax.nn.zero_probe()), got "
-                         f"{jnp.result_type(probe)} {tuple(np.shape(probe))}")
+    probe = check_probe(probe)
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
     seed = jnp.asarray(seed, jnp.uint32)

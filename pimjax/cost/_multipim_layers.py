@@ -24,15 +24,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Union
 
+from pimjax._checks import int_field
+
 CONV_PADDINGS: tuple[str, ...] = ("same", "valid")
 CONV_LOWERINGS: tuple[str, ...] = ("im2col", "direct")
 
 
-def _int(name: str, v: Any, lo: int = 1, hi: int = 1 << 40) -> None:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
+_MAX = 1 << 40  # largest accepted layer dimension
 
 
 def _choice(name: str, v: Any, valid: tuple[str, ...]) -> None:
@@ -61,10 +59,9 @@ class FCLayer:
     bytes_per_element: int = 4
 
     def __post_init__(self) -> None:
-        _int("FCLayer.batch", self.batch)
-        _int("FCLayer.in_features", self.in_features)
-        _int("FCLayer.out_features", self.out_features)
-        _int("FCLayer.bytes_per_element", self.bytes_per_element, 1, 16)
+        for f in ("batch", "in_features", "out_features"):
+            int_field(self, f, 1, _MAX)
+        int_field(self, "bytes_per_element", 1, 16)
 
     @property
     def flops(self) -> int:
@@ -122,8 +119,8 @@ class ConvLayer:
 
     def __post_init__(self) -> None:
         for f in ("batch", "channels", "height", "width", "filters", "filter_size", "stride"):
-            _int(f"ConvLayer.{f}", getattr(self, f))
-        _int("ConvLayer.bytes_per_element", self.bytes_per_element, 1, 16)
+            int_field(self, f, 1, _MAX)
+        int_field(self, "bytes_per_element", 1, 16)
         _choice("ConvLayer.padding", self.padding, CONV_PADDINGS)
         _choice("ConvLayer.lowering", self.lowering, CONV_LOWERINGS)
         if self.padding == "valid" and self.filter_size > min(self.height, self.width):
@@ -203,10 +200,10 @@ class PoolLayer:
 
     def __post_init__(self) -> None:
         for f in ("batch", "channels", "height", "width", "filter_size"):
-            _int(f"PoolLayer.{f}", getattr(self, f))
+            int_field(self, f, 1, _MAX)
         if self.stride is not None:
-            _int("PoolLayer.stride", self.stride)
-        _int("PoolLayer.bytes_per_element", self.bytes_per_element, 1, 16)
+            int_field(self, "stride", 1, _MAX)
+        int_field(self, "bytes_per_element", 1, 16)
         if self.filter_size > min(self.height, self.width):
             raise ValueError(
                 f"PoolLayer.filter_size must be <= min(height, width) = {min(self.height, self.width)}, "

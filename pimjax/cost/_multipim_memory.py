@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from pimjax._checks import check_int
 from pimjax.cost._multipim_layers import (
     ConvLayer,
     Layer,
@@ -32,7 +33,6 @@ from pimjax.cost._multipim_layers import (
     _check_layer,
     _choice,
     _data_part,
-    _int,
     _split,
 )
 
@@ -72,7 +72,7 @@ class MemoryPerPIM:
 def data_parallel_memory(layer: Layer, num_pims: int) -> MemoryPerPIM:
     """Bytes per PIM with the batch split ``ceil(B / N)`` and the weights replicated."""
     _check_layer(layer)
-    _int("num_pims", num_pims, 1, 1 << 16)
+    check_int("num_pims", num_pims, 1, 1 << 16)
     part = _data_part(layer, num_pims)
     e = layer.bytes_per_element
     return MemoryPerPIM(
@@ -90,7 +90,7 @@ def model_parallel_memory(layer: Layer, num_pims: int) -> MemoryPerPIM:
     result copied back). Conv: full inputs, ``ceil(F / N)`` filters and their outputs.
     """
     _check_layer(layer)
-    _int("num_pims", num_pims, 1, 1 << 16)
+    check_int("num_pims", num_pims, 1, 1 << 16)
     if isinstance(layer, PoolLayer):
         raise ValueError("model parallelism needs model parameters; a PoolLayer has none (AMD Sec. 5.3)")
     e = layer.bytes_per_element

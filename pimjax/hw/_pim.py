@@ -24,6 +24,7 @@ import dataclasses
 import math
 from typing import Any
 
+from pimjax._checks import int_field
 from pimjax.hw._presets import register
 
 
@@ -33,13 +34,6 @@ def _num(name: str, v: Any, lo: float, hi: float, *, lo_open: bool = True) -> No
     if (v <= lo if lo_open else v < lo) or v > hi:
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
         raise ValueError(f"{name} must be in {rng}, got {v}")
-
-
-def _int(name: str, v: Any, lo: int, hi: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -72,7 +66,7 @@ class PIMConfig:
         _num("PIMConfig.capacity_gib", self.capacity_gib, 0, 1e9)
         _num("PIMConfig.frequency_mhz", self.frequency_mhz, 0, 1e6)
         _num("PIMConfig.remote_bandwidth_fraction", self.remote_bandwidth_fraction, 0, 1)
-        _int("PIMConfig.compute_units", self.compute_units, 1, 1 << 20)
+        int_field(self, "compute_units", 1, 1 << 20)
 
     @property
     def remote_bandwidth_gbps(self) -> float:
@@ -122,8 +116,8 @@ class HostConfig:
         _num("HostConfig.peak_gflops", self.peak_gflops, 0, 1e9)
         _num("HostConfig.bandwidth_gbps", self.bandwidth_gbps, 0, 1e9)
         _num("HostConfig.frequency_mhz", self.frequency_mhz, 0, 1e6)
-        _int("HostConfig.num_stacks", self.num_stacks, 1, 1 << 16)
-        _int("HostConfig.compute_units", self.compute_units, 1, 1 << 20)
+        int_field(self, "num_stacks", 1, 1 << 16)
+        int_field(self, "compute_units", 1, 1 << 20)
 
     @property
     def bandwidth_per_stack_gbps(self) -> float:
@@ -161,7 +155,7 @@ class NodeConfig:
             raise TypeError(f"NodeConfig.host must be a HostConfig, got {type(self.host).__name__}")
         if not isinstance(self.pim, PIMConfig):
             raise TypeError(f"NodeConfig.pim must be a PIMConfig, got {type(self.pim).__name__}")
-        _int("NodeConfig.num_pims", self.num_pims, 1, 1 << 16)
+        int_field(self, "num_pims", 1, 1 << 16)
         if self.host.num_stacks != self.num_pims:
             raise ValueError(
                 f"NodeConfig.num_pims ({self.num_pims}) must equal NodeConfig.host.num_stacks "

@@ -663,3 +663,16 @@ def test_lut_with_exact_output_gives_entry_codes():
     entry = [[int(rs.lut_lookup(table, rs.Fraction(v, 256), LUT_TANH) * 1024) for v in row]
              for row in want.aggregated]
     np.testing.assert_array_equal(np.asarray(res.out), entry)  # Q2.10 entry codes
+
+
+def test_threefry_words_with_an_integer_seed():
+    """An int seed with the threefry source: each slice folds the seed with its (traced) index
+    into a 0-d uint32, which must give the key of the Python int of the same value (it raised
+    'invalid PRNG key data' before), and the result equals the reference, on 1 and 2 devices."""
+    arr = ARR16_SR.replace(stochastic=ARR16_SR.stochastic.__class__(source="threefry"))
+    cfg = system(8, array=arr, out=fx(16, 14), packet_rounding="stochastic")
+    a, b = _q88_data(np.random.default_rng(11), K8, scales=(1 << 7, None))[0]
+    base, _ = check(a, b, cfg, key=7)
+    assert int(base.events.random_bits) > 0
+    assert_same(run(a, b, cfg, d=2, key=7), base)
+    assert not np.array_equal(np.asarray(run(a, b, cfg, key=8).out), np.asarray(base.out))

@@ -267,9 +267,16 @@ def random_words(
     if rounding_is_sr_lo:
         return sr_lo_words(cfg, key, shape, offset)
     if cfg.source == "threefry":
-        k = key if not isinstance(key, (int, np.integer)) else jax.random.key(int(key))
-        if isinstance(k, jax.Array) and k.dtype == jnp.uint32 and k.shape == (2,):
-            k = jax.random.wrap_key_data(k)
+        if isinstance(key, (int, np.integer)):
+            k = jax.random.key(int(key))
+        else:
+            k = key if isinstance(key, jax.Array) else jnp.asarray(key)
+            if k.dtype == jnp.uint32 and k.shape == (2,):
+                k = jax.random.wrap_key_data(k)
+            elif k.ndim == 0 and jnp.issubdtype(k.dtype, jnp.integer):
+                # an integer seed folded with a traced index (fold_key) is a 0-d uint32 array:
+                # the same key as the Python int of the same value
+                k = jax.random.key(k)
         w = jax.random.bits(jax.random.fold_in(k, jnp.asarray(offset).astype(jnp.uint32)), shape, jnp.uint32)
     else:
         w = hash_words(key, shape, offset)

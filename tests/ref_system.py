@@ -143,7 +143,7 @@ def _fixed_system(a, b, cfg, k_ranges, key) -> SystemRef:
     arr, agg = cfg.array, cfg.aggregation
     m, n = a.shape[0], b.shape[1]
     slice_cfg = arr.replace(output_format=None, activation="identity")  # steps 1-3 only
-    pf, af, of = agg.packet_format, agg.accumulator_format, agg.output_format
+    pf, af = agg.packet_format, agg.accumulator_format
     t_frac = arr.tree_frac
     r_bits = arr.stochastic.bits
     overflow = 0
@@ -165,7 +165,18 @@ def _fixed_system(a, b, cfg, k_ranges, key) -> SystemRef:
                 overflow += o
                 acc[i][j], o = ref.fit(acc[i][j] + p, af)  # overflow after every addition
                 overflow += o
-    frac = int(af.frac)
+    out, o = _fixed_output(acc, agg, arr, key)
+    return SystemRef(out, overflow + o, 0, acc)
+
+
+def _fixed_output(acc, agg, arr, key):
+    """Step 4 on the aggregated codes ``acc`` (lists, ``agg.accumulator_format.frac`` fraction
+    bits): ``(codes, overflow)``; stochastic words from ``fold_key(key, 12)``."""
+    m, n = len(acc), len(acc[0])
+    of = agg.output_format
+    r_bits = arr.stochastic.bits
+    overflow = 0
+    frac = int(agg.accumulator_format.frac)
     ow = None
     if of is not None and _stochastic(agg.output_rounding):
         assert key is not None, "stochastic output rounding needs a key"
@@ -192,7 +203,7 @@ def _fixed_system(a, b, cfg, k_ranges, key) -> SystemRef:
                     code, o = _quantize_value(y, of, agg.output_rounding, word, r_bits)
             overflow += o
             out[i, j] = code
-    return SystemRef(out, overflow, 0, acc)
+    return out, overflow
 
 
 # ------------------------------------------------------------------------------ float
@@ -212,7 +223,7 @@ def _float_system(a, b, cfg, k_ranges) -> SystemRef:
     arr, agg = cfg.array, cfg.aggregation
     m, n = a.shape[0], b.shape[1]
     slice_cfg = arr.replace(output_format=None, activation="identity")
-    pf, af, of = agg.packet_format, agg.accumulator_format, agg.output_format
+    pf, af = agg.packet_format, agg.accumulator_format
     overflow = 0
     acc = [[Fraction(0)] * n for _ in range(m)]
     for lo, hi in k_ranges:  # ascending slice index
@@ -228,6 +239,15 @@ def _float_system(a, b, cfg, k_ranges) -> SystemRef:
                     overflow += o
                 acc[i][j], o = ref.round_float(_add(acc[i][j], p), af.name)  # round after every addition
                 overflow += o
+    out, o, nan = _float_output(acc, agg)
+    return SystemRef(out, overflow + o, nan, acc)
+
+
+def _float_output(acc, agg):
+    """Step 4 on the aggregated float values ``acc``: ``(values, overflow, nan)``."""
+    m, n = len(acc), len(acc[0])
+    of = agg.output_format
+    overflow = 0
     table = lut_table(agg.activation, agg.lut) if agg.lut is not None else None
     out = np.zeros((m, n), dtype=np.float64)
     nan = 0
@@ -250,7 +270,7 @@ def _float_system(a, b, cfg, k_ranges) -> SystemRef:
                 y, o = ref.round_float(y, of.name)
                 overflow += o
             out[i, j] = float(y)
-    return SystemRef(out, overflow, nan, acc)
+    return out, overflow, nan
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -264,6 +284,89 @@ def system_matmul(a, b, cfg, k_ranges, key=None) -> SystemRef:
     if cfg.array.is_float:
         return _float_system(a.astype(np.float64), b.astype(np.float64), cfg, k_ranges)
     return _fixed_system(a.astype(np.int64), b.astype(np.int64), cfg, k_ranges, key)
+
+
+# ------------------------------------------------------------------------------ parallel node
+
+HOST_STREAM = 1024  # the host's sub-stream of the key (unit u uses sub-stream u)
+
+
+def chunk_split(k: int, parts: int, width: int) -> list[tuple[int, int]]:
+    """``k`` cut into whole ``width``-chunks dealt to ``parts`` in order, the first
+    ``chunks % parts`` parts taking one chunk more (ranges clipped at ``k``)."""
+    chunks = -(-k // width)
+    sizes = [chunks // parts + (p < chunks % parts) for p in range(parts)]
+    edges = np.minimum(np.cumsum([0] + sizes) * width, k)
+    return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def parallel_matmul(a, b, pcfg, key=None, k_ranges=None) -> SystemRef:
+    """Reference node of ``pcfg.num_units`` units (``pimjax.system._parallel``'s docstring).
+
+    ``"data"``: unit ``u`` takes rows ``[u p, (u + 1) p)`` (``p = ceil(M / N)``) through the whole
+    system reference. ``"model"``: unit ``u`` takes its K-range (``k_ranges`` or whole
+    array-width chunks dealt evenly) through the system reference with an identity
+    aggregation; the host requantizes each partial (unit output fraction bits) to its packet
+    format, adds them in ascending unit index into its accumulator (overflow after every
+    addition; floats rounded after every addition), then applies the output stage. Keys: unit
+    ``u`` ``fold_key(key, u)``; the host ``h = fold_key(key, 1024)``: packets of unit ``u``
+    words ``(M, N)`` of ``fold_key(fold_key(h, 11), u)``, the output ``fold_key(h, 12)``.
+    ``aggregated`` is ``None`` for ``"data"``.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    unit, n_units = pcfg.unit, pcfg.num_units
+    arr = unit.array
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+
+    def run_unit(u, a_u, b_u):
+        ranges = chunk_split(a_u.shape[1], unit.num_slices, arr.width)
+        return system_matmul(a_u, b_u, unit, ranges, None if key is None else _fold(key, u))
+
+    overflow = nan = 0
+    if pcfg.scheme == "data":
+        p = -(-m // n_units)
+        outs = []
+        for u in range(n_units):
+            lo, hi = min(m, u * p), min(m, (u + 1) * p)
+            if hi > lo:
+                r = run_unit(u, a[lo:hi], b)
+                outs.append(r.out)
+                overflow, nan = overflow + r.overflow, nan + r.nan
+        return SystemRef(np.concatenate(outs, axis=0), overflow, nan, None)
+    host = pcfg.host
+    hkey = None if key is None else _fold(key, HOST_STREAM)
+    pf, af = host.packet_format, host.accumulator_format
+    uagg = unit.aggregation
+    in_frac = int((uagg.output_format or uagg.accumulator_format).frac) if not arr.is_float else 0
+    acc = [[0 if not arr.is_float else Fraction(0)] * n for _ in range(m)]
+    for u, (lo, hi) in enumerate(k_ranges or chunk_split(k, n_units, arr.width)):  # ascending unit index
+        if hi == lo:
+            continue  # an idle unit sends nothing
+        r = run_unit(u, a[:, lo:hi], b[lo:hi, :])
+        overflow, nan = overflow + r.overflow, nan + r.nan
+        pw = None
+        if pf is not None and not arr.is_float and _stochastic(host.packet_rounding):
+            pw = _words(_fold(hkey, PACKET_STREAM, u), host.packet_rounding, arr, (m, n))
+        for i in range(m):
+            for j in range(n):
+                if arr.is_float:
+                    v = _value(float(r.out[i, j]))
+                    if pf is not None:
+                        v, o = ref.round_float(v, pf.name)
+                        overflow += o
+                    acc[i][j], o = ref.round_float(_add(acc[i][j], v), af.name)
+                else:
+                    word = int(pw[i, j]) if pw is not None else None
+                    v, o = ref.requant(int(r.out[i, j]), in_frac, pf, host.packet_rounding, word, arr.stochastic.bits)
+                    overflow += o
+                    acc[i][j], o = ref.fit(acc[i][j] + v, af)
+                overflow += o
+    if arr.is_float:
+        out, o, h_nan = _float_output(acc, host)
+        nan += h_nan
+    else:
+        out, o = _fixed_output(acc, host, arr, hkey)
+    return SystemRef(out, overflow + o, nan, acc)
 
 
 def icn_counts(*, m, n, tile_cols, k_sizes, owners, hops, element_bytes, payload_bytes, header_bytes):

@@ -60,3 +60,9 @@ __all__ += [
     "model_parallel_memory",
     "model_parallel_time",
 ]
+
+# The emulated node of several slice systems (pimjax.system.parallel_matmul) and its host sync.
+from pimjax.cost._multipim import model_parallel_sync  # noqa: E402
+from pimjax.cost._parallel import HostSync, costed_parallel_matmul, host_sync, parallel_cost  # noqa: E402
+
+__all__ += ["HostSync", "costed_parallel_matmul", "host_sync", "model_parallel_sync", "parallel_cost"]

@@ -198,6 +198,30 @@ def data_parallel_time(layer: Layer, node: NodeConfig) -> ExecutionTime:
     )
 
 
+def model_parallel_sync(*, partials: int, output_elements: int, partial_bytes: float, result_bytes: float,
+                        node: NodeConfig, copies: int) -> tuple[float, float]:
+    """``(T_reduction, T_copy_back)`` of the FC model-parallel sync (Sec. 5.4, Fig. 10), seconds.
+
+    The host reads the ``partials`` partial sums (one per stack, all stacks at once at
+    ``BW_hs`` each), adds them (``(partials - 1) * output_elements`` FLOPs) and writes the
+    result to PIM0, whose stack carries its partial and the result; then ``copies`` transfers
+    of the result at the remote bandwidth ``BW_r``::
+
+        T_reduction = max((partials - 1) * output_elements / P_host,
+                          (partial_bytes + result_bytes) / BW_hs)
+        T_copy_back = copies * result_bytes / BW_r
+
+    (the module docstring's ``2 R / BW_hs`` when a partial and the result have ``R`` bytes each).
+    Used by :func:`model_parallel_time` and by :func:`pimjax.cost.parallel_cost`.
+    """
+    host = node.host
+    reduction_s = max(
+        (partials - 1) * output_elements / (host.peak_gflops * 1e9),
+        (partial_bytes + result_bytes) / (host.bandwidth_per_stack_gbps * 1e9),
+    )
+    return reduction_s, copies * result_bytes / (node.pim.remote_bandwidth_gbps * 1e9)
+
+
 def model_parallel_time(layer: Layer, node: NodeConfig, *, copy_back: str = "concurrent") -> ExecutionTime:
     """Model split over the PIMs (FC: input features; conv: filters), plus the FC sync steps.
 
@@ -227,13 +251,9 @@ def model_parallel_time(layer: Layer, node: NodeConfig, *, copy_back: str = "con
         flops, traffic = part.flops, part.traffic_bytes  # output term = the B x M partial sums
         if n > 1:
             r = layer.bytes_per_element * layer.output_elements  # one partial sum / the result
-            host = node.host
-            reduction_s = max(
-                (n - 1) * layer.output_elements / (host.peak_gflops * 1e9),
-                2 * r / (host.bandwidth_per_stack_gbps * 1e9),
-            )
-            copies = 1 if copy_back == "concurrent" else n - 1
-            copy_back_s = copies * r / (pim.remote_bandwidth_gbps * 1e9)
+            reduction_s, copy_back_s = model_parallel_sync(
+                partials=n, output_elements=layer.output_elements, partial_bytes=r, result_bytes=r,
+                node=node, copies=1 if copy_back == "concurrent" else n - 1)
     return ExecutionTime(
         scheme="model",
         config=node.name,
@@ -264,5 +284,6 @@ __all__ = [
     "data_parallel_time",
     "execution_time",
     "host_time",
+    "model_parallel_sync",
     "model_parallel_time",
 ]

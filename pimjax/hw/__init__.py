@@ -53,3 +53,8 @@ __all__ += ["HOST_PRESETS", "NODE_PRESETS", "HostConfig", "NodeConfig", "PIMConf
 from pimjax.hw._noise import NOISE_KINDS, NOISE_SCALES, NoiseConfig, noise_kind_id  # noqa: E402
 
 __all__ += ["NOISE_KINDS", "NOISE_SCALES", "NoiseConfig", "noise_kind_id"]
+
+# A node of several slice systems under a host: data / model parallelism (AMD Sec. 5).
+from pimjax.hw._parallel import MAX_UNITS, PARALLEL_SCHEMES, ParallelConfig, amd_node  # noqa: E402
+
+__all__ += ["MAX_UNITS", "PARALLEL_SCHEMES", "ParallelConfig", "amd_node"]

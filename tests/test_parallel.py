@@ -370,11 +370,16 @@ def test_study_script(tmp_path):
     spec = importlib.util.spec_from_file_location("parallel_schemes", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.main(["--out", str(tmp_path), "--batch", "4", "--in-features", "40", "--out-features", "8",
+    mod.main(["--out", str(tmp_path), "--batches", "4,8", "--in-features", "40", "--out-features", "8",
               "--numerics-batch", "2", "--numerics-in", "40", "--numerics-out", "3", "--slices", "2"])
     rows = json.loads((tmp_path / "parallel_schemes.json").read_text())
-    assert {(r["scheme"], r["units"]) for r in rows["costs"]} == {(s, n) for s in ("data", "model") for n in (4, 8)}
+    assert {(r["batch"], r["scheme"], r["units"]) for r in rows["costs"]} == {
+        (b, s, n) for b in (4, 8) for s in ("data", "model") for n in (4, 8)}
+    # data parallelism replicates W on every unit, model parallelism splits it (AMD Fig. 11)
+    w = {(r["scheme"], r["units"]): r["weight_bytes_per_unit"] for r in rows["costs"] if r["batch"] == 4}
+    assert w[("data", 4)] == w[("data", 8)] == 40 * 8 * 2 and w[("model", 8)] == 5 * 8 * 2
     assert all(r["sync_s"] == 0 for r in rows["costs"] if r["scheme"] == "data")
     acc = {r["host_accumulator_bits"]: r for r in rows["numerics"] if r["units"] == 8}
     assert acc[32]["max_abs_error"] <= acc[16]["max_abs_error"]
-    assert (tmp_path / "parallel_schemes.csv").read_text().startswith("scheme,")
+    assert (tmp_path / "parallel_schemes.csv").read_text().startswith("batch,scheme,")
+    assert (tmp_path / "parallel_schemes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

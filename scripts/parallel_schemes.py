@@ -73,7 +73,7 @@ def costs(batches: list[int], k: int, n: int) -> list[dict]:
                 cfg = node(units, scheme)
                 rec = cost.parallel_cost(batch, k, n, cfg).to_dict()
                 s = cost.host_sync(batch, k, n, cfg)
-                e_w = cfg.unit.array.b_format.bits // 8  # weight codes (Q4.12 words: Memory Slices Table 1)
+                e_w = cfg.unit.array.b_format.bits // 8  # bytes of one weight code (the unit array's B format)
                 share = k if scheme == "data" else -(-k // units)  # the largest unit's rows of W
                 rows.append(dict(batch=batch, scheme=scheme, units=units, time_s=rec["time_s"],
                                  kernel_s=rec["time_s"] - s.sync_s, sync_s=s.sync_s, reduction_s=s.reduction_s,

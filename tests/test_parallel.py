@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import sys
+import warnings
 
 import jax
 import numpy as np
@@ -383,3 +384,22 @@ def test_study_script(tmp_path):
     assert acc[32]["max_abs_error"] <= acc[16]["max_abs_error"]
     assert (tmp_path / "parallel_schemes.csv").read_text().startswith("batch,scheme,")
     assert (tmp_path / "parallel_schemes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_float_host_keeps_subnormal_partials():
+    """fp32 partials below 2**-126 (subnormal) reach the host's sum exactly (a plain float32 ->
+    float64 convert outside an x64 scope flushed them to 0 on XLA:CPU)."""
+    fp32 = FloatFormat(name="fp32")
+    cfg = hw.ParallelConfig(
+        unit=unit(array=ARRF, packet=fp32, acc=fp32, out=fp32), num_units=2,
+        host=hw.AggregationConfig(packet_format=None, accumulator_format=fp32, output_format=None))
+    a = np.zeros((1, 8), np.float32)
+    b = np.zeros((8, 1), np.float32)
+    a[0, 0], b[0, 0] = 2.0**-70, 2.0**-70   # unit 0's partial: 2**-140, an fp32 subnormal
+    a[0, 4], b[4, 0] = 2.0**-71, 2.0**-70   # unit 1's partial: 2**-141
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no silent truncation to float32
+        res = parallel_matmul(a, b, cfg)
+    assert res.splits == ((0, 4), (4, 8))
+    assert float(np.asarray(res.out)[0, 0]) == 2.0**-140 + 2.0**-141
+    check(a, b, cfg, res=res)  # and the reference, bit for bit

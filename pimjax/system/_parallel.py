@@ -321,10 +321,10 @@ def _host_reduce(partials, active, config: ParallelConfig, key):
     ev = NumericEvents.zero()
     packets = []
     for u, p in zip(active, partials):
-        if eng.is_float:
-            p = to_f64_exact(p)  # exact (a plain astype flushes fp32 / bf16 subnormals on XLA:CPU)
-        pk, pev = to_packets(p, eng, key=packet_key(hkey, eng, u))
         with jax.enable_x64(True):
+            if eng.is_float:
+                p = to_f64_exact(p)  # exact (a plain astype flushes fp32 / bf16 subnormals on XLA:CPU)
+            pk, pev = to_packets(p, eng, key=packet_key(hkey, eng, u))
             packets.append(pk.astype(jnp.float64 if eng.is_float else jnp.int64))
         ev = ev.merge(pev)
     with jax.enable_x64(True):

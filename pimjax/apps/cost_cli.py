@@ -20,6 +20,7 @@ from typing import Any
 
 from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
 from pimjax.apps.model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
+from pimjax.hw import MAX_UNITS
 
 PHASES = ("ff", "bp", "up")
 
@@ -41,6 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="system preset for all phases (default %(default)s; see `pimjax presets`)")
     p.add_argument("--slices", type=int_in(1, MAX_SLICES), default=None,
                    help=f"number of slices, 1..{MAX_SLICES} (default: the preset's num_slices)")
+    p.add_argument("--modules", type=int_in(1, MAX_UNITS), default=1,
+                   help=f"synchronous data-parallel modules, 1..{MAX_UNITS}, each a copy of the system with its "
+                   "1/modules of the batch; UP adds the central unit's sum and copy-back of dW (NeuroTrainer "
+                   "Sec. 5.3; default %(default)s)")
     p.add_argument("--model-width", type=number_in(0.0, lo_open=True), default=1.0,
                    help="CNN channel multiplier, > 0 (default %(default)s)")
     p.add_argument("--num-classes", type=positive_int, default=1000, help="CNN classes (default %(default)s)")
@@ -56,16 +61,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cost_inputs(*, model: str, batch: int, input_size: int = 224, system: str = "slices_hmc2",
                 slices: int | None = None, model_width: float = 1.0, num_classes: int = 1000,
-                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN) -> tuple[list, Any]:
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN, modules: int = 1) -> tuple[list, Any]:
     """The forward GEMMs of the model and the per-phase hardware of a :func:`cost_report`.
 
     Raises:
       ValueError: the model or the system rejects its arguments (e.g. an input too small for
-        the model's pools, or more slices than a system holds).
+        the model's pools, or more slices than a system holds), or ``batch`` is not divisible
+        by ``modules``.
     """
-    from pimjax.apps.model_costs import model_gemms, phase_hardware
+    from pimjax.apps.model_costs import check_batch_modules, model_gemms, phase_hardware
 
-    hw = phase_hardware(system, slices)
+    hw = phase_hardware(system, slices, modules)
+    check_batch_modules(batch, modules)
     gemms = model_gemms(model, batch=batch, input_size=input_size, width=model_width, num_classes=num_classes,
                         src_len=src_len, tgt_len=tgt_len)
     return gemms, hw
@@ -73,7 +80,7 @@ def cost_inputs(*, model: str, batch: int, input_size: int = 224, system: str = 
 
 def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = "slices_hmc2",
                 slices: int | None = None, model_width: float = 1.0, num_classes: int = 1000,
-                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN,
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN, modules: int = 1,
                 inputs: tuple[list, Any] | None = None) -> dict[str, Any]:
     """The report of ``pimjax cost`` as a dict (``rows``: per layer and phase; ``totals``).
 
@@ -84,7 +91,8 @@ def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = 
 
     if inputs is None:
         inputs = cost_inputs(model=model, batch=batch, input_size=input_size, system=system, slices=slices,
-                             model_width=model_width, num_classes=num_classes, src_len=src_len, tgt_len=tgt_len)
+                             model_width=model_width, num_classes=num_classes, src_len=src_len, tgt_len=tgt_len,
+                             modules=modules)
     gemms, hw = inputs
     costs = gemm_costs(gemms, hw)
     cfg = hw.ff.system
@@ -94,7 +102,7 @@ def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = 
         "model": model, "batch": batch,
         "input_size": input_size if model != "gnmt" else None,
         "src_len": src_len if model == "gnmt" else None, "tgt_len": tgt_len if model == "gnmt" else None,
-        "system": system, "slices": cfg.num_slices,
+        "system": system, "slices": cfg.num_slices, "modules": hw.modules,
         "array": f"{cfg.array.rows}x{cfg.array.width} @ {cfg.array.clock_ghz} GHz x {cfg.compute_scale}",
         "peak_flops": peak_flops(cfg), "peak_bandwidth": peak_bandwidth(cfg),
         "achieved_flops": t["flops"] / t["time_s"] if t["time_s"] > 0 else 0.0,
@@ -112,9 +120,10 @@ def format_report(r: dict[str, Any]) -> str:
     """The table of ``pimjax cost``."""
     shape = (f"{r['input_size']}x{r['input_size']}" if r["input_size"] is not None
              else f"src/tgt {r['src_len']}/{r['tgt_len']}")
+    mods = f"{r['modules']} modules of " if r.get("modules", 1) > 1 else ""
     lines = [f"pimjax cost: {r['model']} ({shape}, batch {r['batch']}), one training batch (FF, BP, UP) on "
-             f"{r['system']} x {r['slices']} slices ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
-             f"{r['peak_bandwidth'] / 1e9:.0f} GB/s)",
+             f"{mods}{r['system']} x {r['slices']} slices ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
+             f"{r['peak_bandwidth'] / 1e9:.0f} GB/s{' per module' if mods else ''})",
              "cycles are summed over the slices; time = max over slices of max(compute, memory, ICN) + tail, "
              "summed over the ops",
              _HDR, "-" * len(_HDR)]
@@ -151,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     kw = dict(model=args.model, batch=args.batch, input_size=args.input_size, system=args.system,
               slices=args.slices, model_width=args.model_width, num_classes=args.num_classes,
-              src_len=args.src_len, tgt_len=args.tgt_len)
+              src_len=args.src_len, tgt_len=args.tgt_len, modules=args.modules)
     with usage_errors(args):  # the model and the system check their arguments here
         inputs = cost_inputs(**kw)
     r = cost_report(**kw, inputs=inputs)

@@ -97,7 +97,8 @@ def system_presets() -> list[str]:
     return [n for n in presets.names() if isinstance(presets.get(n), SystemConfig)]
 
 
-def phase_hardware(system: SystemSpec = "slices_hmc2", slices: int | None = None) -> TrainingHardware:
+def phase_hardware(system: SystemSpec = "slices_hmc2", slices: int | None = None,
+                   modules: int = 1) -> TrainingHardware:
     """The :class:`~pimjax.nn.TrainingHardware` whose three phases run on ``system``.
 
     Args:
@@ -105,6 +106,8 @@ def phase_hardware(system: SystemSpec = "slices_hmc2", slices: int | None = None
         or a mapping ``{"ff": ..., "bp": ..., "up": ...}`` (NeuroTrainer: FF on
         ``"neurotrainer_module_ff"``, BP/UP on ``"neurotrainer_module_bp"``).
       slices: overrides every phase system's ``num_slices`` (``None``: the presets' own).
+      modules: synchronous data-parallel modules, each a copy of the system (NeuroTrainer
+        Sec. 5.3; :mod:`pimjax.nn._modules`), with the default central unit.
     """
     if isinstance(system, Mapping):
         missing = [p for p in PHASES if p not in system]
@@ -114,7 +117,7 @@ def phase_hardware(system: SystemSpec = "slices_hmc2", slices: int | None = None
     else:
         cfg = _system(system, slices)
         cfgs = {p: cfg for p in PHASES}
-    return TrainingHardware(**{p: PhaseConfig(system=cfgs[p]) for p in PHASES})
+    return TrainingHardware(**{p: PhaseConfig(system=cfgs[p]) for p in PHASES}, modules=modules)
 
 
 def model_gemms(model: Any, *, batch: int, input_size: int = 224, width: float = 1.0, num_classes: int = 1000,
@@ -173,7 +176,8 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, 
     (:func:`interleaved`, :func:`pimjax.cost.weight_share_bytes`). Layers named in
     ``no_reuse`` (default: the translator's attention products,
     :data:`pimjax.nn.ATTENTION_PRODUCTS`) preload a new operand on every call: ``calls`` calls
-    without reuse, as they record themselves in training.
+    without reuse, as they record themselves in training; with ``hw.modules > 1`` they are
+    per-example products, spread over the modules (``matmul_costs(..., per_example=True)``).
     """
     no_reuse = frozenset(ATTENTION_PRODUCTS if no_reuse is None else no_reuse)
     from pimjax.cost import weight_share_bytes
@@ -206,9 +210,9 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, 
             ck = (m, k, n, times, tuple(sorted(resident.items())))
         else:
             resident = None
-            ck = (m, k, n, times, None)
+            ck = (m, k, n, times, name in no_reuse)
         if ck not in cache:
-            cache[ck] = matmul_costs(m, k, n, hw, calls=times, resident_with=resident)
+            cache[ck] = matmul_costs(m, k, n, hw, calls=times, resident_with=resident, per_example=name in no_reuse)
         recs = cache[ck]
         if name in out:
             out[name] = {p: out[name][p] + recs[p] for p in PHASES}
@@ -217,9 +221,16 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, 
     return out
 
 
+def check_batch_modules(batch: int, modules: int) -> None:
+    """ValueError unless ``batch`` is divisible by ``modules`` (each module gets 1/modules of it)."""
+    if isinstance(batch, int) and isinstance(modules, int) and modules >= 1 and batch % modules:
+        raise ValueError(f"batch ({batch}) must be divisible by modules ({modules}): each module trains on a "
+                         f"contiguous 1/modules of the batch (NeuroTrainer Sec. 5.3)")
+
+
 def model_costs(model_name: Any, *, batch: int, input_size: int = 224, system: SystemSpec = "slices_hmc2",
                 slices: int | None = None, width: float = 1.0, num_classes: int = 1000,
-                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN
+                src_len: int = DEFAULT_SRC_LEN, tgt_len: int = DEFAULT_TGT_LEN, modules: int = 1
                 ) -> "OrderedDict[str, dict[str, CostRecord]]":
     """``layer -> phase ("ff", "bp", "up") -> CostRecord`` of one training batch, from shapes only.
 
@@ -233,12 +244,16 @@ def model_costs(model_name: Any, *, batch: int, input_size: int = 224, system: S
       slices: number of slices (``None``: the preset's).
       width, num_classes: CNN channel multiplier and classes.
       src_len, tgt_len: translator padded lengths.
+      modules: synchronous data-parallel modules (:func:`phase_hardware`); ``batch`` must be
+        divisible by it.
 
     Layers appear in call order; a translator layer's record sums its time steps.
     """
+    hw = phase_hardware(system, slices, modules)
+    check_batch_modules(batch, modules)
     gemms = model_gemms(model_name, batch=batch, input_size=input_size, width=width, num_classes=num_classes,
                         src_len=src_len, tgt_len=tgt_len)
-    return gemm_costs(gemms, phase_hardware(system, slices))
+    return gemm_costs(gemms, hw)
 
 
 def phase_totals(costs: Mapping[str, Mapping[str, CostRecord]]) -> dict[str, CostRecord]:

@@ -38,6 +38,7 @@ from flax import nnx
 
 from pimjax.apps.costs import CostLayout, collect_costs, cost_rows, format_cost_table
 from pimjax.apps.tasks import Task, make_task
+from pimjax.hw import MAX_UNITS
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
 from pimjax.nn._layers import CostProbe
 from pimjax.numerics import FixedFormat, fold_key
@@ -63,6 +64,7 @@ class TrainConfig:
     weight_bits: int = 24
     weight_frac: int = 16
     slices: int = 1
+    modules: int = 1
     devices: int = 1
     rows: int = 256
     width: int = 8
@@ -91,11 +93,17 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.weight_frac must be an integer in [0, 30], got {self.weight_frac!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        for f, lo in (("slices", 1), ("devices", 1), ("rows", 1), ("width", 1), ("epochs", 1),
+        for f, lo in (("slices", 1), ("modules", 1), ("devices", 1), ("rows", 1), ("width", 1), ("epochs", 1),
                       ("batch_size", 1), ("input_size", 4), ("checkpoint_every", 0), ("seed", 0)):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"TrainConfig.{f} must be an integer >= {lo}, got {v!r}")
+        if self.modules > MAX_UNITS:
+            raise ValueError(f"TrainConfig.modules must be in 1..{MAX_UNITS}, got {self.modules}")
+        if self.batch_size % self.modules:
+            raise ValueError(f"TrainConfig.batch_size ({self.batch_size}) must be divisible by TrainConfig.modules "
+                             f"({self.modules}): each module trains on a contiguous 1/modules of every batch, "
+                             f"the evaluation batches (of batch_size) too")
         if self.slices % self.devices:
             raise ValueError(f"TrainConfig.slices ({self.slices}) must be a multiple of TrainConfig.devices ({self.devices})")
         if self.devices > len(jax.devices()):
@@ -120,6 +128,11 @@ class TrainConfig:
             field = "resume" if self.resume else "overwrite" if self.overwrite else "checkpoint_every"
             raise ValueError(f"TrainConfig.{field} needs TrainConfig.out_dir (the directory of the checkpoints), "
                              f"got out_dir={self.out_dir!r}")
+
+
+def hardware_label(cfg: TrainConfig) -> str:
+    """``"N slices"``, or ``"M modules x N slices"`` with several modules (for titles)."""
+    return f"{cfg.modules} modules x {cfg.slices} slices" if cfg.modules > 1 else f"{cfg.slices} slices"
 
 
 def run_config(cfg: TrainConfig) -> dict[str, Any]:
@@ -284,8 +297,10 @@ def _check_config(path: str, cfg: TrainConfig) -> _EpochState:
     with open(path + ".json") as f:
         saved = json.load(f)
     now = run_config(cfg)
+    # a field the checkpoint's pimjax did not have yet (e.g. modules) had its default's effect
+    then = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in now} | saved["config"]
     diff = [f"TrainConfig.{k}: {v!r} in the checkpoint, {now[k]!r} now"
-            for k, v in saved["config"].items() if k in now and v != now[k]]
+            for k, v in then.items() if k in now and v != now[k]]
     if diff:
         raise ValueError(f"cannot resume from {path}: it was saved by a different run ({'; '.join(diff)}); "
                          f"resume with the checkpoint's values or use another out_dir")
@@ -365,7 +380,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     TypeError or FileNotFoundError here, before any training."""
     mesh = default_mesh(devices=cfg.devices) if cfg.devices > 1 else None
     hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width,
-                           weights=cfg.weights, weight_format=FixedFormat(bits=cfg.weight_bits, frac=cfg.weight_frac))
+                           weights=cfg.weights, weight_format=FixedFormat(bits=cfg.weight_bits, frac=cfg.weight_frac),
+                           modules=cfg.modules)
     task = make_task(cfg, hw)
     model = task.make_model(nnx.Rngs(cfg.seed))
     load_events = load_resident(model, hw)
@@ -404,7 +420,7 @@ def _run(p: Prepared) -> dict[str, Any]:
     train_step, eval_step = make_steps(task)
     ckpt_dir = os.path.join(cfg.out_dir, "checkpoints") if cfg.out_dir else None
     step, ep, history = p.step, p.epoch_state, list(p.history)
-    bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {cfg.slices} slices]")
+    bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {hardware_label(cfg)}]")
     step_costs = index = None
     t0 = time.perf_counter() - ep.seconds
     while step < p.total_steps:
@@ -447,7 +463,7 @@ def _run(p: Prepared) -> dict[str, Any]:
     step_costs = step_costs.unpack()
     final = evaluate(task, model, eval_step, cfg)
     table = format_cost_table(step_costs, title=f"cost of one training step (batch {len(jax.tree.leaves(batch)[0])}), "
-                                                 f"{cfg.slices} slices, precision {cfg.precision}")
+                                                 f"{hardware_label(cfg)}, precision {cfg.precision}")
     if cfg.out_dir:
         _write_costs(cfg, step_costs)
     return {"config": dataclasses.asdict(cfg), "epochs": history, "final": final, "step_costs": step_costs,

@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-frac", type=int, default=d.weight_frac,
                    help="resident weight fraction bits (default %(default)s: Q8.16)")
     p.add_argument("--slices", type=int, default=d.slices, help="memory slices per matmul (default %(default)s)")
+    p.add_argument("--modules", type=int, default=d.modules,
+                   help="modules training synchronously, 1..1024 (NeuroTrainer Sec. 5.3): each holds the model and "
+                   "its 1/modules of every batch (--batch-size must be divisible by it); a central unit sums their "
+                   "weight gradients (default %(default)s)")
     p.add_argument("--devices", type=int, default=d.devices, help="JAX devices the slices are sharded over")
     p.add_argument("--rows", type=int, default=d.rows, help="array rows R (default %(default)s)")
     p.add_argument("--width", type=int, default=d.width, help="multipliers per row W (default %(default)s)")
@@ -66,7 +70,7 @@ def _events_line(what: str, ev: dict, overflow: str = "overflows", random_bits: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimjax.apps.train import TrainConfig, prepare
+    from pimjax.apps.train import TrainConfig, hardware_label, prepare
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     # bad options, data or checkpoint (a missing --dataset file too): a usage error; errors
@@ -90,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
     if out["update_events"]:
         print(_events_line("resident weight updates", out["update_events"], "saturations", random_bits=True))
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
-    print(f"final test {metrics}  ({cfg.model}, precision {cfg.precision}, {cfg.slices} slices, "
+    print(f"final test {metrics}  ({cfg.model}, precision {cfg.precision}, {hardware_label(cfg)}, "
           f"{out['steps']} steps)")
     return 0

@@ -3,11 +3,12 @@
 from pimjax.nn._emulated import (EVENT_SHAPE, MAX_PROBE_USES, PHASES, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events,
                                  emulated_dot, encode_events, phase_matmul, probe_events, zero_probe)
 from pimjax.nn._hardware import PRECISIONS, WEIGHTS, training_hardware
+from pimjax.nn._modules import default_central
 from pimjax.nn._resident import ResidentState, ResidentWeights, resident_update, rounded_sum, to_resident, total_events
 
 __all__ = ["EVENT_SHAPE", "MAX_PROBE_USES", "PHASES", "PROBE_SHAPE", "PRECISIONS", "PhaseConfig", "TrainingHardware", "decode_events",
            "emulated_dot", "encode_events", "phase_matmul", "probe_events", "zero_probe",
-           "training_hardware", "WEIGHTS", "ResidentState", "ResidentWeights", "resident_update", "rounded_sum",
+           "training_hardware", "default_central", "WEIGHTS", "ResidentState", "ResidentWeights", "resident_update", "rounded_sum",
            "to_resident", "total_events"]
 from pimjax.nn._alexnet import AlexNet
 from pimjax.nn._cnn import CNN_MODELS, abstract_cnn, make_cnn

@@ -18,6 +18,13 @@ inside the op (exact int64) before they are encoded, so a call is *one* use of t
 whatever the batch size (the probe's exactness bound counts uses: :mod:`pimjax.nn._emulated`).
 Costs: ``batch`` calls of an ``(M, K) @ (K, N)`` matmul; the preloaded operand is reloaded on
 every call (no reuse of ``enc`` across decoder steps is assumed).
+
+With ``hw.modules = N > 1`` (NeuroTrainer Sec. 5.3, :mod:`pimjax.nn._modules`) the sentences
+are routed per module: sentence ``i`` runs whole, in all three phases, on the module holding
+it (``i // (B / N)``: the same contiguous blocks as the layers' rows) with the same seed as on
+one module, so the numbers equal ``modules = 1``'s; nothing is synced (``dB_i`` is an
+activation gradient, not a weight's). The batch must be divisible by ``N``; the costs are
+``B / N`` calls per module, the modules concurrent.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from pimjax._checks import check_int
 from pimjax.nn._emulated import (TrainingHardware, check_hardware, check_probe, encode_events, phase_matmul,
                                  zero_probe)
 from pimjax.nn._layers import CostProbe, add_costs, events_only_costs, matmul_costs
+from pimjax.nn._modules import check_module_batch
 from pimjax.nn._noise import add_output_noise, forward_override, noise_key
 from pimjax.numerics import NumericEvents, fold_key
 
@@ -91,7 +99,8 @@ def emulated_bmm(a: jax.Array, b: jax.Array, hw: TrainingHardware, *, seed: Any,
       (:data:`~pimjax.nn._emulated.EVENT_SHAPE`), as :func:`~pimjax.nn.emulated_dot` returns them.
 
     Raises:
-      ValueError: operands that are not (B, M, K) and (B, K, N), or a bad probe.
+      ValueError: operands that are not (B, M, K) and (B, K, N), a bad probe, or a batch ``B``
+        not divisible by ``hw.modules``.
       NotImplementedError: inside a sweep's traced-numerics forward pass (sweeps cover the
         CNN layers).
     """
@@ -99,6 +108,7 @@ def emulated_bmm(a: jax.Array, b: jax.Array, hw: TrainingHardware, *, seed: Any,
     if np.ndim(a) != 3 or np.ndim(b) != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"emulated_bmm needs a (B, M, K) and b (B, K, N), got shapes {np.shape(a)} and {np.shape(b)}")
     probe = check_probe(probe)
+    check_module_batch(np.shape(a), hw.modules, "emulated_bmm")
     if forward_override() is not None:
         raise NotImplementedError("emulated_bmm (attention) has no traced-numerics sweep datapath")
     seed = jnp.asarray(seed, jnp.uint32)
@@ -130,7 +140,7 @@ class EmuBatchedMatmul(nnx.Module):
         s = fold_key(jnp.asarray(seed, jnp.uint32), self.layer_id)
         y, ev = emulated_bmm(a, b, self.hw, seed=s, probe=self.probe[...])
         (batch, m, k), n = a.shape, b.shape[2]
-        self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, n, self.hw, {"ff": ev}, calls=batch)
+        self.sow(nnx.Intermediate, "cost", matmul_costs(m, k, n, self.hw, {"ff": ev}, calls=batch, per_example=True)
                  if self.hw.record_costs else events_only_costs(ev), init_fn=dict, reduce_fn=add_costs)
         return y
 

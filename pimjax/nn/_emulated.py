@@ -43,11 +43,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from pimjax.hw import NoiseConfig, SystemConfig
+from pimjax._checks import int_field
+from pimjax.hw import MAX_UNITS, AggregationConfig, NoiseConfig, ParallelConfig, SystemConfig
+from pimjax.nn._modules import check_module_batch, module_blocks, module_node, node_output_frac, out_frac
 from pimjax.nn._noise import add_output_noise, forward_override, noise_key
 from pimjax.nn._resident import ResidentWeights
-from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize, scale_pow2
-from pimjax.system import system_matmul
+from pimjax.numerics import NumericEvents, fold_key, quantize, scale_pow2
+from pimjax.system import parallel_matmul, system_matmul
 
 PHASES: tuple[str, ...] = ("ff", "bp", "up")
 N_EVENTS = len(NumericEvents._fields)
@@ -95,6 +97,20 @@ class TrainingHardware:
     :func:`~pimjax.nn.resident_update` after the optimizer). ``record_costs=False`` makes the
     layers skip the hardware cost records (to measure their overhead); the numeric events
     (overflow, NaN, Inf, random bits) are recorded either way.
+
+    ``modules`` (1..1024): synchronous data-parallel training on that many identical modules
+    (NeuroTrainer Sec. 5.3, Fig. 17; AMD Sec. 5.1), each holding the whole model and computing
+    on a contiguous ``1/modules`` of the minibatch; ``central``: the central unit's reduction of
+    the modules' UP partials (an :class:`~pimjax.hw.AggregationConfig`; ``None``:
+    :func:`pimjax.nn._modules.default_central` of the UP system). See :mod:`pimjax.nn._modules`.
+    With ``modules == 1`` every phase runs on its one system (``central`` must be ``None``).
+
+    Raises:
+      TypeError: a field of the wrong type.
+      ValueError: ``modules`` out of range; ``central`` with ``modules == 1`` or a native UP
+        phase; a UP system or ``central`` that cannot form the modules' node (the UP
+        aggregation must be identity without LUT; ``central``'s accumulator must keep the
+        partials' fraction bits: :class:`~pimjax.hw.ParallelConfig`).
     """
 
     ff: PhaseConfig
@@ -104,6 +120,8 @@ class TrainingHardware:
     record_costs: bool = True
     weights: ResidentWeights | None = None
     noise: NoiseConfig | None = None  # Yang & Sze: noise on the FF outputs (pimjax.nn.add_output_noise)
+    modules: int = 1  # NeuroTrainer Sec. 5.3: N modules training synchronously
+    central: AggregationConfig | None = None  # NeuroTrainer Sec. 5.3: the central unit forming dW
 
     def __post_init__(self) -> None:
         for p in PHASES:
@@ -115,9 +133,31 @@ class TrainingHardware:
             raise TypeError("TrainingHardware.weights must be a ResidentWeights or None (float master weights)")
         if self.noise is not None and not isinstance(self.noise, NoiseConfig):
             raise TypeError("TrainingHardware.noise must be a NoiseConfig or None (no noise)")
+        int_field(self, "modules", 1, MAX_UNITS)
+        if self.central is not None:
+            if not isinstance(self.central, AggregationConfig):
+                raise TypeError(f"TrainingHardware.central must be an AggregationConfig or None (the default "
+                                f"central unit), got {type(self.central).__name__}")
+            if self.modules == 1:
+                raise ValueError("TrainingHardware.central needs modules > 1 (one module has no central unit)")
+            if self.up.system is None:
+                raise ValueError("TrainingHardware.central needs an emulated UP phase (up.system is None: native)")
+        if self.modules > 1 and self.up.system is not None:
+            try:
+                self.node("up")
+            except ValueError as e:
+                raise ValueError(f"TrainingHardware (modules={self.modules}, the UP node): {e}") from None
 
     def phase(self, name: str) -> PhaseConfig:
         return getattr(self, name)
+
+    def node(self, name: str) -> ParallelConfig | None:
+        """The modules' node of phase ``name`` (:func:`pimjax.nn._modules.module_node`), or
+        ``None``: one module, or a native phase."""
+        system = self.phase(name).system
+        if self.modules == 1 or system is None:
+            return None
+        return module_node(system, self.modules, name, self.central)
 
     @property
     def is_native(self) -> bool:
@@ -133,19 +173,20 @@ def check_hardware(name: str, hw: Any) -> TrainingHardware:
     return hw
 
 
-def _out_frac(cfg: SystemConfig) -> int:
-    of = cfg.aggregation.output_format
-    return of.frac if isinstance(of, FixedFormat) else cfg.aggregation.accumulator_format.frac
-
-
 def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, mesh: Mesh | None,
-                 transpose_b: bool = False) -> tuple[jax.Array, NumericEvents]:
+                 transpose_b: bool = False, node: ParallelConfig | None = None) -> tuple[jax.Array, NumericEvents]:
     """Float ``a @ b`` (2-D) through one phase's system; returns float32 values and events.
 
     ``transpose_b``: compute ``a @ b.T`` instead, quantizing ``b`` before the transpose (BP's
     ``dY W^T``: one pass over the weights in their own layout, then a transpose of the codes).
+    ``node``: the modules' node of the phase (:meth:`TrainingHardware.node`; its ``unit`` is
+    ``phase.system``): the quantized operands go to :func:`pimjax.system.parallel_matmul`
+    instead of :func:`~pimjax.system.system_matmul`, scheme ``"data"`` (A's rows split) or
+    ``"model"`` (K split in :func:`~pimjax.nn._modules.module_blocks`, reduced by the host).
     """
     cfg = phase.system
+    if node is not None and (cfg is None or node.unit != cfg):
+        raise ValueError("phase_matmul: node.unit must be the phase's system")
     if cfg is None:
         return jnp.dot(a, b.T if transpose_b else b, precision=jax.lax.Precision.HIGHEST), NumericEvents.zero()
     arr = cfg.array
@@ -159,12 +200,18 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
             qa, qb = qa.astype(arr.a_format.code_dtype), qb.astype(arr.b_format.code_dtype)
     if transpose_b:
         qb = qb.T
-    res = system_matmul(qa, qb, cfg, mesh=mesh, key=key)
+    if node is None:
+        res = system_matmul(qa, qb, cfg, mesh=mesh, key=key)
+        frac = out_frac(cfg.aggregation, arr.is_float)
+    else:
+        kr = module_blocks(qa.shape[1], node.num_units) if node.scheme == "model" else None
+        res = parallel_matmul(qa, qb, node, mesh=mesh, key=key, k_ranges=kr)
+        frac = node_output_frac(node)
     ev = ea.merge(eb).merge(res.events)
-    if isinstance(cfg.aggregation.output_format, FloatFormat) or arr.is_float:
+    if frac is None:
         return res.out.astype(jnp.float32), ev
     with jax.enable_x64(True):
-        vals = scale_pow2(res.out.astype(jnp.float64), -_out_frac(cfg)).astype(jnp.float32)
+        vals = scale_pow2(res.out.astype(jnp.float64), -frac).astype(jnp.float32)
     return vals, ev
 
 
@@ -251,20 +298,20 @@ def probe_events(probe_grad: Any = None, ff_events: Any = None) -> dict[str, Num
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
 def _emulated_dot2(x, w, seed, probe, hw: TrainingHardware):
-    y, ev = phase_matmul(x, w, hw.ff, key=fold_key(seed, 0), mesh=hw.mesh)
+    y, ev = phase_matmul(x, w, hw.ff, key=fold_key(seed, 0), mesh=hw.mesh, node=hw.node("ff"))
     return y, encode_events(ev)
 
 
 def _fwd(x, w, seed, probe, hw):
-    y, ev = phase_matmul(x, w, hw.ff, key=fold_key(seed, 0), mesh=hw.mesh)
+    y, ev = phase_matmul(x, w, hw.ff, key=fold_key(seed, 0), mesh=hw.mesh, node=hw.node("ff"))
     return (y, encode_events(ev)), (x, w, seed)
 
 
 def _bwd(hw, res, cts):
     x, w, seed = res
     dy, _ = cts
-    dx, ev_bp = phase_matmul(dy, w, hw.bp, key=fold_key(seed, 1), mesh=hw.mesh, transpose_b=True)
-    dw, ev_up = phase_matmul(x.T, dy, hw.up, key=fold_key(seed, 2), mesh=hw.mesh)
+    dx, ev_bp = phase_matmul(dy, w, hw.bp, key=fold_key(seed, 1), mesh=hw.mesh, transpose_b=True, node=hw.node("bp"))
+    dw, ev_up = phase_matmul(x.T, dy, hw.up, key=fold_key(seed, 2), mesh=hw.mesh, node=hw.node("up"))
     dprobe = jnp.stack([encode_events(ev_bp), encode_events(ev_up)])
     dseed = np.zeros(np.shape(seed), dtype=jax.dtypes.float0)
     return dx, dw, dseed, dprobe
@@ -289,16 +336,28 @@ def emulated_dot(x: jax.Array, w: jax.Array, hw: TrainingHardware, *, seed: Any,
       ``(y, ff_events)`` with ``y`` (..., N) float32 and the FF events encoded as float32
       limbs of shape :data:`EVENT_SHAPE` (module docstring; :func:`decode_events` gives the
       exact counts).
+
+    With ``hw.modules > 1`` FF and BP run on the modules' node split by rows, UP split by
+    the same row blocks and reduced by the central unit (:mod:`pimjax.nn._modules`).
+
+    Raises:
+      ValueError: mismatched shapes, a bad probe, or (``hw.modules > 1``) a leading batch
+        dimension not divisible by ``hw.modules``.
+      NotImplementedError: ``hw.modules > 1`` inside a sweep's traced-numerics forward pass.
     """
     check_hardware("emulated_dot's hw", hw)
     if x.shape[-1] != w.shape[0]:
         raise ValueError(f"x's last dimension ({x.shape[-1]}) must equal w's first ({w.shape[0]})")
     probe = check_probe(probe)
+    check_module_batch(x.shape, hw.modules, "emulated_dot")
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
     seed = jnp.asarray(seed, jnp.uint32)
     override = forward_override()
     if override is not None:  # a sweep: the forward pass on hardware with traced numerics
+        if hw.modules > 1:
+            raise NotImplementedError(f"the sweeps' traced-numerics forward pass runs on one system; "
+                                      f"TrainingHardware.modules is {hw.modules} (use modules=1 there)")
         return override(x, w.astype(jnp.float32), hw, seed)
     y, ev = _emulated_dot2(x2, w.astype(jnp.float32), seed, probe, hw)
     y = y.reshape(*lead, w.shape[1])

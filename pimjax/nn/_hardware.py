@@ -53,7 +53,8 @@ def _float_system(fmt: str, *, rows: int, width: int, num_slices: int) -> System
 
 def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, mesh: Mesh | None = None,
                       rows: int = 256, width: int = 8, weights: str = "auto",
-                      weight_format: FixedFormat | None = None) -> TrainingHardware:
+                      weight_format: FixedFormat | None = None, modules: int = 1,
+                      central: AggregationConfig | None = None) -> TrainingHardware:
     """Per-phase hardware for training on ``num_slices`` slices of ``rows`` x ``width`` arrays.
 
     Args:
@@ -71,6 +72,10 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
         for the fixed-point precisions, float for ``bf16``, ``fp32`` and ``native``.
       weight_format: the resident weights' format (default :class:`ResidentWeights`' Q8.16;
         e.g. 16-bit Q4.12, the FF weight operand's format, as in Gupta et al.'s Fig. 10 setting).
+      modules: synchronous data-parallel modules, each of ``num_slices`` slices with the whole
+        model (NeuroTrainer Sec. 5.3; :mod:`pimjax.nn._modules`).
+      central: the central unit's reduction of the modules' dW partials (``None``:
+        :func:`pimjax.nn._modules.default_central`; only with ``modules > 1``).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -83,11 +88,11 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
     kw = dict(rows=rows, width=width, num_slices=num_slices)
     if precision == "native":
         p = PhaseConfig(system=None)
-        return TrainingHardware(ff=p, bp=p, up=p, mesh=mesh, weights=resident)
+        return TrainingHardware(ff=p, bp=p, up=p, mesh=mesh, weights=resident, modules=modules, central=central)
     if precision in ("bf16", "fp32"):
         s = _float_system(precision, **kw)
         return TrainingHardware(ff=PhaseConfig(system=s), bp=PhaseConfig(system=s), up=PhaseConfig(system=s),
-                                mesh=mesh, weights=resident)
+                                mesh=mesh, weights=resident, modules=modules, central=central)
     q8_8, q4_12 = FixedFormat(bits=16, frac=8), FixedFormat(bits=16, frac=12)
     ff = _fixed_system(a=q8_8, b=q4_12, product=None, product_rounding="nearest_even", out=q8_8,
                        output_rounding="nearest_even", **kw)
@@ -104,4 +109,4 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
         bp = _fixed_system(a=g, b=w32, product=g, product_rounding=rnd, out=g, output_rounding=rnd, **kw)
         up = _fixed_system(a=w32, b=g, product=g, product_rounding=rnd, out=g, output_rounding=rnd, **kw)
     return TrainingHardware(ff=PhaseConfig(system=ff), bp=PhaseConfig(system=bp), up=PhaseConfig(system=up),
-                            mesh=mesh, weights=resident)
+                            mesh=mesh, weights=resident, modules=modules, central=central)

@@ -25,6 +25,7 @@ from pimjax.cost import CostRecord, system_cost
 from pimjax.numerics import fold_key
 from pimjax.nn._emulated import TrainingHardware, _events_of, check_hardware, emulated_dot, zero_events, zero_probe
 from pimjax.nn._im2col import conv_output_pads, im2col
+from pimjax.nn._modules import check_module_batch, node_cost, per_example_cost, with_events
 from pimjax.nn._noise import forward_override
 from pimjax.system import Mapping
 
@@ -49,7 +50,7 @@ def _phase_shapes(m: int, k: int, n: int) -> dict[str, tuple[int, int, int]]:
 
 def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
                  events: dict[str, Any] | None = None, *, calls: int = 1,
-                 resident_with: dict[str, int] | None = None) -> dict[str, CostRecord]:
+                 resident_with: dict[str, int] | None = None, per_example: bool = False) -> dict[str, CostRecord]:
     """Shape-derived cost records of the three phases of an (m x k) @ (k x n) layer matmul.
 
     ``events``: phase -> that phase's numeric events, as :class:`~pimjax.numerics.NumericEvents`,
@@ -60,6 +61,13 @@ def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
     BP: W.T; UP's is the gradient, new every call), the bytes per slice of the other layers'
     weights interleaved with these calls; given, the weights may stay resident across the calls
     (:func:`pimjax.cost.system_cost`, ``reuse_weights``).
+
+    With ``hw.modules > 1`` each phase is costed on the modules' node
+    (:func:`pimjax.nn._modules.node_cost`: FF/BP split by rows, UP by the same row blocks plus
+    the central reduction and the copy-back of dW). ``per_example`` (only read with
+    ``hw.modules > 1``): the ``calls`` are independent per-example matmuls (attention's
+    per-sentence products), ``calls / modules`` of them on each module, concurrently, without
+    sync (:func:`pimjax.nn._modules.per_example_cost`).
     """
     out = {}
     for phase, (pm, pk, pn) in _phase_shapes(m, k, n).items():
@@ -67,13 +75,21 @@ def matmul_costs(m: int, k: int, n: int, hw: TrainingHardware,
         if cfg is None:  # native float32: no hardware, only the MACs
             out[phase] = CostRecord.make(macs=calls * pm * pk * pn)
             continue
-        mp = Mapping.even(k=pk, n=pn, num_slices=cfg.num_slices, width=cfg.array.width, rows=cfg.array.rows)
         ev = None
         if events is not None and phase in events:
             ev = _events_of(events[phase])
         reuse = resident_with is not None and phase in resident_with and phase != "up"
+        other = resident_with[phase] if reuse else 0
+        if hw.modules > 1:
+            if per_example:
+                rec = per_example_cost(pm, pk, pn, cfg, examples=calls, modules=hw.modules)
+            else:
+                rec = node_cost(pm, pk, pn, hw.node(phase), calls=calls, reuse_weights=reuse, other_weights=other)
+            out[phase] = with_events(rec, ev)
+            continue
+        mp = Mapping.even(k=pk, n=pn, num_slices=cfg.num_slices, width=cfg.array.width, rows=cfg.array.rows)
         out[phase] = system_cost(pm, mp.k_sizes, pn, mp.owners, mp.tile_cols, cfg, events=ev, calls=calls,
-                                 reuse_weights=reuse, other_weights=resident_with[phase] if reuse else 0)
+                                 reuse_weights=reuse, other_weights=other)
     return out
 
 
@@ -143,6 +159,7 @@ class EmuLinear(nnx.Module):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: the input's last dimension is {x.shape[-1]} but in_features is "
                              f"{self.kernel.shape[0]} (input shape {x.shape})")
+        check_module_batch(x.shape, self.hw.modules, self.name)
         s = fold_key(jnp.asarray(seed, jnp.uint32), self.layer_id)
         y, ev = emulated_dot(x, self.kernel[...], self.hw, seed=s, probe=self.probe[...])
         return self.output(y, math.prod(x.shape[:-1]), ev)
@@ -190,6 +207,7 @@ class EmuConv(nnx.Module):
             raise ValueError(f"{self.linear.name}: expects NHWC input with in_features={self.in_features} channels, "
                              f"got shape {x.shape}")
         hw = self.linear.hw
+        check_module_batch(x.shape, hw.modules, self.linear.name)
         if hw.is_native and hw.noise is None and forward_override() is None:
             # plain float32 (the reference): the convolution itself, as nnx.Conv computes it
             c = x.shape[-1]

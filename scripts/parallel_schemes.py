@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pimjax import cost, hw  # noqa: E402
 from pimjax.numerics import fx  # noqa: E402
 from pimjax.system import parallel_matmul  # noqa: E402
+from pimjax.system._parallel import k_splits  # noqa: E402
 
 UNITS = (4, 8)
 SCHEMES = ("data", "model")
@@ -73,8 +74,9 @@ def costs(batches: list[int], k: int, n: int) -> list[dict]:
                 cfg = node(units, scheme)
                 rec = cost.parallel_cost(batch, k, n, cfg).to_dict()
                 s = cost.host_sync(batch, k, n, cfg)
-                e_w = cfg.unit.array.b_format.bits // 8  # bytes of one weight code (the unit array's B format)
-                share = k if scheme == "data" else -(-k // units)  # the largest unit's rows of W
+                e_w = -(-cfg.unit.array.b_format.bits // 8)  # bytes of one weight code (the unit array's B format)
+                # the largest unit's rows of W (model: whole array-width chunks, as parallel_matmul deals them)
+                share = k if scheme == "data" else max(hi - lo for lo, hi in k_splits(k, n, cfg))
                 rows.append(dict(batch=batch, scheme=scheme, units=units, time_s=rec["time_s"],
                                  kernel_s=rec["time_s"] - s.sync_s, sync_s=s.sync_s, reduction_s=s.reduction_s,
                                  copy_back_s=s.copy_back_s, dram_bytes=rec["dram_bytes"],

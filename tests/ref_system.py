@@ -339,11 +339,14 @@ def parallel_matmul(a, b, pcfg, key=None, k_ranges=None) -> SystemRef:
     uagg = unit.aggregation
     in_frac = int((uagg.output_format or uagg.accumulator_format).frac) if not arr.is_float else 0
     acc = [[0 if not arr.is_float else Fraction(0)] * n for _ in range(m)]
+    nan_in = np.zeros((m, n), bool)  # a partial of this output was NaN (counted by its unit)
     for u, (lo, hi) in enumerate(k_ranges or chunk_split(k, n_units, arr.width)):  # ascending unit index
         if hi == lo:
             continue  # an idle unit sends nothing
         r = run_unit(u, a[:, lo:hi], b[lo:hi, :])
         overflow, nan = overflow + r.overflow, nan + r.nan
+        if arr.is_float:
+            nan_in |= np.isnan(np.asarray(r.out, np.float64))
         pw = None
         if pf is not None and not arr.is_float and _stochastic(host.packet_rounding):
             pw = _words(_fold(hkey, PACKET_STREAM, u), host.packet_rounding, arr, (m, n))
@@ -363,7 +366,7 @@ def parallel_matmul(a, b, pcfg, key=None, k_ranges=None) -> SystemRef:
                 overflow += o
     if arr.is_float:
         out, o, h_nan = _float_output(acc, host)
-        nan += h_nan
+        nan += h_nan - int(nan_in.sum())  # the host counts only the NaNs its own additions make
     else:
         out, o = _fixed_output(acc, host, arr, hkey)
     return SystemRef(out, overflow + o, nan, acc)

@@ -19,7 +19,7 @@ from pimjax.nn import (EmuLinear, PhaseConfig, TrainingHardware, decode_events, 
                        emulated_layers, training_hardware, zero_probe)
 from pimjax.nn._layers import matmul_costs
 from pimjax.nn._modules import default_central, module_blocks, node_cost
-from pimjax.numerics import FixedFormat, NumericEvents, fold_key, quantize
+from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize
 from pimjax.system import parallel_matmul
 
 RNG = np.random.default_rng(1)
@@ -178,6 +178,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="frac must equal"):  # the central accumulator keeps the partials' frac
         training_hardware("neurotrainer", modules=2, central=AggregationConfig(
             packet_format=None, accumulator_format=FixedFormat(bits=32, frac=8), output_format=None))
+    with pytest.raises(TypeError, match="TrainingHardware.central cannot form the UP node .* must be a FixedFormat"):
+        training_hardware("neurotrainer", modules=2, central=AggregationConfig(  # float central on a fixed UP
+            packet_format=None, accumulator_format=FloatFormat(name="fp32"), output_format=None))
     with pytest.raises(ValueError, match="TrainConfig.batch_size \\(6\\) must be divisible by TrainConfig.modules"):
         TrainConfig(batch_size=6, modules=4)
 

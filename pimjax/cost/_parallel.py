@@ -22,7 +22,7 @@ costed). No sync: ``T_reduction = T_copy_back = 0``.
 
 ``"model"`` (AMD Sec. 5.4, Fig. 10): with ``A`` active units (``A = N`` unless a unit's K-range
 is empty), ``e_p`` the bytes of a unit's output element (its aggregation output format,
-8 when exact, as :func:`system_cost` writes it), ``e_o`` those of the host's output format,
+8 when exact, as :func:`system_cost` writes it), ``e_o`` those of the host's output format (8 when exact),
 ``r_p = M N_out e_p`` and ``r_o = M N_out e_o``:
 
 * reduction: the host reads the ``A`` partials (``A r_p`` DRAM bytes read), adds them
@@ -67,7 +67,7 @@ from pimjax.cost._record import CostRecord, total
 from pimjax.hw._parallel import ParallelConfig
 from pimjax.numerics import NumericEvents
 from pimjax.system._mapping import Mapping
-from pimjax.system._parallel import k_splits, parallel_matmul, row_splits
+from pimjax.system._parallel import parallel_matmul, unit_splits
 from pimjax.units._interconnect import check_size
 
 
@@ -85,14 +85,6 @@ class HostSync(NamedTuple):
         return self.reduction_s + self.copy_back_s
 
 
-def _splits(m: int, k: int, n: int, config: ParallelConfig, k_ranges):
-    if config.scheme == "data":
-        if k_ranges is not None:
-            raise ValueError("k_ranges applies to scheme 'model' only (scheme 'data' splits A's rows)")
-        return row_splits(m, config.num_units)
-    return k_splits(k, n, config, k_ranges)
-
-
 def _check(m: int, k: int, n: int, config: Any) -> None:
     if not isinstance(config, ParallelConfig):
         raise TypeError(f"config must be a ParallelConfig, got {type(config).__name__}")
@@ -105,7 +97,7 @@ def host_sync(m: int, k: int, n: int, config: ParallelConfig, *,
               k_ranges: Sequence[Sequence[int]] | None = None) -> HostSync:
     """The host's reduction and copy-back of a ``"model"`` call (all zero for ``"data"``)."""
     _check(m, k, n, config)
-    splits = _splits(m, k, n, config, k_ranges)
+    splits = unit_splits(m, k, n, config, k_ranges)
     if config.scheme == "data":
         return HostSync(0.0, 0.0, 0, 0, 0)
     active = sum(1 for lo, hi in splits if hi > lo)
@@ -133,7 +125,7 @@ def parallel_cost(m: int, k: int, n: int, config: ParallelConfig, *, events: Num
       ValueError: a bad shape (each >= 1) or bad ``k_ranges``.
     """
     _check(m, k, n, config)
-    splits = _splits(m, k, n, config, k_ranges)
+    splits = unit_splits(m, k, n, config, k_ranges)
     unit = config.unit
     arr = unit.array
     cache: dict[tuple[int, int], CostRecord] = {}

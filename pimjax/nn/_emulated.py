@@ -145,8 +145,9 @@ class TrainingHardware:
         if self.modules > 1 and self.up.system is not None:
             try:
                 self.node("up")
-            except ValueError as e:
-                raise ValueError(f"TrainingHardware (modules={self.modules}, the UP node): {e}") from None
+            except (TypeError, ValueError) as e:
+                what = "TrainingHardware.central" if self.central is not None else "TrainingHardware.up.system"
+                raise type(e)(f"{what} cannot form the UP node of modules={self.modules}: {e}") from None
 
     def phase(self, name: str) -> PhaseConfig:
         return getattr(self, name)

@@ -34,9 +34,14 @@ synchronous data-parallel weight update, which is the same K-split with K = batc
    ``host.lut``) and requantizes to ``host.output_format`` (``output_rounding``). Float
    datapaths round to nearest even after every host addition, as the aggregation engine does.
 
+Events: every unit's, plus the host's; a NaN is counted once, where it first appears (a NaN
+partial by its unit's output stage; the host counts only the NaNs its own additions make, e.g.
+from +Inf and -Inf partials).
+
 Operands are checked once, for the whole node, as :func:`system_matmul` checks them (codes
 outside the unit array's formats raise, or under ``jit`` are saturated or wrapped and counted
-once in ``events.overflow``).
+once in ``events.overflow``; each unit's ``system_matmul`` checks its share again, in range by
+then, so nothing is counted twice).
 
 Random words (same key, same bits): unit ``u`` runs with ``fold_key(key, u)`` (its slices then
 use their own sub-streams, see :func:`system_matmul`); the host runs with ``host_key =
@@ -167,6 +172,17 @@ def k_splits(k: int, n: int, config: ParallelConfig,
         raise type(e)(f"k_ranges: {e}") from None
 
 
+def unit_splits(m: int, k: int, n: int, config: ParallelConfig,
+                k_ranges: Sequence[Sequence[int]] | None = None) -> tuple[tuple[int, int], ...]:
+    """Every unit's range: of A's rows (``"data"``, :func:`row_splits`; ``k_ranges`` refused) or of
+    K (``"model"``, :func:`k_splits`)."""
+    if config.scheme == "data":
+        if k_ranges is not None:
+            raise ValueError("k_ranges applies to scheme 'model' only (scheme 'data' splits A's rows)")
+        return row_splits(m, config.num_units)
+    return k_splits(k, n, config, k_ranges)
+
+
 def host_engine(config: ParallelConfig) -> EngineSpec:
     """The host of a ``"model"`` node as an aggregation engine over the units' partials."""
     arr = config.unit.array
@@ -237,12 +253,7 @@ def parallel_matmul(
     n = b.shape[1]
     if m == 0 or n == 0:
         raise ValueError(f"parallel_matmul needs M >= 1 and N >= 1, got a {a.shape} and b {b.shape}")
-    if config.scheme == "data":
-        if k_ranges is not None:
-            raise ValueError("k_ranges applies to scheme 'model' only (scheme 'data' splits A's rows)")
-        splits = row_splits(m, config.num_units)
-    else:
-        splits = k_splits(k, n, config, k_ranges)
+    splits = unit_splits(m, k, n, config, k_ranges)
     results = _run_units(a, b, config, splits, mesh=mesh, key=key, method=method, axis_name=axis_name)
     active = [u for u, (lo, hi) in enumerate(splits) if hi > lo]
     if config.scheme == "data":
@@ -328,9 +339,17 @@ def _host_reduce(partials, active, config: ParallelConfig, key):
             packets.append(pk.astype(jnp.float64 if eng.is_float else jnp.int64))
         ev = ev.merge(pev)
     with jax.enable_x64(True):
-        acc, rev = reduce_packets(jnp.stack(packets), eng)
+        stacked = jnp.stack(packets)
+        acc, rev = reduce_packets(stacked, eng)
     out, oev = finish(acc, eng, key=hkey)
+    if eng.is_float:
+        # a NaN partial was counted by its unit's output stage and makes its sum NaN: the host
+        # counts only the NaNs its own additions make (e.g. +Inf + -Inf partials)
+        with jax.enable_x64(True):
+            inherited = jnp.sum(jnp.any(jnp.isnan(stacked), axis=0), dtype=jnp.int64)
+            oev = oev._replace(nan=jnp.asarray(oev.nan, jnp.int64) - inherited)
     return out, ev.merge(rev).merge(oev)
 
 
-__all__ = ["HOST_STREAM", "ParallelResult", "host_engine", "k_splits", "parallel_matmul", "row_splits"]
+__all__ = ["HOST_STREAM", "ParallelResult", "host_engine", "k_splits", "parallel_matmul", "row_splits",
+           "unit_splits"]

@@ -25,7 +25,7 @@ from pimjax.numerics import (
     random_words,
     sr_lo_words,
 )
-from pimjax.numerics._random import key_words
+from pimjax.numerics._random import key_words, row_states, row_words, stream_words, stride_states
 
 U32 = np.uint32
 KEYS = [jax.random.key(0), jax.random.key(2024), jax.random.PRNGKey(7), 42, 0xDEADBEEF]
@@ -277,3 +277,35 @@ def test_sr_lo_bits_are_balanced():
     w = np.asarray(sr_lo_words(DEFAULT_STOCHASTIC, jax.random.key(1), (1 << 15,)))
     assert abs(float(np.mean(w & U32(1))) - 0.5) < 0.02
     assert abs(float(np.mean(w / 2.0**32)) - 0.5) < 0.02
+
+
+# ------------------------------------------------------------------------------ SR LO rows
+
+
+@pytest.mark.parametrize("rows,length", [
+    (5, 64),  # a multiple of 32: the rows share one sequence of states every 32 clocks
+    (4, 48), (7, 9), (3, 10), (6, 100), (2, 1),  # every gcd(length, 32) clocks, gathered per row
+    (3, 97), (2, 1001),  # each row's start, then 32-clock jumps
+])
+def test_row_states_and_words_vs_lfsr_simulation(rows, length):
+    """Rows of consecutive clocks from any state: every branch of row_states equals the
+    bit-by-bit LFSR simulation (and so does stream_words over the same clocks)."""
+    for cfg, clock in ((DEFAULT_STOCHASTIC, 12345), (StochasticConfig(bits=5, lfsr_taps=(32, 7, 3, 2), lfsr_seed=99), 2**32 - 7)):
+        start = lfsr_state(cfg, np.uint32(clock))
+        want = ref.sr_lo_words(cfg.lfsr_seed, clock - 1, 0, rows * length, cfg.bits, cfg.lfsr_taps)
+        st = row_states(cfg, start, rows, length)
+        assert st.shape == (rows, -(-length // 32) + 1) and st.dtype == jnp.uint32
+        got = np.asarray(row_words(cfg, st, length))
+        assert got.shape == (rows, length)
+        assert got.reshape(-1).tolist() == want
+        assert np.asarray(stream_words(cfg, start, rows * length)).tolist() == want
+
+
+def test_stride_states_vs_jumps():
+    """States every ``stride`` clocks from several starts (blocked recursion past 64)."""
+    taps = DEFAULT_STOCHASTIC.lfsr_taps
+    starts = [0xACE1ACE1, 1, 0x80000000]
+    got = np.asarray(stride_states(taps, jnp.asarray(starts, jnp.uint32), 150, 37))
+    assert got.shape == (3, 150)
+    for r, s in enumerate(starts):
+        assert got[r, [0, 1, 63, 64, 65, 149]].tolist() == [ref.lfsr_jump(s, 37 * k, taps) for k in (0, 1, 63, 64, 65, 149)]

@@ -21,7 +21,7 @@ from pimjax.units._rounded_products import rounding_shift
 sys.path.insert(0, os.path.dirname(__file__))
 import ref_array as ref  # noqa: E402
 
-MODES = ("floor", "toward_zero", "nearest_even", "nearest_away", "stochastic")
+MODES = ("floor", "toward_zero", "nearest_even", "nearest_away", "stochastic", "sr_lo")
 
 
 def cfg_for(*, a_bits=32, a_frac=16, b_bits=32, b_frac=20, d=16, mode="stochastic", width=8, acc_bits=32,
@@ -44,7 +44,7 @@ def check(a, b, cfg, key, *, ordered):
 
 def test_eligibility():
     assert rounding_shift(cfg_for()) == 16
-    assert rounding_shift(cfg_for(mode="sr_lo")) is None  # LFSR words: the ordered path
+    assert rounding_shift(cfg_for(mode="sr_lo")) == 16  # SR LO words: sr_lo_rows inside the kernel
     assert rounding_shift(cfg_for(d=31)) is None
     assert rounding_shift(hw.presets.get("neurotrainer_bp")) is not None
     assert rounding_shift(hw.presets.get("memory_slices")) is None  # no product rounding (order-free)
@@ -119,3 +119,17 @@ def test_property_equals_reference(case):
     want = ref.matmul(a, b, cfg, ref.implementation_words(cfg, key))
     np.testing.assert_array_equal(np.asarray(res.out).astype(np.int64), want.out)
     assert int(res.events.overflow) == want.overflow
+
+
+@pytest.mark.parametrize("n", [5, 32, 48, 97])
+def test_sr_lo_words_in_every_layout(n):
+    """SR LO on the rounded path: short rows (the step's words), rows of a multiple of 32
+    clocks (one shared state sequence), of gcd(N, 32)-clock grids and of per-row jumps; several
+    scan steps, a ragged last chunk, 32- and 7-bit registers (d > r), narrow and wide arrays."""
+    rng = np.random.default_rng(n)
+    for width, r_bits, k in ((8, 32, 70), (3, 7, 40), (80, 32, 170), (1, 16, 20)):
+        cfg = cfg_for(mode="sr_lo", width=width, r_bits=r_bits)
+        a = rng.integers(-(2**20), 2**20, (3, k))
+        b = rng.integers(-(2**20), 2**20, (k, n))
+        res = check(a, b, cfg, 11, ordered=False)
+        assert int(res.events.random_bits) == min(16, r_bits) * 3 * width * n * -(-k // width)

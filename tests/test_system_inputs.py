@@ -187,7 +187,7 @@ def test_traced_formats_are_rejected(entry):
     (hw.presets.get("memory_slices"), np.int16),  # Q8.8, 32-bit accumulator: data-bound path
     (TINY.replace(accumulator_format=fx(16, 0)), np.int8),  # static fast path
     (ROUNDED, np.int8),  # rounded products / ordered
-    (ROUNDED.replace(product_rounding="sr_lo"), np.int8),  # ordered
+    (ROUNDED.replace(product_rounding="sr_lo"), np.int8),  # rounded products with SR LO words
 ])
 @pytest.mark.parametrize("shape", [(0, 3, 2), (2, 3, 0)])
 def test_empty_m_or_n_gives_empty_results(cfg, dt, shape):
@@ -253,7 +253,7 @@ def _slice_bits(a, b, arr, ranges):
 @pytest.mark.parametrize("arr,scale,path", [
     (ROUNDED, 50, False),  # rounded products
     (ROUNDED.replace(tree_format=fx(32, 2), tree_rounding="stochastic", accumulator_format=fx(32, 2)), 50, True),
-    (ROUNDED.replace(product_rounding="sr_lo", stochastic=StochasticConfig(bits=3)), 127, True),
+    (ROUNDED.replace(product_rounding="sr_lo", stochastic=StochasticConfig(bits=3)), 127, False),  # SR LO words too
 ])
 @pytest.mark.parametrize("d", [1, 2])
 def test_random_bits_count_each_slices_own_chunks(arr, scale, path, d):

@@ -201,9 +201,6 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
             qa, qb = qa.astype(arr.a_format.code_dtype), qb.astype(arr.b_format.code_dtype)
     if transpose_b:
         qb = qb.T
-    # one pass makes the codes: without the barrier XLA fuses the quantizer (and transpose)
-    # into each consumer (bound checks, GEMM, per-product kernel) and recomputes it there
-    qa, qb = jax.lax.optimization_barrier((qa, qb))
     if node is None:
         res = system_matmul(qa, qb, cfg, mesh=mesh, key=key)
         frac = out_frac(cfg.aggregation, arr.is_float)

@@ -1,6 +1,7 @@
 """Benchmark: a training step of AlexNet (CPU-sized) on emulated slices vs plain float32.
 
-Times, in one process (medians over repeats, compile excluded), the jitted training step
+Times, in one process (medians over repeats, compile excluded, the three settings' steps
+interleaved so that the shared machine's load drifts over all alike), the jitted training step
 (forward, backward, Adam update, cost collection) of the same AlexNet on the digits batch
 shape with (a) the default emulated precision (NeuroTrainer Table 4: FF 16-bit nearest, BP/UP
 32-bit with stochastic rounding of every product, weights resident in memory as Q8.16 codes
@@ -53,14 +54,17 @@ def make_step(cfg: TrainConfig, record_costs: bool = True):
     return run
 
 
-def _step_ms(cfg: TrainConfig, repeats: int, record_costs: bool = True) -> float:
-    run = make_step(cfg, record_costs)
-    ts = []
+def _interleaved_ms(runs: dict, repeats: int) -> dict:
+    """Median ms per step of each compiled step in ``runs``, the settings' steps interleaved
+    (order rotating each round) so that a drifting load on the shared machine hits all alike."""
+    names = list(runs)
+    ts = {k: [] for k in names}
     for i in range(repeats):
-        t0 = time.perf_counter()
-        run(2 + i)
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts) * 1e3)
+        for k in names[i % len(names):] + names[:i % len(names)]:
+            t0 = time.perf_counter()
+            runs[k](2 + i)
+            ts[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v) * 1e3) for k, v in ts.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -70,13 +74,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--input-size", type=int, default=16)
     p.add_argument("--model-width", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args(argv)
     base = TrainConfig(model=args.model, precision=args.precision, input_size=args.input_size,
                        model_width=args.model_width, batch_size=args.batch_size, progress=False)
-    emu = _step_ms(base, args.repeats)
-    emu_nocost = _step_ms(base, args.repeats, record_costs=False)
-    native = _step_ms(dataclasses.replace(base, precision="native"), args.repeats)
+    runs = {"emu": make_step(base), "emu_nocost": make_step(base, record_costs=False),
+            "native": make_step(dataclasses.replace(base, precision="native"))}
+    ms = _interleaved_ms(runs, args.repeats)
+    emu, emu_nocost, native = ms["emu"], ms["emu_nocost"], ms["native"]
     out = {"model": args.model, "precision": args.precision, "input_size": args.input_size,
            "model_width": args.model_width, "batch_size": args.batch_size, "backend": jax.default_backend(),
            "emulated_step_ms": round(emu, 2), "emulated_no_cost_step_ms": round(emu_nocost, 2),

@@ -72,9 +72,12 @@ def abs_product_bound(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array,
     """
     k = a.shape[1]
     # cast before abs: abs of the most negative code wraps in its own integer type (int16 -32768)
-    fa = jnp.abs(a.astype(jnp.float32))
-    fb = jnp.abs(b.astype(jnp.float32))
-    mxa, mxb = jnp.max(fa, initial=0.0), jnp.max(fb, initial=0.0)
+    with jax.enable_x64(True):  # abs of the int64 code: no float abs for XLA to drop from |x| |x|
+        fa = jnp.abs(a.astype(jnp.int64)).astype(jnp.float32)
+        fb = jnp.abs(b.astype(jnp.int64)).astype(jnp.float32)
+    # every reduction over one axis first (a's rows, b's columns): XLA makes them one pass over
+    # each operand (one fusion) instead of materializing |a| and |b| for a whole-array max
+    mxa, mxb = jnp.max(jnp.max(fa, 1, initial=0.0), initial=0.0), jnp.max(jnp.max(fb, 0, initial=0.0), initial=0.0)
     l1a, l1b = jnp.max(jnp.sum(fa, 1), initial=0.0), jnp.max(jnp.sum(fb, 0), initial=0.0)
     l2a, l2b = jnp.max(jnp.sum(fa * fa, 1), initial=0.0), jnp.max(jnp.sum(fb * fb, 0), initial=0.0)
     s = jnp.minimum(jnp.minimum(l1a * mxb, mxa * l1b), jnp.sqrt(l2a) * jnp.sqrt(l2b))

@@ -193,15 +193,15 @@ def rounded_product_sum(a: jax.Array, b: jax.Array, cfg: ArrayConfig, d: int, ke
     else:
         starts = jnp.zeros((steps,), jnp.uint32)
 
-    def rows():  # i W N + n, built from iotas inside the fused loop (no (M, N) array to stream)
-        return jax.lax.broadcasted_iota(jnp.uint32, (m, n), 0) * wn + jax.lax.broadcasted_iota(jnp.uint32, (m, n), 1)
-
     def lfsr_words(states):  # r-bit SR LO words (..., nq, 32) from row states (..., nq + 1)
         win = register_windows(states)
         return win if r_bits == 32 else win & jnp.uint32((1 << r_bits) - 1)
 
     def hash_words(base):  # r-bit counter-hash words at index base + i W N + n
-        h = _lowbias32(_lowbias32((base + rows()) ^ s[0]) + s[1])
+        # the step's base added between the iotas: an index XLA cannot hoist out of the loop
+        # as an (M, N) array (measured: 1.2 ms to write and stream it for M = N = 1024)
+        i_wn = jax.lax.broadcasted_iota(jnp.uint32, (m, n), 0) * wn
+        h = _lowbias32(_lowbias32(((i_wn + base) + jax.lax.broadcasted_iota(jnp.uint32, (m, n), 1)) ^ s[0]) + s[1])
         return h if r_bits == 32 else h >> jnp.uint32(32 - r_bits)
 
     def lane_terms(ac, bc, rwords):

@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import os
-import time
 
 import jax
 import numpy as np
@@ -43,16 +42,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=21, help="timed steps of each setting (median)")
     args = p.parse_args(argv)
-    make_step = _bench_train().make_step
+    bench_train = _bench_train()
     cfg = TrainConfig(model=args.model, precision=args.precision, input_size=args.input_size,
                       model_width=args.model_width, batch_size=args.batch_size, progress=False)
-    runs = {True: make_step(cfg, True), False: make_step(cfg, False)}
-    times: dict[bool, list[float]] = {True: [], False: []}
-    for i in range(args.repeats):  # interleaved, order alternating: drifting load hits both alike
-        for flag in ((True, False) if i % 2 == 0 else (False, True)):
-            t0 = time.perf_counter()
-            runs[flag](2 + i)
-            times[flag].append((time.perf_counter() - t0) * 1e3)
+    runs = {True: bench_train.make_step(cfg, True), False: bench_train.make_step(cfg, False)}
+    times = bench_train.interleaved_times(runs, args.repeats)  # order alternating: drift hits both alike
     ons, offs = times[True], times[False]
     on, off = float(np.median(ons)), float(np.median(offs))
     paired = float(np.median(np.asarray(ons) - np.asarray(offs)))

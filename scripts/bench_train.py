@@ -54,17 +54,18 @@ def make_step(cfg: TrainConfig, record_costs: bool = True):
     return run
 
 
-def _interleaved_ms(runs: dict, repeats: int) -> dict:
-    """Median ms per step of each compiled step in ``runs``, the settings' steps interleaved
-    (order rotating each round) so that a drifting load on the shared machine hits all alike."""
+def interleaved_times(runs: dict, repeats: int) -> dict:
+    """ms of each of ``repeats`` steps of every compiled step in ``runs``, the settings' steps
+    interleaved (order rotating each round) so that a drifting load on the shared machine hits
+    all alike."""
     names = list(runs)
     ts = {k: [] for k in names}
     for i in range(repeats):
         for k in names[i % len(names):] + names[:i % len(names)]:
             t0 = time.perf_counter()
             runs[k](2 + i)
-            ts[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v) * 1e3) for k, v in ts.items()}
+            ts[k].append((time.perf_counter() - t0) * 1e3)
+    return ts
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
                        model_width=args.model_width, batch_size=args.batch_size, progress=False)
     runs = {"emu": make_step(base), "emu_nocost": make_step(base, record_costs=False),
             "native": make_step(dataclasses.replace(base, precision="native"))}
-    ms = _interleaved_ms(runs, args.repeats)
+    ms = {k: float(np.median(v)) for k, v in interleaved_times(runs, args.repeats).items()}
     emu, emu_nocost, native = ms["emu"], ms["emu_nocost"], ms["native"]
     out = {"model": args.model, "precision": args.precision, "input_size": args.input_size,
            "model_width": args.model_width, "batch_size": args.batch_size, "backend": jax.default_backend(),

@@ -212,16 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_usage_errors(demo)
     pre = sub.add_parser("presets", help="list the hardware presets")
     pre.set_defaults(func=_cmd_presets)
-    from pimjax.apps import train_cli
+    from pimjax.apps.train import _cli as train_cli
 
     train_cli.add_parser(sub)
-    from pimjax.apps import cost_cli
+    from pimjax.apps.cost import _cli as cost_cli
 
     cost_cli.add_parser(sub)
-    from pimjax.apps import sweep_cli
+    from pimjax.apps.sweep import _cli as sweep_cli
 
     sweep_cli.add_parser(sub)
-    from pimjax.apps import schedule_cli
+    from pimjax.apps.schedule import _cli as schedule_cli
 
     schedule_cli.add_parser(sub)
     return parser

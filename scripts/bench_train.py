@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from pimjax.apps.tasks import make_task
-from pimjax.apps.train import TrainConfig, _tx, load_resident, make_steps
+from pimjax.apps.train import make_task
+from pimjax.apps.train._loop import TrainConfig, _tx, load_resident, make_steps
 from pimjax.nn import training_hardware
 
 

@@ -7,7 +7,7 @@ took 1.97mS"; FF layers 4.2-4.7 TOPS; BP: FC3 1.61, C1 1.19 TOPS; UP: C1-C5 abou
 1.02 TOPS. Memory Slices (seed 003) Sec. 7.1: "LSTM1, which reaches 1.2 PFLOPs/Sec by using 512
 slices of HMC2.0".
 
-pimjax (:func:`pimjax.apps.model_costs.model_costs`, shapes only): AlexNet (torchvision
+pimjax (:func:`pimjax.apps.cost.model_costs`, shapes only): AlexNet (torchvision
 single-tower layout, 224 x 224, batch 32) with FF on ``neurotrainer_module_ff`` and BP/UP on
 ``neurotrainer_module_bp``: the module's own data flow (``partitioning="output_split"``,
 NeuroTrainer Sec. 3.1 / 3.3: no reduction across PEs; convolutions split their output rows over
@@ -17,7 +17,7 @@ pairs per cycle in 16-bit FF, 1 in 32-bit BP/UP); per-layer time per image = the
 time / 32; inference = the FF total, training = FF + BP + UP. Two numbers for each: the full
 cost model (``time_s``: compute, the PE's vault and the bus overlapped) and compute only
 (``time_compute_s``: the busiest PE's cycles). LSTM1: pimjax's stand-in
-(:func:`pimjax.apps.model_costs.memory_slices_lstm`: 512 units, 4 + 4 layers, batch 128, bucket
+(:func:`pimjax.apps.cost.memory_slices_lstm`: 512 units, 4 + 4 layers, batch 128, bucket
 (40, 50)) trained (FF + BP + UP) on ``slices_hmc2`` with 512 slices; throughput = FLOPs / time,
 for its LSTM layers and for the whole translator, with the full model, a what-if whose network
 never limits (links of 65536 bytes/cycle), and compute only.
@@ -41,7 +41,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pimjax.apps.model_costs import memory_slices_lstm, model_costs, phase_totals  # noqa: E402
+from pimjax.apps.cost import memory_slices_lstm, model_costs, phase_totals  # noqa: E402
 from pimjax.hw import InterconnectConfig, presets  # noqa: E402
 from pimjax.nn import PHASES, TranslatorConfig  # noqa: E402
 

@@ -13,7 +13,7 @@ of the presets ``slices_hmc1``, ``slices_hmc2``, ``slices_hbm`` (512 slices) and
 that). On each preset the
 training batch (FF + BP + UP) of AlexNet and VGG16 (224 x 224, batch 128, the paper's CNN batch)
 and of the GNMT-like LSTM0 translator (batch 128, bucket (40, 50)) is costed from shapes with
-:func:`pimjax.apps.model_costs.model_costs`; each model (large marker) and each of its layers
+:func:`pimjax.apps.cost.model_costs`; each model (large marker) and each of its layers
 (small markers) is placed at its intensity (``flops / dram_bytes``) and achieved throughput
 (``flops / time_s``). The model keeps partial sums on chip (accumulator and aggregation
 buffers), re-streams A from DRAM for every partition (Memory Slices Sec. 3.2: no operand
@@ -43,7 +43,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pimjax.apps.model_costs import gemm_costs, model_gemms, phase_hardware  # noqa: E402
+from pimjax.apps.cost import gemm_costs, model_gemms, phase_hardware  # noqa: E402
 from pimjax.cost import peak_bandwidth, peak_flops, total  # noqa: E402
 from pimjax.hw import presets  # noqa: E402
 from pimjax.nn import PHASES, TranslatorConfig  # noqa: E402

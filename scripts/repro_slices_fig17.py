@@ -6,7 +6,7 @@ number of slices grows from 2 to 256, relative to 2 slices, against linear; the 
 and reloads them into its array iteratively, an overhead that shrinks as slices are added
 (Table 4: weight matrix dimensions and the partitions needed with an 8-wide array).
 
-pimjax model (:func:`pimjax.apps.model_costs.model_costs`, no FLOPs run): one training batch
+pimjax model (:func:`pimjax.apps.cost.model_costs`, no FLOPs run): one training batch
 (FF, BP, UP of every emulated GEMM) on ``slices_hmc2`` slices (256 x 8 array at 2 GHz, HMC 2.0
 vault, 256 KiB accumulator, aggregation and weight buffers) with ``num_slices`` = 2, 4, ..., 256;
 the ``8 x 256`` partitions of each weight matrix are dealt to the slices in order (Sec. 4.1,
@@ -22,7 +22,7 @@ fit, the reloads stop. Speedup = time(2 slices) / time(S slices), with
 * a what-if in which the network never limits (links of 65536 bytes/cycle);
 * compute only (``time_compute_s``: the busiest slice's array cycles).
 
-The LSTMs (:func:`pimjax.apps.model_costs.memory_slices_lstm`; Table 3 of the paper is not in our
+The LSTMs (:func:`pimjax.apps.cost.memory_slices_lstm`; Table 3 of the paper is not in our
 copy; only "LSTM0 has parameters similar to Google NMT" and "LSTM0 and 2, those with largest
 weight matrices" are stated), all batch 128 (the
 paper's CNN batch; no LSTM batch is given) and bucket (40, 50) (the largest of the paper's
@@ -57,7 +57,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pimjax.apps.model_costs import (gemm_costs, memory_slices_lstm, model_gemms, phase_hardware,  # noqa: E402
+from pimjax.apps.cost import (gemm_costs, memory_slices_lstm, model_gemms, phase_hardware,  # noqa: E402
                                      phase_totals)
 from pimjax.hw import InterconnectConfig, presets  # noqa: E402
 from pimjax.nn import TranslatorConfig  # noqa: E402

@@ -37,7 +37,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pimjax.apps.model_costs import model_gemms  # noqa: E402
+from pimjax.apps.cost import model_gemms  # noqa: E402
 from pimjax.apps.sweep import ModelSpec  # noqa: E402
 from pimjax.apps.sweep.models import make_model  # noqa: E402
 from pimjax.cost import array_cost  # noqa: E402

@@ -77,7 +77,7 @@ def test_schedule_bad_sizes_are_usage_errors(capsys, argv, message):
 def test_errors_after_the_input_checks_are_not_usage_errors(monkeypatch):
     """Only the construction of the inputs is turned into usage errors: an error in the work
     that follows (here a stand-in internal error) still raises."""
-    import pimjax.apps.model_costs as model_costs
+    import pimjax.apps.cost._model_costs as model_costs
     import pimjax.apps.schedule as schedule
 
     def broken(*a, **k):

@@ -303,7 +303,7 @@ def test_unpopped_cost_records_sum_over_calls_and_do_not_recompile():
     # the layers' "cost" records are summed over calls until popped: a jitted loop that never
     # pops them traces twice (the first call adds the records), and after three calls every
     # record holds three times one call's counts
-    from pimjax.apps.costs import collect_costs
+    from pimjax.apps.cost import collect_costs
 
     hw = training_hardware("native")
     m = make_cnn("cnn_d2_k3_c8", hw=hw, num_classes=10, in_channels=1, input_size=8, rngs=nnx.Rngs(0))

@@ -11,7 +11,7 @@ from flax import nnx
 from pimjax.hw import AggregationConfig, ArrayConfig, SystemConfig
 from pimjax.nn import (EVENT_SHAPE, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events, emulated_dot,
                        phase_matmul, probe_events, training_hardware, zero_probe)
-from pimjax.apps.costs import collect_costs
+from pimjax.apps.cost import collect_costs
 from pimjax.nn import CostProbe, emulated_dot_general
 from pimjax.numerics import FixedFormat, fold_key
 

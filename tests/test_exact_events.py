@@ -17,7 +17,7 @@ import pytest
 from flax import nnx
 
 from pimjax import hw
-from pimjax.apps.costs import _sum_calls, collect_costs, format_cost_table
+from pimjax.apps.cost._collect import _sum_calls, collect_costs, format_cost_table
 from pimjax.cost import CostRecord
 from pimjax.nn import (EVENT_SHAPE, PROBE_SHAPE, PhaseConfig, TrainingHardware, decode_events, emulated_dot,
                        encode_events, phase_matmul, probe_events, training_hardware, zero_probe)

@@ -1,4 +1,4 @@
-"""Whole-model costs from shapes (``pimjax cost``, :mod:`pimjax.apps.model_costs`) and the
+"""Whole-model costs from shapes (``pimjax cost``, :mod:`pimjax.apps.cost`) and the
 reproduction scripts built on them.
 
 * ``pimjax cost`` for VGG16 at 224 x 224, batch 128, on 256 slices runs in well under 30 s of
@@ -25,7 +25,7 @@ import time
 import pytest
 
 from pimjax import cli
-from pimjax.apps.model_costs import interleaved, model_costs, model_gemms, phase_hardware, phase_totals
+from pimjax.apps.cost import interleaved, model_costs, model_gemms, phase_hardware, phase_totals
 from pimjax.cost import FIELDS, weight_share_bytes
 from pimjax.nn import PHASES, TranslatorConfig
 from pimjax.nn._layers import matmul_costs

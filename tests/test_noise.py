@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pimjax.hw import NOISE_KINDS, NoiseConfig, noise_kind_id
-from pimjax.nn import TrainingHardware, add_noise, add_output_noise, emulated_dot, noise_key, training_hardware
-from pimjax.nn._noise import gaussian, with_hardware
+from pimjax.nn import (TrainingHardware, add_noise, add_output_noise, emulated_dot, noise_key, training_hardware,
+                       with_hardware)
+from pimjax.nn._noise import gaussian
 
 
 def _formula(y, key, s):

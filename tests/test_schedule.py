@@ -286,7 +286,7 @@ def test_latencies_follow_bytes_and_bandwidth():
 
 
 def test_alexnet_graph_from_the_traced_computation():
-    from pimjax.apps.model_costs import model_gemms
+    from pimjax.apps.cost import model_gemms
 
     g = model_graph("alexnet", input_size=16, width=0.125, split=2)
     kinds = [g.kinds[v] for v in g.ops]

@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from pimjax.apps.tasks import ClassificationTask, TranslationTask, make_task
+from pimjax.apps.train import ClassificationTask, TranslationTask, make_task
 from pimjax.apps.train import TrainConfig
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from pimjax.apps.train import EVENTS, TrainConfig, _latest, prepare, train
+from pimjax.apps.train._loop import EVENTS, TrainConfig, _latest, prepare, train
 
 # the loop's features on a small CNN (two 3x3 convs of 4 channels, one dense layer: 3 emulated
 # layers, few compiles); every model's own training step is in test_cnn_models.py
@@ -235,7 +235,7 @@ def test_events_reported_without_cost_records():
     """``record_costs=False`` drops the hardware cost records, never the numeric events."""
     import jax.numpy as jnp
 
-    from pimjax.apps.costs import collect_costs
+    from pimjax.apps.cost import collect_costs
     from pimjax.nn import training_hardware
     from pimjax.nn._layers import CostProbe, EmuLinear
 

@@ -23,7 +23,7 @@ import optax
 import pytest
 from flax import nnx
 
-from pimjax.apps.synthetic_translation import (BOS, EOS, LEXICON, PAD, SRC_VOCAB, TGT_VOCAB, WORD_CLASS, bucketize,
+from pimjax.apps.data import (BOS, EOS, LEXICON, PAD, SRC_VOCAB, TGT_VOCAB, WORD_CLASS, bucketize,
                                                decode, make_translation_dataset, sequence_accuracy, token_accuracy,
                                                translate)
 from pimjax.hw import LUTConfig

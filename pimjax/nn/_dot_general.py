@@ -9,7 +9,7 @@ module, so it becomes a submodule of the layer that holds it and carries state:
 
 * a :class:`CostProbe` whose gradient carries the BP/UP numeric events, and a sown
   ``nnx.Intermediate`` ``"cost"`` (phase -> :class:`~pimjax.cost.CostRecord`), as
-  :class:`pimjax.nn._layers.EmuLinear` does, so :func:`pimjax.apps.costs.collect_costs`
+  :class:`pimjax.nn._layers.EmuLinear` does, so :func:`pimjax.apps.cost._collect.collect_costs`
   reports the layer per phase (differentiate with respect to ``nnx.Any(nnx.Param, CostProbe)``
   to get the BP/UP events);
 * an :class:`SRCalls` counter: call ``i`` rounds with the words of seed

@@ -288,3 +288,22 @@ def _window_max_bwd(res, g):
 
 
 _window_max.defvjp(_window_max_fwd, _window_max_bwd)
+
+
+def with_hardware(model: Any, hw: Any) -> Any:
+    """A copy of ``model`` whose emulated layers run on ``hw`` (same parameters, no retraining).
+
+    Args:
+      model: a Flax NNX model built from :class:`~pimjax.nn._layers.EmuLinear` /
+        :class:`~pimjax.nn._layers.EmuConv` layers.
+      hw: a :class:`~pimjax.nn.TrainingHardware` for every layer, or a callable
+        ``layer -> TrainingHardware`` (per-layer hardware, e.g. per-layer weight formats).
+    """
+    clone = nnx.clone(model)
+    for _, m in nnx.iter_graph(clone):
+        if isinstance(m, EmuLinear):
+            h = hw(m) if callable(hw) and not isinstance(hw, TrainingHardware) else hw
+            if not isinstance(h, TrainingHardware):
+                raise TypeError(f"hardware for layer {m.name!r} must be a TrainingHardware, got {type(h).__name__}")
+            m.hw = h
+    return clone

@@ -24,8 +24,8 @@
 :func:`pimjax.nn.emulated_dot` applies when its hardware carries ``noise``).
 
 The module also holds the trace-time hook through which a sweep evaluates a model's forward
-matmuls with traced numerics (:func:`override_forward`), and :func:`with_hardware`, which puts
-a trained model on other hardware (e.g. the same hardware plus noise) without retraining.
+matmuls with traced numerics (:func:`override_forward`); :func:`pimjax.nn.with_hardware` (in ``_layers``) puts a trained model
+on other hardware (e.g. the same hardware plus noise) without retraining.
 """
 
 from __future__ import annotations
@@ -157,29 +157,4 @@ def override_forward(fn: Callable) -> Iterator[None]:
         _FORWARD.reset(token)
 
 
-def with_hardware(model: Any, hw: Any) -> Any:
-    """A copy of ``model`` whose emulated layers run on ``hw`` (same parameters, no retraining).
-
-    Args:
-      model: a Flax NNX model built from :class:`~pimjax.nn._layers.EmuLinear` /
-        :class:`~pimjax.nn._layers.EmuConv` layers.
-      hw: a :class:`~pimjax.nn.TrainingHardware` for every layer, or a callable
-        ``layer -> TrainingHardware`` (per-layer hardware, e.g. per-layer weight formats).
-    """
-    from flax import nnx
-
-    from pimjax.nn._emulated import TrainingHardware
-    from pimjax.nn._layers import EmuLinear
-
-    clone = nnx.clone(model)
-    for _, m in nnx.iter_graph(clone):
-        if isinstance(m, EmuLinear):
-            h = hw(m) if callable(hw) and not isinstance(hw, TrainingHardware) else hw
-            if not isinstance(h, TrainingHardware):
-                raise TypeError(f"hardware for layer {m.name!r} must be a TrainingHardware, got {type(h).__name__}")
-            m.hw = h
-    return clone
-
-
-__all__ = ["NOISE_STREAM", "add_noise", "gaussian", "add_output_noise", "forward_override", "noise_key", "override_forward",
-           "with_hardware"]
+__all__ = ["NOISE_STREAM", "add_noise", "gaussian", "add_output_noise", "forward_override", "noise_key", "override_forward"]

@@ -145,7 +145,7 @@ class ResidentState(NamedTuple):
 
     The int64 leaves are made inside x64 scopes and stay int64 through ``jit``; a checkpoint
     restored as numpy arrays must be put back on the device inside ``jax.enable_x64(True)``
-    (as :mod:`pimjax.apps.train` does), else ``jit`` would narrow them to int32."""
+    (as :mod:`pimjax.apps.train._loop` does), else ``jit`` would narrow them to int32."""
 
     count: jax.Array
     events: NumericEvents

@@ -42,7 +42,7 @@ def make_model(spec: ModelSpec, *, hw: TrainingHardware | None = None, num_class
 
 def load_data(spec: ModelSpec):
     """The digits split of ``spec`` (:func:`pimjax.apps.data.load_digits_dataset`)."""
-    from pimjax.apps.data import load_digits_dataset
+    from pimjax.apps.data._datasets import load_digits_dataset
 
     return load_digits_dataset(input_size=spec.input_size, seed=spec.seed)
 

@@ -11,7 +11,7 @@ from pimjax.nn import PRECISIONS, WEIGHTS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from pimjax.apps.train import OPTIMIZERS, TrainConfig
+    from pimjax.apps.train._loop import OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model on emulated slices; print accuracy and per-layer costs",
@@ -70,7 +70,7 @@ def _events_line(what: str, ev: dict, overflow: str = "overflows", random_bits: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimjax.apps.train import TrainConfig, hardware_label, prepare
+    from pimjax.apps.train._loop import TrainConfig, hardware_label, prepare
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     # bad options, data or checkpoint (a missing --dataset file too): a usage error; errors

@@ -4,7 +4,7 @@
 
 prints, for every emulated layer and each phase (FF, BP, UP), the MACs, array cycles,
 utilization, time, energy, DRAM bytes and interconnect bytes of one training batch, and the
-per-phase and overall totals (:func:`pimjax.apps.model_costs.model_costs`). Nothing is run:
+per-phase and overall totals (:func:`pimjax.apps.cost._model_costs.model_costs`). Nothing is run:
 CNN shapes come from tracing the forward pass with :func:`jax.eval_shape`, the translator's
 analytically, and every record is a closed-form function of the shapes and the mapping.
 """
@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
-from pimjax.apps.model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
+from pimjax.apps.cost._model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
 from pimjax.hw import MAX_UNITS
 
 PHASES = ("ff", "bp", "up")
@@ -69,7 +69,7 @@ def cost_inputs(*, model: str, batch: int, input_size: int = 224, system: str = 
         the model's pools, or more slices than a system holds), or ``batch`` is not divisible
         by ``modules``.
     """
-    from pimjax.apps.model_costs import check_batch_modules, model_gemms, phase_hardware
+    from pimjax.apps.cost._model_costs import check_batch_modules, model_gemms, phase_hardware
 
     hw = phase_hardware(system, slices, modules)
     check_batch_modules(batch, modules)
@@ -86,7 +86,7 @@ def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = 
 
     ``inputs``: what :func:`cost_inputs` returns for these arguments (computed when ``None``).
     """
-    from pimjax.apps.model_costs import cost_rows, gemm_costs, phase_totals
+    from pimjax.apps.cost._model_costs import cost_rows, gemm_costs, phase_totals
     from pimjax.cost import peak_bandwidth, peak_flops
 
     if inputs is None:
@@ -152,7 +152,7 @@ def write_csv(r: dict[str, Any], path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimjax.apps.model_costs import system_presets
+    from pimjax.apps.cost._model_costs import system_presets
 
     if args.system not in system_presets():
         print(f"pimjax cost: unknown system preset {args.system!r}; choose one of {', '.join(system_presets())}",

@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     Returns:
       The exit status (0; 2 for an unknown system preset).
     """
-    from pimjax.apps.model_costs import system_presets
+    from pimjax.apps.cost._model_costs import system_presets
     from pimjax.apps.schedule import format_tables, plot_schedules, plot_tables, write_csv
 
     if args.system not in system_presets():

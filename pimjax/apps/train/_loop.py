@@ -36,8 +36,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from pimjax.apps.costs import CostLayout, collect_costs, cost_rows, format_cost_table
-from pimjax.apps.tasks import Task, make_task
+from pimjax.apps.cost._collect import CostLayout, collect_costs, cost_rows, format_cost_table
+from pimjax.apps.train._tasks import Task, make_task
 from pimjax.hw import MAX_UNITS
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
 from pimjax.nn._layers import CostProbe
@@ -186,7 +186,7 @@ def make_steps(task: Task):
     """The jitted train and eval steps of a task.
 
     ``train_step(model, optimizer, batch, seed)`` returns ``(loss, aux, costs)``; ``costs`` is a
-    :class:`~pimjax.apps.costs.PackedCosts`: the step's per-layer, per-phase cost records,
+    :class:`~pimjax.apps.cost._collect.PackedCosts`: the step's per-layer, per-phase cost records,
     computed inside the step and returned as one float64 array (hundreds of scalar outputs
     would cost more host time than the records themselves); ``costs.unpack()`` gives the
     ``layer -> phase -> CostRecord`` table.

@@ -81,7 +81,7 @@ class ClassificationTask(Task):
     images that are not square NHWC (naming the split, suggesting a transpose for NCHW data)."""
 
     def __init__(self, cfg: Any, hw: TrainingHardware, data: tuple[np.ndarray, ...]):
-        from pimjax.apps.data import check_square_nhwc
+        from pimjax.apps.data._datasets import check_square_nhwc
 
         self.cfg, self.hw = cfg, hw
         self.x_train, self.y_train, self.x_test, self.y_test = data
@@ -126,7 +126,7 @@ class TranslationTask(Task):
     """The LSTM translator on the synthetic translation task (teacher forcing)."""
 
     def __init__(self, cfg: Any, hw: TrainingHardware):
-        from pimjax.apps.synthetic_translation import make_translation_dataset
+        from pimjax.apps.data._synthetic_translation import make_translation_dataset
 
         self.cfg, self.hw = cfg, hw
         self.data = make_translation_dataset(n_train=4000, n_test=400, seed=cfg.seed, max_len=8)
@@ -194,7 +194,7 @@ def make_task(cfg: Any, hw: TrainingHardware) -> Task:
     if cfg.model not in CNN_NAMES and parse_name(cfg.model) is None:
         raise ValueError(f"TrainConfig.model must be one of {CNN_NAMES + TRANSLATOR_NAMES} or "
                          f"cnn_d<depth>_k<kernel>_c<channels>, got {cfg.model!r}")
-    from pimjax.apps import data as data_mod
+    from pimjax.apps.data import _datasets as data_mod
 
     if cfg.dataset == "digits":
         ds = data_mod.load_digits_dataset(input_size=cfg.input_size, seed=cfg.seed)

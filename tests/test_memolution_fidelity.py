@@ -141,3 +141,16 @@ def test_quick_rows_keep_the_contract():
     ls = next(r for r in rs if r.quantity == "LS time 32 PEs / 64 PEs")
     assert ls.verdict == "within 25%"  # the paper's LS halves with the PEs
     assert dataclasses.is_dataclass(Row)
+
+
+def test_peak_cache_requirement_of_all_groups():
+    # Fig. 8: aligned groups peak together (C_max N_g); Alg. 3.1's stagger never raises the peak here
+    g = DataFlowGraph.from_edges({"a": 2, "b": 3, "c": 3, "d": 1},
+                                 [("a", "b", 8, 0, 0), ("a", "c", 4, 0, 0), ("b", "d", 2, 0, 0), ("c", "d", 2, 0, 0)])
+    from pimjax.apps.schedule import MemolutionOptions
+
+    for q in (1, 2, 3):
+        m = memolution_schedule(g, cfg(6, 10**6, 24), MemolutionOptions(group_size=q, merge=False))
+        validate(m, check_theorem_3_1=True)
+        assert m.info["peak_aligned"] == m.info["c_max"] * m.info["groups"] > 0
+        assert m.info["c_max"] <= m.info["peak_staggered"] <= m.info["peak_aligned"]

@@ -64,7 +64,8 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
       edram_results,pe_results,retimings,utilization,peak_buffer}``, ``ls_batch``,
       ``reduction_vs_ls``, ``buffer_ratio_vs_ls`` (and ``..._vs_ls_per_image``,
       ``..._vs_ls_pipelined``) and Memolution's period, prologue, ``R_max``, group size, groups,
-      rounds, stagger, Alg. 3.1 case (with ``C_max``, ``C_min``), merged ops, escalations and
+      rounds, stagger, Alg. 3.1 case (with ``C_max``, ``C_min`` and the peak requirement of all
+      groups aligned / staggered, Fig. 8), merged ops, escalations and
       ``memolution_retimings_per_group`` (retimings / ``N_g``).
     """
     if not pes:
@@ -97,7 +98,7 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
         row["memolution_prologue_us"] = mem.prologue * u
         row["memolution_period_us"] = mem.period * u
         for key in ("group_size", "groups", "rounds", "stagger", "alg31_case", "merged_ops", "escalations",
-                    "c_max", "c_min"):
+                    "c_max", "c_min", "peak_aligned", "peak_staggered"):
             row[f"memolution_{key}"] = mem.info.get(key, -1)
         row["memolution_stagger_us"] = mem.info["stagger"] * u
         row["memolution_retimings_per_group"] = mem.retimings / max(1, int(mem.info["groups"]))

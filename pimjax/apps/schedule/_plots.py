@@ -110,7 +110,7 @@ def plot_tables(rows: Sequence[dict[str, Any]], path: str, *, title: str = "") -
                          ha="center", va="bottom", fontsize=7)
     axes[0].set_ylabel("total time (ms)")
     axes[0].set_yscale("log")
-    axes[0].set_title("Table 1: total execution time (label: Memolution vs LS)", fontsize=9, loc="left")
+    axes[0].set_title("Table 1: total execution time (label: Memolution's time vs LS, + = slower)", fontsize=9, loc="left")
     axes[1].set_ylabel("results / image")
     axes[1].set_title("Table 2: intermediate results kept in the shared buffer", fontsize=9, loc="left")
     axes[2].set_ylabel("retimings")

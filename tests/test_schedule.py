@@ -188,6 +188,9 @@ def test_random_dags_every_schedule_is_valid(g, p, c, n, in_flight, order, q, me
     lower = max(-(-n * g.work // p), g.critical_path())
     assert ls.total_time >= lower and ls.total_time == n * ls.period
     validate(list_schedule(g, conf, in_flight=in_flight))
+    batched = list_schedule(g, conf, batch=in_flight)  # the paper's LS: iterations of in_flight images
+    validate(batched)
+    assert batched.total_time >= max(-(-n * g.work // p), g.critical_path())
     mem = memolution_schedule(g, conf, MemolutionOptions(edram_order=order, group_size=q, merge=merge))
     validate(mem, check_theorem_3_1=True)
     assert mem.total_time >= -(-n * g.work // p)

@@ -100,6 +100,32 @@ def group_requirement(mg: MergedGraph, it: Iteration, exclude: frozenset[int]) -
     return c_max, c_min
 
 
+def all_groups_requirement(mg: MergedGraph, it: Iteration, exclude: frozenset[int], gs: np.ndarray) -> int:
+    """Peak steady-state buffer requirement of all groups started at ``gs`` (Sec. 3.4, Fig. 8).
+
+    Args:
+      mg, it, exclude: as in :func:`group_requirement`.
+      gs: start offsets of the groups (:func:`group_starts`).
+
+    Returns:
+      The largest requirement over the period when every group keeps all its other intermediate
+      results in the buffer (``C_max N_g`` for aligned groups).
+    """
+    js = [j for j in range(len(mg.e_src)) if not mg.is_dummy_edge(j) and j not in exclude and mg.e_bytes[j] > 0]
+    if not js:
+        return 0
+    u = np.array([mg.e_src[j] for j in js], np.int64)
+    w = np.array([mg.e_dst[j] for j in js], np.int64)
+    fin = it.start + np.array(mg.times, np.int64)[:, None]
+    wr = fin[u, :].T.ravel()
+    span = (it.start[w, :].T - fin[u, :].T).ravel()
+    size = np.broadcast_to(np.array([mg.e_bytes[j] for j in js], np.int64)[None, :], (it.start.shape[1], len(js))).ravel()
+    gs = np.asarray(gs, np.int64)
+    peak, _, _ = periodic_profile((wr[None, :] + gs[:, None]).ravel(), np.tile(span, len(gs)), np.tile(size, len(gs)),
+                                  it.period)
+    return peak
+
+
 def alg31_case(c_max: int, c_min: int, ng: int, capacity: int) -> int:
     """Which case of Alg. 3.1 applies (module docstring).
 

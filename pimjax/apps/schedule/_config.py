@@ -128,7 +128,9 @@ class Latencies:
       ram_bandwidth_gbps: eDRAM bandwidth seen by one PE in GB/s; ``None``: the slice memory
         bandwidth of the system preset (``slices_hmc2``: 10 GB/s, HMC 2.0 vault).
       cache_speedup: how many times faster the shared buffer is (Memolution Sec. 3.2: "two
-        times or more"; >= 1).
+        times or more"; >= 1). ``math.inf`` makes ``L_cache`` the fixed access latency alone,
+        the reading of Sec. 3.1: "If an intermediate processing result can be allocated to the
+        PE's on-chip cache, no time delay will be incurred for the coming convolution operation".
       ram_access_s, cache_access_s: fixed access latencies in seconds (default 0: the papers give
         no number; ``cache_access_s <= ram_access_s``).
       time_unit_s: seconds per tick of the graph (default 1 ns).
@@ -143,7 +145,8 @@ class Latencies:
     def __post_init__(self) -> None:
         if self.ram_bandwidth_gbps is not None:
             _num_field("Latencies", "ram_bandwidth_gbps", self.ram_bandwidth_gbps, 0.0, 1e6, lo_open=True)
-        _num_field("Latencies", "cache_speedup", self.cache_speedup, 1.0, MAX_CACHE_SPEEDUP)
+        if self.cache_speedup != math.inf:  # inf: L_cache = cache_access_s (Sec. 3.1: "no time delay")
+            _num_field("Latencies", "cache_speedup", self.cache_speedup, 1.0, MAX_CACHE_SPEEDUP)
         _num_field("Latencies", "ram_access_s", self.ram_access_s, 0.0, 1.0)
         _num_field("Latencies", "cache_access_s", self.cache_access_s, 0.0, 1.0)
         if self.cache_access_s > self.ram_access_s:

@@ -11,14 +11,23 @@ addition group only the group with the same channels. An edge carries the produc
 output (``H x W x channels x bytes`` of the output format).
 
 Times, with the PE = one slice of a system preset (default ``slices_hmc2``: the Memory Slices
-256 x 8 array at 2 GHz, Sec. 3.2, next to one HMC 2.0 vault of 10 GB/s):
+256 x 8 array at 2 GHz, Sec. 3.2, next to one HMC 2.0 vault of 10 GB/s). ``op_cost`` says what
+an operation's own time includes:
 
-* a GEMM group ``(M x K) @ (K x N_g)`` (``M`` = output pixels of one image): the cost model's
-  time on one array (:func:`pimjax.cost.array_cost`: ``max(T_compute / compute_scale,
-  T_memory)``, the output write left out because the edges carry it);
-* a pooling or addition group (pimjax's assumption, no paper gives one): ``max(input bytes /
-  bank bandwidth, input elements / clock)``, i.e. the PE streams its input from the bank once
-  and compares or adds one element per cycle;
+* ``"paper"`` (default; Memolution Sec. 2.2-2.3): the PE computes from its buffers -- the global
+  buffer / input FIFO holds its input feature maps, the weight buffer its weights ("a dedicated
+  buffer is allocated for weights to minimize the overhead of accessing weights from the
+  memory", Sec. 2.2) -- so ``c_i`` is the compute time alone: a GEMM group ``(M x K) @ (K x
+  N_g)`` (``M`` = output pixels of one image) takes ``T_compute / compute_scale`` of
+  :func:`pimjax.cost.array_cost`, a pooling or addition group ``input elements / clock``
+  (pimjax's assumption: one comparison or addition per cycle). All eDRAM traffic of the graph is
+  on its edges: an intermediate result costs ``L_cache`` in the shared buffer and ``L_RAM`` in
+  eDRAM (Sec. 3.2), the dummy edges (the image, the outputs) ``L_RAM``;
+* ``"streamed"`` (the earlier pimjax model, a labelled variant): each operation also streams its
+  im2col input and weights from the slice's bank: ``max(T_compute / compute_scale, T_memory)``
+  (output write left out), pooling / addition ``max(input bytes / bank bandwidth, input
+  elements / clock)``. This makes the operations memory-bound (1-60 us) and an edge's eDRAM
+  round trip (0.1-2 us) negligible next to them, which is not the paper's model;
 * intermediate results: :class:`~pimjax.apps.schedule.Latencies` (``L_RAM`` = write + read
   through the bank, ``L_cache`` = half of it, Memolution Sec. 3.2).
 
@@ -37,6 +46,10 @@ from pimjax.apps.schedule._graph import SINK, SOURCE, DataFlowGraph, Edge, Verte
 from pimjax.apps.schedule._trace import SRC, trace_ops
 
 
+#: What an operation's own time includes (:func:`model_graph`).
+OP_COSTS: tuple[str, ...] = ("paper", "streamed")
+
+
 def _split(n: int, k: int) -> list[int]:
     k = max(1, min(k, n))
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
@@ -44,7 +57,7 @@ def _split(n: int, k: int) -> list[int]:
 
 def model_graph(model: Any = "alexnet", *, input_size: int = 32, width: float = 1.0, num_classes: int = 10,
                 split: int = 4, system: Any = "slices_hmc2", latencies: Latencies = Latencies(),
-                **model_kwargs: Any) -> DataFlowGraph:
+                op_cost: str = "paper", **model_kwargs: Any) -> DataFlowGraph:
     """The data-flow graph of one image through a pimjax CNN (module docstring).
 
     Args:
@@ -54,13 +67,15 @@ def model_graph(model: Any = "alexnet", *, input_size: int = 32, width: float = 
       split: output-channel groups per operation (the graph's granularity, >= 1).
       system: system preset name or :class:`pimjax.hw.SystemConfig`; a PE is one of its slices.
       latencies: how result sizes become ``L_cache`` / ``L_RAM``.
+      op_cost: ``"paper"`` (compute from the PE's buffers, Memolution Sec. 2.2) or
+        ``"streamed"`` (operands streamed from the bank); module docstring.
       **model_kwargs: passed to :func:`pimjax.nn.abstract_cnn` (e.g. ``depths`` for ResNet).
 
     Returns:
       The :class:`~pimjax.apps.schedule.DataFlowGraph` (ticks of ``latencies.time_unit_s``).
 
     Raises:
-      ValueError: bad ``split`` or ``system``.
+      ValueError: bad ``split``, ``system`` or ``op_cost``.
       TypeError: bad ``latencies`` or ``model``.
     """
     from pimjax.cost import array_cost
@@ -68,6 +83,8 @@ def model_graph(model: Any = "alexnet", *, input_size: int = 32, width: float = 
 
     if isinstance(split, bool) or not isinstance(split, int) or split < 1:
         raise ValueError(f"split must be a positive integer, got {split!r}")
+    if op_cost not in OP_COSTS:
+        raise ValueError(f"op_cost must be one of {OP_COSTS}, got {op_cost!r}")
     if not isinstance(latencies, Latencies):
         raise TypeError(f"latencies must be a Latencies, got {type(latencies).__name__}")
     cfg = presets.get(system) if isinstance(system, str) else system
@@ -85,7 +102,8 @@ def model_graph(model: Any = "alexnet", *, input_size: int = 32, width: float = 
     def gemm_time(m: int, k: int, n: int) -> int:
         if (m, k, n) not in cost_cache:
             rec = array_cost(m, k, n, arr, memory=cfg.memory, energy=cfg.energy, write_output=False)
-            cost_cache[(m, k, n)] = max(float(rec.time_compute_s) / cfg.compute_scale, float(rec.time_memory_s))
+            t_comp = float(rec.time_compute_s) / cfg.compute_scale
+            cost_cache[(m, k, n)] = t_comp if op_cost == "paper" else max(t_comp, float(rec.time_memory_s))
         return max(1, sec(cost_cache[(m, k, n)]))
 
     groups: list[list[int]] = []  # channels per group
@@ -107,7 +125,8 @@ def model_graph(model: Any = "alexnet", *, input_size: int = 32, width: float = 
                 macs = m * k * c
             else:
                 elems = op["in_elems"] * c // ch
-                t = max(1, sec(max(elems * act_bytes / (bw * 1e9), elems / (arr.clock_ghz * 1e9 * cfg.compute_scale))))
+                t_comp = elems / (arr.clock_ghz * 1e9 * cfg.compute_scale)
+                t = max(1, sec(t_comp if op_cost == "paper" else max(elems * act_bytes / (bw * 1e9), t_comp)))
                 macs = 0
             verts.append(Vertex(name=nm, time=t, kind=op["kind"], layer=op["name"], macs=macs, out_bytes=ob))
             names.append(nm)
@@ -145,7 +164,8 @@ def model_graph(model: Any = "alexnet", *, input_size: int = 32, width: float = 
                 add_edge(a, SINK, nb)
     label = model if isinstance(model, str) else type(model).__name__
     return DataFlowGraph(verts, edges, time_unit_s=latencies.time_unit_s,
-                         name=f"{label}(input {input_size}, width {width}, split {split})")
+                         name=f"{label}(input {input_size}, width {width}, split {split}"
+                         + (")" if op_cost == "paper" else f", {op_cost})"))
 
 
 def graph_table(graph: DataFlowGraph) -> list[dict[str, Any]]:

@@ -11,11 +11,22 @@ level first, Hu / HLFET) with a greedy buffer:
 * when an operation ends, each of its results (in order of the consumers' priority) goes to
   the shared buffer if it fits next to the results already there, else to eDRAM; it arrives
   ``L_cache`` resp. ``L_RAM`` ticks later and leaves the buffer when its consumer starts;
-* "The LS scheme does not introduce inter-iteration data dependencies" (Sec. 4.2 item 2): the
-  baseline processes one image at a time (``in_flight=1``): image ``k + 1`` starts when the
-  last output of image ``k`` is written, and total time = images x makespan of one image.
-  ``in_flight > 1`` lets up to that many images be scheduled together (a stronger baseline that
-  pimjax adds; not in the paper). LS never retimes (``R = 0``).
+* images enter in one of three ways (LS never retimes, ``R = 0``):
+
+  - ``batch=k`` (**the paper's LS**, what :func:`~pimjax.apps.schedule.compare` uses with ``k``
+    = the images of one Memolution iteration on all PEs, ``4 N_g``): LS schedules an
+    *iteration* (Definition 2.2) of ``k`` images on all PEs, and iterations run one after the
+    other: "The LS scheme does not introduce inter-iteration data dependencies, so some PEs
+    have to wait for the intermediate processing results" (Sec. 4.2 item 2). Iteration ``b + 1``
+    starts when the last output of iteration ``b`` is written; each iteration sees idle PEs and
+    an empty buffer, so total = ``ceil(images / k)`` iteration makespans (the last one of the
+    remaining images). With ``k`` proportional to the PEs, the time halves when the PEs double,
+    as the LS column of the paper's Table 1 does (160,000 -> 76,320 -> 38,240 us);
+  - ``in_flight=1`` (default; pimjax's earlier baseline, a labelled variant): one image at a
+    time, total = images x makespan of one image; flat in the PE count once one image's graph
+    is narrower than the PEs;
+  - ``in_flight=k > 1`` (not in the paper): a sliding window of up to ``k`` images (image
+    ``i + k`` enters when one completes), i.e. LS *with* overlap between iterations.
 
 >>> from pimjax.apps.schedule import DataFlowGraph, ScheduleConfig
 >>> g = DataFlowGraph.from_edges({"a": 2, "b": 3, "c": 3, "d": 1},
@@ -23,6 +34,9 @@ level first, Hu / HLFET) with a greedy buffer:
 >>> s = list_schedule(g, ScheduleConfig(num_pes=2, buffer_bytes=8, images=3))
 >>> s.period, s.total_time
 (6, 18)
+>>> s = list_schedule(g, ScheduleConfig(num_pes=4, buffer_bytes=8, images=4), batch=2)
+>>> s.period, s.total_time, s.info["batch"]
+(6, 12, 2)
 """
 
 from __future__ import annotations
@@ -161,17 +175,21 @@ def _simulate(graph: DataFlowGraph, num_pes: int, capacity: int, images: int, in
                 sink_time=sink_time)
 
 
-def list_schedule(graph: DataFlowGraph, config: ScheduleConfig, *, in_flight: int = 1) -> Schedule:
+def list_schedule(graph: DataFlowGraph, config: ScheduleConfig, *, in_flight: int = 1,
+                  batch: int | None = None) -> Schedule:
     """List-schedule ``config.images`` iterations of ``graph`` (see the module docstring).
 
     Args:
       graph: the data-flow graph of one image.
       config: PEs, buffer capacity and number of images.
-      in_flight: images scheduled together (1: the paper's non-pipelined LS baseline).
+      in_flight: images scheduled together in a sliding window (1: one image at a time).
+      batch: if given, ``k >= 1`` images per LS iteration with no overlap between iterations
+        (the paper's LS; ``in_flight`` must then be 1).
 
     Returns:
       The explicit :class:`~pimjax.apps.schedule.Schedule` (no retiming; ``period`` is the
-      makespan of one image, or the longest one with ``in_flight > 1``).
+      makespan of one image, of one full iteration with ``batch``, or the longest image with
+      ``in_flight > 1``).
     """
     if not isinstance(graph, DataFlowGraph):
         raise TypeError(f"graph must be a DataFlowGraph, got {type(graph).__name__}")
@@ -179,6 +197,12 @@ def list_schedule(graph: DataFlowGraph, config: ScheduleConfig, *, in_flight: in
         raise TypeError(f"config must be a ScheduleConfig, got {type(config).__name__}")
     if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
         raise ValueError(f"in_flight must be a positive integer, got {in_flight!r}")
+    if batch is not None:
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        if in_flight != 1:
+            raise ValueError(f"batch and in_flight > 1 exclude each other, got in_flight={in_flight}")
+        return _batched(graph, config, batch)
     g = graph
     nv, ne = len(g.vertices), len(g.edges)
     reps = 1
@@ -216,4 +240,48 @@ def list_schedule(graph: DataFlowGraph, config: ScheduleConfig, *, in_flight: in
         source_time=np.asarray(source_time, np.int64), sink_time=np.asarray(sink_time, np.int64),
         period=int(period), prologue=0, r_max=0, retimings=0,
         info={"in_flight": in_flight, "makespan_one_image": int(period) if in_flight == 1 else -1},
+    )
+
+
+def _batched(g: DataFlowGraph, config: ScheduleConfig, batch: int) -> Schedule:
+    """The paper's LS: iterations of ``batch`` images, one after the other (module docstring)."""
+    nv, ne = len(g.vertices), len(g.edges)
+    images = config.images
+    k = min(batch, images)
+    full, rest = divmod(images, k)
+    pieces = [(k, full)] + ([(rest, 1)] if rest else [])
+    runs_l, place_l, write_l, read_l, src_l, snk_l = [], [], [], [], [], []
+    t0, img0, period = 0, 0, 0
+    for n, reps in pieces:
+        sim = _simulate(g, config.num_pes, config.buffer_bytes, n, n)
+        r = np.array(sim["runs"], np.int64).reshape(-1, 5)
+        span = int(sim["sink_time"].max())  # every image of the iteration released at 0
+        if n == k:
+            period = span
+        for b in range(reps):
+            shift = t0 + b * span
+            rr = r.copy()
+            rr[:, 0] += img0 + b * n
+            rr[:, 3:5] += shift
+            runs_l.append(rr)
+            place_l.append(sim["tr_place"])
+            write_l.append(sim["tr_write"] + shift)
+            read_l.append(sim["tr_read"] + shift)
+            src_l.append(sim["source_time"] + shift)
+            snk_l.append(sim["sink_time"] + shift)
+        t0 += reps * span
+        img0 += reps * n
+    runs = np.concatenate(runs_l)
+    runs = runs[np.lexsort((runs[:, 1], runs[:, 0]))]
+    return Schedule(
+        scheduler=f"list(batch={k})",
+        graph=g, num_pes=config.num_pes, buffer_bytes=config.buffer_bytes, images=images,
+        run_image=runs[:, 0], run_vertex=runs[:, 1], run_pe=runs[:, 2], run_start=runs[:, 3], run_end=runs[:, 4],
+        tr_image=np.repeat(np.arange(images, dtype=np.int64), ne), tr_edge=np.tile(np.arange(ne, dtype=np.int64), images),
+        tr_place=np.concatenate(place_l).astype(np.int64), tr_write=np.concatenate(write_l).astype(np.int64),
+        tr_read=np.concatenate(read_l).astype(np.int64), tr_retiming=np.zeros(images * ne, np.int64),
+        source_time=np.concatenate(src_l).astype(np.int64), sink_time=np.concatenate(snk_l).astype(np.int64),
+        period=int(period), prologue=0, r_max=0, retimings=0,
+        info={"in_flight": 1, "batch": k, "iterations": full + (1 if rest else 0), "makespan_one_iteration": int(period),
+              "makespan_one_image": -1},
     )

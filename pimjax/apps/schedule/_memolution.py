@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from pimjax.apps.schedule._balance import alg31_case, group_requirement, group_starts
+from pimjax.apps.schedule._balance import alg31_case, all_groups_requirement, group_requirement, group_starts
 from pimjax.apps.schedule._config import MemolutionOptions, ScheduleConfig
 from pimjax.apps.schedule._graph import DataFlowGraph
 from pimjax.apps.schedule._iteration import PROCS, Iteration, build_iteration
@@ -143,6 +143,9 @@ def _plan(mg: MergedGraph, q: int, config: ScheduleConfig, options: MemolutionOp
     # Alg. 3.1 on the initial schedule S_init; a rebuilt iteration keeps its decision to stagger
     c_max, c_min = group_requirement(mg, it, pinned)
     case = alg31_case(c_max, c_min, ng, cap)
+    # Fig. 8: the peak requirement of all groups, aligned (line 2) and staggered (line 7)
+    peaks = (all_groups_requirement(mg, it, pinned, group_starts(it.period, ng, stagger=False)),
+             all_groups_requirement(mg, it, pinned, group_starts(it.period, ng, stagger=True)))
     while True:
         gs = group_starts(it.period, ng, stagger=case != 1)
         try:
@@ -158,7 +161,7 @@ def _plan(mg: MergedGraph, q: int, config: ScheduleConfig, options: MemolutionOp
             "merged_ops": mg.num_vertices - 2, "merged_results": sum(1 for j in range(len(mg.e_src))
                                                                     if not mg.is_dummy_edge(j)),
             "symmetric_ops": it.symmetric, "pinned_results": len(pinned), "escalations": escalations,
-            "alg31_case": case, "c_max": c_max, "c_min": c_min}
+            "alg31_case": case, "c_max": c_max, "c_min": c_min, "peak_aligned": peaks[0], "peak_staggered": peaks[1]}
     return _expand(mg, it, alloc, q, config, pinned, info)
 
 

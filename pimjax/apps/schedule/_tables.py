@@ -2,11 +2,18 @@
 
 For every PE count ``P`` the same graph, buffer and images are scheduled by
 
-* ``ls``: list scheduling, one image at a time (the paper's baseline, Sec. 4.2);
+* ``ls``: the paper's list scheduling (Sec. 4.2), :func:`list_schedule` with ``batch = N_g``:
+  every LS iteration list-schedules one image per PE group of Memolution (``N_g`` images, the
+  same input graph, not interleaved: interleaving "two processing procedures" is what Sec. 4.2
+  credits Memolution's gain to) on all PEs, and iterations run one after the other ("The LS
+  scheme does not introduce inter-iteration data dependencies, so some PEs have to wait for the
+  intermediate processing results", Sec. 4.2 item 2). Its time halves when the PEs double, as
+  the LS column of the paper's Table 1 does;
 * ``memolution``: :func:`memolution_schedule`;
-* ``ls_pipelined`` (optional, not in the paper): list scheduling with as many images in flight
-  as Memolution keeps in its PE groups (``4 N_g``), to tell how much of Memolution's gain comes
-  from processing several images at once;
+* ``ls_per_image`` (optional, pimjax's earlier baseline, a labelled variant): one image at a
+  time (flat in the PE count);
+* ``ls_pipelined`` (optional, not in the paper): a sliding window of ``4 N_g`` images in
+  flight (Memolution's images per period), i.e. LS *with* overlap between iterations;
 
 and the rows hold the quantities of the paper's tables: Table 1 total time (us) and the
 reduction ``1 - T_memolution / T_ls``; Table 2 the intermediate results per image kept in the
@@ -39,23 +46,27 @@ PAPER = {
 
 
 def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, images: int,
-            pipelined_ls: bool = True, options: MemolutionOptions = MemolutionOptions(),
-            keep: bool = False) -> list[dict[str, Any]]:
+            pipelined_ls: bool = True, per_image_ls: bool = True,
+            options: MemolutionOptions = MemolutionOptions(), keep: bool = False) -> list[dict[str, Any]]:
     """One row per PE count with the numbers of the paper's Tables 1-3 (module docstring).
 
     Args:
       graph: the data-flow graph of one image.
       pes: the PE counts.
       buffer_bytes, images: as in :class:`~pimjax.apps.schedule.ScheduleConfig`.
-      pipelined_ls: add the ``ls_pipelined`` baseline.
+      pipelined_ls: add the ``ls_pipelined`` baseline (simulates every image: the slow one).
+      per_image_ls: add the ``ls_per_image`` baseline.
       options: Memolution's options.
       keep: also keep the :class:`Schedule` objects in each row under ``"schedules"``.
 
     Returns:
-      Dicts with ``{ls,ls_pipelined,memolution}_{time_us,buffer_results,edram_results,
-      pe_results,retimings,utilization,peak_buffer}``, ``reduction_vs_ls``,
-      ``buffer_ratio_vs_ls`` (and ``..._vs_ls_pipelined``) and Memolution's period, prologue,
-      ``R_max``, group size, groups, rounds, stagger, Alg. 3.1 case, merged ops, escalations.
+      Dicts with ``{ls,ls_per_image,ls_pipelined,memolution}_{time_us,buffer_results,
+      edram_results,pe_results,retimings,utilization,peak_buffer}``, ``ls_batch``,
+      ``reduction_vs_ls``, ``buffer_ratio_vs_ls`` (and ``..._vs_ls_per_image``,
+      ``..._vs_ls_pipelined``) and Memolution's period, prologue, ``R_max``, group size, groups,
+      rounds, stagger, Alg. 3.1 case (with ``C_max``, ``C_min`` and the peak requirement of all
+      groups aligned / staggered, Fig. 8), merged ops, escalations and
+      ``memolution_retimings_per_group`` (retimings / ``N_g``).
     """
     if not pes:
         raise ValueError("pes must name at least one PE count")
@@ -63,13 +74,17 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
     u = graph.time_unit_s * 1e6
     for p in pes:
         cfg = ScheduleConfig(num_pes=int(p), buffer_bytes=int(buffer_bytes), images=int(images))
-        ls = list_schedule(graph, cfg)
         mem = memolution_schedule(graph, cfg, options)
+        ng = int(mem.info["groups"])
+        ls = list_schedule(graph, cfg, batch=min(int(images), ng))
+        k = min(int(images), 4 * ng)
         scheds: dict[str, Schedule] = {"ls": ls, "memolution": mem}
+        if per_image_ls:
+            scheds["ls_per_image"] = list_schedule(graph, cfg)
         if pipelined_ls:
-            scheds["ls_pipelined"] = list_schedule(graph, cfg, in_flight=min(images, 4 * int(mem.info["groups"])))
+            scheds["ls_pipelined"] = list_schedule(graph, cfg, in_flight=k)
         row: dict[str, Any] = {"graph": graph.name, "pes": int(p), "buffer_bytes": int(buffer_bytes),
-                               "images": int(images)}
+                               "images": int(images), "ls_batch": min(int(images), ng)}
         for name, s in scheds.items():
             pc = s.place_counts()
             row[f"{name}_time_us"] = s.total_time * u
@@ -82,17 +97,20 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
         row["memolution_r_max"] = mem.r_max
         row["memolution_prologue_us"] = mem.prologue * u
         row["memolution_period_us"] = mem.period * u
-        for k in ("group_size", "groups", "rounds", "stagger", "alg31_case", "merged_ops", "escalations"):
-            row[f"memolution_{k}"] = mem.info[k]
+        for key in ("group_size", "groups", "rounds", "stagger", "alg31_case", "merged_ops", "escalations",
+                    "c_max", "c_min", "peak_aligned", "peak_staggered"):
+            row[f"memolution_{key}"] = mem.info.get(key, -1)
         row["memolution_stagger_us"] = mem.info["stagger"] * u
+        row["memolution_retimings_per_group"] = mem.retimings / max(1, int(mem.info["groups"]))
         row["reduction_vs_ls"] = 1.0 - mem.total_time / ls.total_time
-        row["buffer_ratio_vs_ls"] = (mem.place_counts()["buffer"] / ls.place_counts()["buffer"]
-                                     if ls.place_counts()["buffer"] else float("inf"))
-        if pipelined_ls:
-            lp = scheds["ls_pipelined"]
-            row["reduction_vs_ls_pipelined"] = 1.0 - mem.total_time / lp.total_time
-            b = lp.place_counts()["buffer"]
-            row["buffer_ratio_vs_ls_pipelined"] = mem.place_counts()["buffer"] / b if b else float("inf")
+        mb = mem.place_counts()["buffer"]
+        row["buffer_ratio_vs_ls"] = mb / ls.place_counts()["buffer"] if ls.place_counts()["buffer"] else float("inf")
+        for name in ("ls_per_image", "ls_pipelined"):
+            if name in scheds:
+                other = scheds[name]
+                row[f"reduction_vs_{name}"] = 1.0 - mem.total_time / other.total_time
+                b = other.place_counts()["buffer"]
+                row[f"buffer_ratio_vs_{name}"] = mb / b if b else float("inf")
         if keep:
             row["schedules"] = scheds
         rows.append(row)
@@ -106,33 +124,40 @@ def format_tables(rows: Sequence[dict[str, Any]]) -> str:
       rows: rows of :func:`compare` (of one or several graphs).
 
     Returns:
-      Tables 1-3, one after the other.
+      Tables 1-3, one after the other. ``LS`` is the paper's LS (iterations of ``4 N_g``
+      images); ``LS/img`` (one image at a time) and ``LS-pipe`` (sliding window) are shown when
+      the rows have them.
     """
-    piped = all("ls_pipelined_time_us" in r for r in rows)
+    extra = [(n, lab) for n, lab in (("ls_per_image", "LS/img"), ("ls_pipelined", "LS-pipe"))
+             if all(f"{n}_time_us" in r for r in rows)]
     lines = []
-    h1 = f"{'graph':<40} {'PEs':>4} {'LS us':>12} " + (f"{'LS-pipe us':>12} " if piped else "") + \
-         f"{'Memolution us':>14} {'IMP vs LS':>10}" + (f" {'vs LS-pipe':>10}" if piped else "")
+    h1 = (f"{'graph':<40} {'PEs':>4} {'LS us':>12} " + "".join(f"{lab + ' us':>12} " for _, lab in extra)
+          + f"{'Memolution us':>14} {'IMP vs LS':>10}" + "".join(f" {'vs ' + lab:>10}" for _, lab in extra))
     lines += ["Table 1. Total execution time of list scheduling (LS) and Memolution", h1, "-" * len(h1)]
     for r in rows:
         lines.append(f"{r['graph'][:40]:<40} {r['pes']:>4} {r['ls_time_us']:>12.1f} "
-                     + (f"{r['ls_pipelined_time_us']:>12.1f} " if piped else "")
+                     + "".join(f"{r[n + '_time_us']:>12.1f} " for n, _ in extra)
                      + f"{r['memolution_time_us']:>14.1f} {100 * r['reduction_vs_ls']:>9.2f}%"
-                     + (f" {100 * r['reduction_vs_ls_pipelined']:>9.2f}%" if piped else ""))
-    h2 = f"{'graph':<40} {'PEs':>4} {'LS':>8} " + (f"{'LS-pipe':>8} " if piped else "") + \
-         f"{'Memolution':>10} {'(on PE)':>8} {'ratio':>7}" + (f" {'vs pipe':>8}" if piped else "")
+                     + "".join(f" {100 * r['reduction_vs_' + n]:>9.2f}%" for n, _ in extra))
+    h2 = (f"{'graph':<40} {'PEs':>4} {'LS':>8} " + "".join(f"{lab:>8} " for _, lab in extra)
+          + f"{'Memolution':>10} {'(on PE)':>8} {'ratio':>7}" + "".join(f" {'vs ' + lab:>10}" for _, lab in extra))
     lines += ["", "Table 2. Intermediate results per image allocated to the shared buffer", h2, "-" * len(h2)]
     for r in rows:
         lines.append(f"{r['graph'][:40]:<40} {r['pes']:>4} {r['ls_buffer_results']:>8.1f} "
-                     + (f"{r['ls_pipelined_buffer_results']:>8.1f} " if piped else "")
+                     + "".join(f"{r[n + '_buffer_results']:>8.1f} " for n, _ in extra)
                      + f"{r['memolution_buffer_results']:>10.1f} {r['memolution_pe_results']:>8.1f} "
                      + f"{r['buffer_ratio_vs_ls']:>6.2f}x"
-                     + (f" {r['buffer_ratio_vs_ls_pipelined']:>7.2f}x" if piped else ""))
-    h3 = f"{'graph':<40} {'PEs':>4} {'LS':>6} {'Memolution':>10} {'R_max':>6} {'prologue us':>12} {'groups':>7} {'q':>4}"
-    lines += ["", "Table 3. Number of retiming operations (LS never retimes)", h3, "-" * len(h3)]
+                     + "".join(f" {r['buffer_ratio_vs_' + n]:>9.2f}x" for n, _ in extra))
+    h3 = (f"{'graph':<40} {'PEs':>4} {'LS':>6} {'Memolution':>10} {'per group':>10} {'R_max':>6} "
+          f"{'prologue us':>12} {'groups':>7} {'q':>4} {'util %':>7} {'LS util %':>9}")
+    lines += ["", "Table 3. Number of retiming operations (LS never retimes); PE utilization (Fig. 10)", h3,
+              "-" * len(h3)]
     for r in rows:
         lines.append(f"{r['graph'][:40]:<40} {r['pes']:>4} {r['ls_retimings']:>6d} {r['memolution_retimings']:>10d} "
-                     f"{r['memolution_r_max']:>6d} {r['memolution_prologue_us']:>12.1f} {r['memolution_groups']:>7d} "
-                     f"{r['memolution_group_size']:>4d}")
+                     f"{r['memolution_retimings_per_group']:>10.1f} {r['memolution_r_max']:>6d} "
+                     f"{r['memolution_prologue_us']:>12.1f} {r['memolution_groups']:>7d} "
+                     f"{r['memolution_group_size']:>4d} {100 * r['memolution_utilization']:>7.1f} "
+                     f"{100 * r['ls_utilization']:>9.1f}")
     return "\n".join(lines)
 
 

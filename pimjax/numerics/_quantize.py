@@ -276,5 +276,10 @@ def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.fl
                 return _to_f64(codes)
             return codes.astype(dtype)
         codes = integer_codes(codes, f"decode: codes for {fmt}")
+        if fmt.is_static and not isinstance(codes, jax.core.Tracer) and codes.size:
+            lo, hi = int(jnp.min(codes)), int(jnp.max(codes))
+            if lo < fmt.min_code or hi > fmt.max_code:
+                bad = lo if lo < fmt.min_code else hi
+                raise ValueError(f"decode: codes must be in {fmt.min_code}..{fmt.max_code} for {fmt}, got {bad}")
         v = scale_pow2(codes.astype(_F64), -int(fmt.frac) if isinstance(fmt.frac, (int, np.integer)) else -jnp.asarray(fmt.frac).astype(jnp.int32))
         return v.astype(dtype)

@@ -12,12 +12,12 @@ analytically, and every record is a closed-form function of the shapes and the m
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
 from typing import Any
 
+from pimjax.apps._atomic import write_csv as atomic_csv
 from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
 from pimjax.apps.cost._model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
 from pimjax.hw import MAX_UNITS
@@ -145,10 +145,7 @@ def write_csv(r: dict[str, Any], path: str) -> None:
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    atomic_csv(path, rows, list(rows[0]))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import math
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
+from pimjax.apps._atomic import atomic_open
 from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS
 from pimjax.apps.sweep._grid import fields_key
 
@@ -92,6 +93,19 @@ class ResultsFile:
     def _ours(self, row: Mapping[str, str]) -> bool:
         return self.identity is None or all(row[c] == v for c, v in self.identity.items())
 
+    def has_rows(self) -> bool:
+        """Whether the file holds any row (complete or not) of the sweep being run (of any sweep
+        without ``identity``)."""
+        if not os.path.exists(self.path):
+            return False
+        with open(self.path, newline="") as f:
+            text = f.read()
+        text = text[: text.rfind("\n") + 1]
+        try:
+            return any(self._ours(r) for r in csv.DictReader(io.StringIO(text)))
+        except (KeyError, csv.Error):  # not a results file: prepare() says so
+            return False
+
     def prepare(self) -> set[str]:
         """Repairs the file (see module docstring) and returns the keys of complete configs."""
         d = os.path.dirname(self.path)
@@ -132,15 +146,11 @@ class ResultsFile:
         return complete
 
     def _write_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", newline="") as f:
+        with atomic_open(self.path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
             w.writeheader()
             for r in rows:
                 w.writerow({c: r[c] for c in COLUMNS})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
 
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Appends rows as one block (one write, flushed and fsync-ed)."""

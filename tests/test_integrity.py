@@ -362,3 +362,70 @@ def test_damaged_model_cache_is_named_and_rebuilt(tmp_path, capsys, fault):
     trained_model(spec, cache_dir=str(tmp_path), data=data)
     assert "is damaged" in capsys.readouterr().err and os.path.exists(path + ".damaged")
     load_params(make_model(spec), path)  # the rebuilt cache reads back
+
+
+# -------------------------------------------------------------------------- through the CLI
+
+TRAIN = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--batch-size", "8", "--epochs", "2", "--rows", "8",
+         "--width", "4", "--lr", "0.01", "--no-progress"]
+
+
+def test_cli_train_unwritable_out_is_one_line(tmp_path, capsys):
+    from pimjax import cli
+
+    (tmp_path / "f").write_text("x")
+    assert cli.main([*TRAIN, "--max-steps", "1", "--out", str(tmp_path / "f" / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pimjax train: error: --out directory") and "cannot be created" in err[0]
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    """test_train.py's 8x8 images (the same compiled shapes); x_scale 3e38: every product overflows."""
+    def make(scale):
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 1, (24, 8, 8)).astype(np.float32) * np.float32(scale)
+        y = np.arange(24) % 4
+        path = tmp_path_factory.mktemp("data") / f"small_{scale:g}.npz"
+        np.savez(path, x_train=x[:16], y_train=y[:16], x_test=x[16:], y_test=y[16:])
+        return str(path)
+    return make
+
+
+@pytest.mark.slow
+def test_corrupted_newest_checkpoint_falls_back_end_to_end(small_npz, tmp_path, capsys):
+    """The finding: 64 random bytes in the largest array file of the newest checkpoint; the
+    resume names it, falls back to the previous one and ends with the uninterrupted weights."""
+    from pimjax.apps.train._loop import TrainConfig, prepare, train
+
+    cfg = TrainConfig(model="cnn_d1_k3_c4", input_size=8, batch_size=8, epochs=2, rows=8, width=4, progress=False,
+                      learning_rate=1e-2, dataset=small_npz(1.0), out_dir=str(tmp_path), checkpoint_every=1,
+                      max_steps=3)
+    full = train(cfg)
+    ref = ckpt.newest_intact(str(tmp_path / "checkpoints"))[0]
+    ref_w = open(_largest(ref), "rb").read()
+    _random_bytes(_largest(ref))
+    p = prepare(dataclasses.replace(cfg, resume=True))
+    assert p.step == 2 and "step_00000003" in capsys.readouterr().err
+    again = p.run()
+    assert open(_largest(ckpt.newest_intact(str(tmp_path / "checkpoints"))[0]), "rb").read() == ref_w
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(again["epochs"]) == strip(full["epochs"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hw, policy", [("fp32", "stop"), ("native", "stop"), ("fp32", "warn")])
+def test_nonfinite_inputs_end_to_end(small_npz, tmp_path, capsys, hw, policy):
+    from pimjax import cli
+
+    rc = cli.main([*TRAIN, "--dataset", small_npz(3e38), "--hw", hw, "--on-nonfinite", policy, "--max-steps", "1",
+                   "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    if policy == "stop":
+        assert rc == 3 and "step 1 (epoch 1, batch 0)" in err
+        assert ("first in phase" in err) if hw != "native" else ("non-finite loss" in err)
+        return
+    assert rc == 0 and "warning: non-finite values at step 1" in err
+    text = (tmp_path / "metrics.json").read_text()
+    m = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
+    assert m["epochs"][0]["nan"] > 0 or m["epochs"][0]["nonfinite"]

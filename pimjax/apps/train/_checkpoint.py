@@ -25,7 +25,9 @@ import sys
 import time
 from typing import Any, Callable
 
-from pimjax.apps._atomic import DamagedFileError, read_json, sha256_file, write_json
+import jax
+
+from pimjax.apps._atomic import DamagedFileError, preflight, read_json, sha256_file, write_json
 
 MANIFEST = ".manifest.json"
 DAMAGED = "damaged"
@@ -80,6 +82,10 @@ def save(ckpt_dir: str, step: int, state: Any, meta: dict[str, Any]) -> str:
         os.makedirs(ckpt_dir, exist_ok=True)
         if os.path.exists(path + MANIFEST):  # an earlier save of this step (a resumed run): incomplete from here on
             os.remove(path + MANIFEST)
+        # a directory that became unwritable or full since the run's preflight: one clear error
+        # here, before orbax (whose failure is a long traceback and a wait in its barrier)
+        nbytes = sum(int(getattr(x, "nbytes", 0)) for x in jax.tree.leaves(state))
+        preflight(ckpt_dir, what="checkpoint", min_free=2 * nbytes + (1 << 20))
         _stage("begin")
         with ocp.StandardCheckpointer() as ck:
             ck.save(path, state, force=True)

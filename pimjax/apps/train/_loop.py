@@ -440,7 +440,7 @@ def _run(p: Prepared) -> dict[str, Any]:
         if index is None:
             index = _event_index(step_costs.treedef)
             watch = NonFiniteWatch(cfg.on_nonfinite, record_labels(step_costs.treedef),
-                                   native=cfg.precision == "native")
+                                   native=cfg.precision == "native", checkpoints=bool(ckpt_dir))
         packed = np.asarray(step_costs.packed)
         for f in EVENTS:  # float64 fields holding exact integers (< 2**53): summed as int64
             ep.events[f] += int(packed[index[f]].astype(np.int64).sum())

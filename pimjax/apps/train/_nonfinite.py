@@ -49,10 +49,11 @@ def record_labels(treedef) -> list[tuple[str, str]]:
 class NonFiniteWatch:
     """Checks each step's loss and per-record NaN/Inf counts (module docstring)."""
 
-    def __init__(self, policy: str, labels: Sequence[tuple[str, str]], native: bool = False):
+    def __init__(self, policy: str, labels: Sequence[tuple[str, str]], native: bool = False,
+                 checkpoints: bool = False):
         if policy not in NONFINITE_POLICIES:
             raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, got {policy!r}")
-        self.policy, self.labels, self.native = policy, list(labels), native
+        self.policy, self.labels, self.native, self.checkpoints = policy, list(labels), native, checkpoints
         self.first: str | None = None
 
     def describe(self, step: int, epoch: int, batch: int, loss: float, nan: np.ndarray, inf: np.ndarray) -> str | None:
@@ -82,8 +83,9 @@ class NonFiniteWatch:
             return
         self.first = msg
         if self.policy == "stop":
-            raise NonFiniteError(f"{msg}. Stopped (--on-nonfinite stop; the last checkpoint holds the weights "
-                                 f"before it; --on-nonfinite warn or continue trains on)", step)
+            kept = "; the last checkpoint holds the weights before it" if self.checkpoints else ""
+            raise NonFiniteError(f"{msg}. Stopped (--on-nonfinite stop{kept}; --on-nonfinite warn or continue "
+                                 f"trains on)", step)
         if self.policy == "warn":
             print(f"pimjax train: warning: {msg}; training on (--on-nonfinite warn)", file=sys.stderr)
 

@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     summary = {"csv": res.path, "plot": res.plot, "evaluated": res.evaluated, "skipped": res.skipped,
                "seconds": round(res.seconds, 3), **summarize(res.rows)}
     if args.json:
-        print(json.dumps(summary, default=str))
+        from pimjax.apps._atomic import strict_dumps
+
+        print(strict_dumps(json.loads(json.dumps(summary, default=str))))  # strict: NaN as null
         return 0
     print(f"pimjax sweep {spec.name}: {spec.model.name} on digits {spec.model.input_size}x{spec.model.input_size}, "
           f"{summary['configs']} configs in {os.path.relpath(res.path)} ({res.evaluated} evaluated now, "

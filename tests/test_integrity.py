@@ -429,3 +429,18 @@ def test_nonfinite_inputs_end_to_end(small_npz, tmp_path, capsys, hw, policy):
     text = (tmp_path / "metrics.json").read_text()
     m = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
     assert m["epochs"][0]["nan"] > 0 or m["epochs"][0]["nonfinite"]
+
+
+def test_resumed_metrics_come_from_the_checkpoint(tmp_path):
+    """The metrics rows are saved (checksummed) with each checkpoint: a damaged metrics.json does
+    not matter; a checkpoint without them and a damaged metrics.json is refused by name."""
+    from pimjax.apps.train._loop import _resumed_history
+
+    rows = [{"epoch": 1, "step": 2, "train_loss": None, "nonfinite": ["train_loss"]}, {"epoch": 2, "step": 4}]
+    (tmp_path / "metrics.json").write_text('{"epochs": [{"epo')
+    got = _resumed_history(str(tmp_path), {"history": rows}, 3)
+    assert len(got) == 1 and np.isnan(got[0]["train_loss"]) and "nonfinite" not in got[0]
+    with pytest.raises(ValueError, match=r"metrics file .*metrics.json is damaged .*move it aside"):
+        _resumed_history(str(tmp_path), {}, 3)
+    _atomic.write_json(tmp_path / "metrics.json", {"epochs": rows})
+    assert [r["step"] for r in _resumed_history(str(tmp_path), {}, 4)] == [2, 4]

@@ -124,6 +124,13 @@ class Drills:
                 fh.seek(os.path.getsize(f) // 2)
                 fh.write(rng.bytes(64))
 
+        def array_bytes(out):  # the largest file of the arrays' data (ocdbt d/...), not the metadata
+            files = glob.glob(self.path(out, "checkpoints", "step_00000003", "**", "d", "*"), recursive=True)
+            f = max(files, key=os.path.getsize)
+            with open(f, "r+b") as fh:
+                fh.seek(os.path.getsize(f) // 2)
+                fh.write(rng.bytes(64))
+
         def truncate(out):
             f = self._largest(out, 3)
             with open(f, "r+b") as fh:
@@ -148,6 +155,7 @@ class Drills:
                 fh.write('{"format": 1, "files": {"x')
 
         for name, fault, what in (("ckpt-random-bytes", random_bytes, "step_00000003"),
+                                  ("ckpt-array-data-bytes", array_bytes, "step_00000003/"),
                                   ("ckpt-truncated", truncate, "step_00000003"),
                                   ("ckpt-zeroed-metadata", zeros, "step_00000003/_METADATA"),
                                   ("ckpt-missing-file", missing, "step_00000003"),

@@ -444,3 +444,11 @@ def test_resumed_metrics_come_from_the_checkpoint(tmp_path):
         _resumed_history(str(tmp_path), {}, 3)
     _atomic.write_json(tmp_path / "metrics.json", {"epochs": rows})
     assert [r["step"] for r in _resumed_history(str(tmp_path), {}, 4)] == [2, 4]
+
+
+def test_a_save_after_a_kill_removes_the_kills_temporaries(two_checkpoints, tmp_path):
+    d = _copy(two_checkpoints, tmp_path)
+    os.makedirs(os.path.join(d, "step_00000003.orbax-checkpoint-tmp-17"))
+    open(os.path.join(d, ".step_00000003.manifest.json.abc.tmp"), "w").close()
+    ckpt.save(d, 3, _state(3), _meta(3))
+    assert sorted(os.listdir(d)) == [f"step_0000000{s}{x}" for s in (1, 2, 3) for x in ("", ".json", ".manifest.json")]

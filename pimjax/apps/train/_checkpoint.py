@@ -82,6 +82,13 @@ def save(ckpt_dir: str, step: int, state: Any, meta: dict[str, Any]) -> str:
         os.makedirs(ckpt_dir, exist_ok=True)
         if os.path.exists(path + MANIFEST):  # an earlier save of this step (a resumed run): incomplete from here on
             os.remove(path + MANIFEST)
+        name = os.path.basename(path)
+        for left in os.listdir(ckpt_dir):  # what a killed save of this step left: temporaries, never data
+            full = os.path.join(ckpt_dir, left)
+            if left.startswith(name + ".orbax-checkpoint-tmp") and os.path.isdir(full):
+                shutil.rmtree(full, ignore_errors=True)
+            elif left.startswith("." + name) and left.endswith(".tmp") and os.path.isfile(full):
+                os.remove(full)
         # a directory that became unwritable or full since the run's preflight: one clear error
         # here, before orbax (whose failure is a long traceback and a wait in its barrier)
         nbytes = sum(int(getattr(x, "nbytes", 0)) for x in jax.tree.leaves(state))

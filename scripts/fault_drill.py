@@ -218,7 +218,10 @@ class Drills:
             if rc != 0:
                 self.record(name, "lost", f"resume rc {rc}: {err.strip().splitlines()[-1] if err.strip() else ''}")
                 continue
-            said = "step_00000003" in err and "falling back to step_00000002" in err
+            # a kill before step 3's arrays were complete leaves no step 3 (at most orbax's temporary
+            # directory, which must be named); from then on step 3 is there and must be named
+            said = (("resuming from" in err and "step_00000002" in err) if stage == "begin" else
+                    ("step_00000003" in err and "step_00000002" in err))
             same = self._params(out, 3) == self.base_params
             with open(self.path(out, "metrics.json")) as f:
                 m = json.load(f, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
@@ -227,7 +230,8 @@ class Drills:
             strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
             metrics_same = strip(m["epochs"]) == strip(b["epochs"])
             verdict = "survived" if said and same and metrics_same else "silent" if not said else "lost"
-            self.record(name, verdict, f"resume {'named step 3, fell back to step 2' if said else 'SAID NOTHING'}; "
+            how = "resumed from step 2" + ("" if stage == "begin" else ", step 3 named")
+            self.record(name, verdict, f"resume {how if said else 'SAID NOTHING'}; "
                         f"weights {'same' if same else 'DIFFERENT'}, metrics {'same' if metrics_same else 'DIFFERENT'}")
 
     def metrics_truncated(self) -> None:

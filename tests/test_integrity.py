@@ -452,3 +452,13 @@ def test_a_save_after_a_kill_removes_the_kills_temporaries(two_checkpoints, tmp_
     open(os.path.join(d, ".step_00000003.manifest.json.abc.tmp"), "w").close()
     ckpt.save(d, 3, _state(3), _meta(3))
     assert sorted(os.listdir(d)) == [f"step_0000000{s}{x}" for s in (1, 2, 3) for x in ("", ".json", ".manifest.json")]
+
+
+def test_resume_names_the_temporaries_of_a_killed_save(two_checkpoints, tmp_path):
+    d = _copy(two_checkpoints, tmp_path)
+    os.makedirs(os.path.join(d, "step_00000003.orbax-checkpoint-tmp-17"))
+    said = []
+    path, _ = ckpt.newest_intact(d, log=said.append)
+    assert path.endswith("step_00000002")
+    assert "unfinished saves of step_00000003" in said[0] and "resuming from" in said[1]
+    assert sorted(os.listdir(d)) == [f"step_0000000{s}{x}" for s in (1, 2) for x in ("", ".json", ".manifest.json")]

@@ -148,6 +148,16 @@ def newest_intact(ckpt_dir: str, log: Callable[[str], None] | None = None) -> tu
     stderr) and moved to ``checkpoints/damaged/``; none intact raises :class:`CheckpointError`."""
     log = log or (lambda m: print(f"pimjax train: {m}", file=sys.stderr))
     names = checkpoints(ckpt_dir)
+    if os.path.isdir(ckpt_dir):  # saves killed before their arrays were complete: temporaries only
+        left = sorted(f for f in os.listdir(ckpt_dir) if ".orbax-checkpoint-tmp" in f
+                      or (f.startswith(".step_") and f.endswith(".tmp")))
+        if left:
+            steps = sorted({f.lstrip(".")[:13] for f in left})
+            log(f"unfinished saves of {', '.join(steps)} left temporary files ({', '.join(left)}): removed; "
+                f"those saves are redone from the newest intact checkpoint")
+            for f in left:
+                full = os.path.join(ckpt_dir, f)
+                shutil.rmtree(full, ignore_errors=True) if os.path.isdir(full) else os.remove(full)
     bad: list[str] = []
     for name in reversed(names):
         path = os.path.join(ckpt_dir, name)
@@ -165,6 +175,8 @@ def newest_intact(ckpt_dir: str, log: Callable[[str], None] | None = None) -> tu
                 f"moved to {os.path.join(ckpt_dir, DAMAGED)}; falling back to {name}, the newest intact checkpoint")
             for b in bad:
                 _move_aside(ckpt_dir, b.split(":")[0])
+        else:
+            log(f"resuming from {path} (verified)")
         return path, meta
     if bad:
         raise CheckpointError(f"no intact checkpoint in {ckpt_dir} to resume from ({'; '.join(bad)}): start again "

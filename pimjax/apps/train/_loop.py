@@ -8,12 +8,18 @@ per-phase costs (FF/BP/UP) in the same jitted computation. It writes per-epoch m
 resumed run gives the same bits and the same epoch metrics as an uninterrupted one (data order
 and stochastic-rounding seeds are functions of (seed, step); the epoch's running loss, event
 counts and elapsed time are saved next to each checkpoint, in ``step_NNNNNNNN.json``, with the
-run's :func:`run_config`, which a resume must match).
+run's :func:`run_config`, which a resume must match, and the metrics rows so far). Checkpoints
+are saved and verified as one unit (:mod:`pimjax.apps.train._checkpoint`: a sha256 manifest
+written last; a damaged newest checkpoint is named and the run falls back to the newest intact
+one), every output is written atomically (:mod:`pimjax.apps._atomic`), ``out_dir`` is checked
+before anything compiles, and a NaN or Inf stops the run by default (``on_nonfinite``,
+:mod:`pimjax.apps.train._nonfinite`).
 
 An epoch's metrics: ``train_loss`` (mean over its steps), the test metrics, ``overflow``,
 ``nan``, ``inf``, ``random_bits`` (the numeric events of every emulated matmul, FF/BP/UP, summed
 over its steps, as exact Python ints), with resident weights ``update_overflow``/``update_nan``/
-``update_inf``/``update_random_bits`` (those of its in-memory weight updates), ``seconds`` since
+``update_inf``/``update_random_bits`` (those of its in-memory weight updates), ``nonfinite_losses``
+(its steps whose loss was NaN or Inf, counted on every hardware, native too), ``seconds`` since
 the run's start, and ``partial`` (True when ``max_steps`` stopped it before its end; a resumed
 run replaces that row when it finishes the epoch).
 """

@@ -261,10 +261,13 @@ def encode(x: jax.Array, fmt: FixedFormat | FloatFormat, rounding: Any = "neares
     return codes
 
 
-def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.float32) -> jax.Array:
+def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.float32, *,
+           check_range: bool = True) -> jax.Array:
     """Real values of ``codes``: ``c * 2**-frac`` (fixed) or the float bit pattern's value.
 
-    ``dtype=jnp.float64`` keeps every 32-bit code exact (it is computed under x64).
+    ``dtype=jnp.float64`` keeps every 32-bit code exact (it is computed under x64). Concrete
+    codes outside a static fixed-point format's range are a ValueError (``check_range=False``:
+    the width is only a bound, e.g. exact intermediate sums).
     """
     check_format("fmt", fmt)
     with jax.enable_x64(True):
@@ -276,7 +279,7 @@ def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.fl
                 return _to_f64(codes)
             return codes.astype(dtype)
         codes = integer_codes(codes, f"decode: codes for {fmt}")
-        if fmt.is_static and not isinstance(codes, jax.core.Tracer) and codes.size:
+        if check_range and fmt.is_static and not isinstance(codes, jax.core.Tracer) and codes.size:
             lo, hi = int(jnp.min(codes)), int(jnp.max(codes))
             if lo < fmt.min_code or hi > fmt.max_code:
                 bad = lo if lo < fmt.min_code else hi

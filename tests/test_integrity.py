@@ -462,3 +462,32 @@ def test_resume_names_the_temporaries_of_a_killed_save(two_checkpoints, tmp_path
     assert path.endswith("step_00000002")
     assert "unfinished saves of step_00000003" in said[0] and "resuming from" in said[1]
     assert sorted(os.listdir(d)) == [f"step_0000000{s}{x}" for s in (1, 2) for x in ("", ".json", ".manifest.json")]
+
+
+@pytest.mark.parametrize("fault", ["random bytes", "zeros", "cut mid-file", "cut last line"])
+def test_damaged_results_csv_is_repaired_or_refused_by_name(tmp_path, fault):
+    from pimjax.apps.sweep._results import COLUMNS, ResultsFile, config_rows
+
+    base = {c: 0 for c in COLUMNS if c not in ("metric", "value")} | {"sweep": "s", "model": "m", "model_spec": "k",
+                                                                       "rounding": "nearest_even"}
+    rf = ResultsFile(tmp_path / "r.csv", ("accuracy", "loss"))
+    rf.prepare()
+    for i in range(4):
+        rf.append(config_rows({**base, "act_bits": i}, {"accuracy": 0.5, "loss": 1.0}))
+    p = tmp_path / "r.csv"
+    data = p.read_bytes()
+    lines = data.splitlines(keepends=True)
+    if fault == "cut last line":  # a kill while appending: repaired, the cut config dropped
+        p.write_bytes(data[:-7])
+        assert len(ResultsFile(p, ("accuracy", "loss")).prepare()) == 3
+        return
+    if fault == "random bytes":
+        damaged = b"".join(lines[:3]) + np.random.default_rng(1).bytes(40) + b"\n" + b"".join(lines[3:])
+    elif fault == "zeros":
+        damaged = b"".join(lines[:3]) + b"\0" * len(lines[3]) + b"".join(lines[4:])
+    else:
+        damaged = b"".join(lines[:3]) + lines[3][:20] + b"\n" + b"".join(lines[4:])
+    p.write_bytes(damaged)
+    with pytest.raises(_atomic.DamagedFileError, match=r"results file .*r.csv is damaged"):
+        ResultsFile(p, ("accuracy", "loss")).prepare()
+    assert p.read_bytes() == damaged  # refused: left as it was

@@ -25,7 +25,7 @@ import math
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
-from pimjax.apps._atomic import atomic_open
+from pimjax.apps._atomic import DamagedFileError, atomic_open
 from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS
 from pimjax.apps.sweep._grid import fields_key
 
@@ -114,16 +114,37 @@ class ResultsFile:
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             self._write_all([])
             return set()
-        with open(self.path, newline="") as f:
-            text = f.read()
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8").replace("\r\n", "\n")
+        except UnicodeDecodeError as e:
+            raise DamagedFileError(f"results file {self.path} is damaged (not text: {e}); move it aside or use "
+                                   f"another --out") from None
         cut = bool(text) and not text.endswith("\n")
         if cut:
             text = text[: text.rfind("\n") + 1]
         reader = csv.DictReader(io.StringIO(text))
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{self.path}: not a pimjax sweep results file (columns {reader.fieldnames}, "
+        try:
+            fields = reader.fieldnames
+            rows = list(reader)
+        except csv.Error as e:
+            raise DamagedFileError(f"results file {self.path} is damaged ({e}); move it aside or use another "
+                                   f"--out") from None
+        if tuple(fields or ()) != COLUMNS:
+            raise ValueError(f"{self.path}: not a pimjax sweep results file (columns {fields}, "
                              f"expected {list(COLUMNS)}); use another --out")
-        rows = list(reader)
+        for i, r in enumerate(rows):  # cut or overwritten in the middle (a cut last line is repaired above)
+            bad = None in r or any(v is None or "\0" in v for v in r.values())
+            if not bad:
+                try:
+                    float(r["value"])
+                except ValueError:
+                    bad = True
+            if bad:
+                raise DamagedFileError(f"results file {self.path} is damaged at line {i + 2} (a row of "
+                                       f"{len([v for v in r.values() if v is not None])} fields, not {len(COLUMNS)} "
+                                       f"numbers and names); move it aside or use another --out")
         seen: set[tuple[str, str]] = set()
         by_key: dict[str, dict[str, dict[str, str]]] = {}
         order: list[str] = []

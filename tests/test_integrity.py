@@ -491,3 +491,12 @@ def test_damaged_results_csv_is_repaired_or_refused_by_name(tmp_path, fault):
     with pytest.raises(_atomic.DamagedFileError, match=r"results file .*r.csv is damaged"):
         ResultsFile(p, ("accuracy", "loss")).prepare()
     assert p.read_bytes() == damaged  # refused: left as it was
+
+
+def test_cli_cost_unwritable_csv_is_one_line(tmp_path, capsys):
+    from pimjax import cli
+
+    (tmp_path / "f").write_text("x")
+    assert cli.main(["cost", "--model", "alexnet", "--csv", str(tmp_path / "f" / "c.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--csv directory" in err[0] and "cannot be created" in err[0]

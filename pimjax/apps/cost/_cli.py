@@ -160,6 +160,14 @@ def run(args: argparse.Namespace) -> int:
               src_len=args.src_len, tgt_len=args.tgt_len, modules=args.modules)
     with usage_errors(args):  # the model and the system check their arguments here
         inputs = cost_inputs(**kw)
+    if args.csv:  # before the work: an unwritable path is one line, not a traceback after it
+        from pimjax.apps._atomic import OutputError, preflight
+
+        try:
+            preflight(files=[args.csv], what="--csv", min_free=1 << 20)
+        except OutputError as e:
+            print(f"pimjax cost: error: {e}", file=sys.stderr)
+            return 2
     r = cost_report(**kw, inputs=inputs)
     if args.csv:
         write_csv(r, args.csv)

@@ -387,8 +387,11 @@ def test_exhaustive_16bit_roundtrip(signed):
 def test_decode_32bit_exact_in_float64():
     codes = pad([-(2**31), 2**31 - 1, 2**32 - 1, 12345678, -1], I64)
     for frac in (0, 31, -7, 64):
-        got = np.asarray(decode(codes, fx(32, frac), dtype=jnp.float64))
+        # 2**32 - 1 is outside Fx(32): exact intermediates (a bound width) are decoded unchecked
+        got = np.asarray(decode(codes, fx(32, frac), dtype=jnp.float64, check_range=False))
         assert [Fraction(v) for v in got.tolist()] == [ref.decode(c, frac) for c in codes.tolist()]
+    with pytest.raises(ValueError, match=r"codes must be in -2147483648..2147483647 .*got 4294967295"):
+        decode(codes, fx(32, 0), dtype=jnp.float64)
 
 
 @functools.lru_cache(maxsize=None)

@@ -211,6 +211,7 @@ def test_resume_writes_no_duplicate_and_loses_no_row(tmp_path):
     lines = text.splitlines(keepends=True)
     cut = "".join(lines[:1 + 6 * 4 + 2]) + lines[1 + 6 * 4 + 2][:10]
     (tmp_path / "b.csv").write_text(cut)
+    shutil.copy(tmp_path / "full.csv.fingerprint.json", tmp_path / "b.csv.fingerprint.json")
     resumed = run_sweep(_spec(tmp_path / "b.csv"), **kw)
     assert (resumed.evaluated, resumed.skipped) == (4, 4)
     assert _rows(tmp_path / "b.csv") == ref
@@ -252,6 +253,47 @@ def test_a_shared_results_file_keeps_other_sweeps_and_resumes_only_the_same_trai
     assert len(rows) == 8 * 2 + 3 * 8 * 6
     with pytest.raises(ValueError, match=f"devices must be in 0..{len(jax.devices())} "):
         run_sweep(dataclasses.replace(spec, devices=len(jax.devices()) + 1), **kw)
+
+
+def test_resume_with_other_settings_is_refused_and_writes_nothing(tmp_path):
+    """A changed grid, run batch size, trained model or metric set: refused, naming what changed;
+    the file is left as it was (rows of different settings are never mixed)."""
+    from pimjax.apps.sweep._fingerprint import FingerprintMismatch
+
+    kw = dict(model=MODEL, data=DATA, progress=False, plot=False)
+    path = tmp_path / "r.csv"
+    spec = _spec(path)
+    part = run_sweep(spec, max_chunks=1, **kw)
+    assert part.evaluated == 3
+    before = path.read_text()
+    grid = dataclasses.replace(spec.grid, weight_bits=(3, 4, 6))
+    for changed, what in ((dataclasses.replace(spec, grid=grid), r"grid.weight_bits: \[3, 6\] in the file, \[3, 4, 6\] now"),
+                          (dataclasses.replace(spec, batch_size=6), "run.batch_size: 12 in the file, 6 now")):
+        with pytest.raises(FingerprintMismatch, match=what + ".*--out NEW.csv"):
+            run_sweep(changed, **kw)
+        assert path.read_text() == before
+    with pytest.raises(FingerprintMismatch, match=r"weights: digest .* \(the trained float weights"):
+        run_sweep(spec, **{**kw, "model": make_model(ModelSpec(name="cnn_d2_k3_c4", input_size=8, seed=9))})
+    with pytest.raises(FingerprintMismatch, match=r"metrics: "):
+        run_sweep(spec, events=False, **kw)
+    assert path.read_text() == before
+    # the same settings resume
+    assert run_sweep(spec, **kw).evaluated == 5
+
+
+def test_cli_sweep_refusals_are_one_line(tmp_path, capsys):
+    d = {"name": "cli", "model": {"name": "cnn_d1_k3_c2", "epochs": 1},
+         "grid": {"act_bits": [8], "weight_bits": [2, 8], "noise_kind": ["rescaled"], "noise_level": [0.0, 0.1]},
+         "run": {"chunk": 4, "batch_size": 150}}
+    (tmp_path / "f").write_text("x")
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps(d))
+    assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "f" / "s.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sweep output directory" in err[0] and "cannot be created" in err[0]
+    cfg.write_text("[1, 2]")
+    assert cli.main(["sweep", str(cfg)]) == 2
+    assert "top level must be a table" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name, match", [("cnn_d0_k3_c8", "depth must be in 1..32"),

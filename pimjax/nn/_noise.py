@@ -31,6 +31,7 @@ on other hardware (e.g. the same hardware plus noise) without retraining.
 from __future__ import annotations
 
 import contextlib
+import math
 import contextvars
 from typing import Any, Callable, Iterator
 
@@ -104,7 +105,11 @@ def add_noise(y: jax.Array, kind: Any, level: Any, key: Any, *, over: str = "exa
     y = jnp.asarray(y, jnp.float32)
     if isinstance(kid, int) and kid == 0:
         return y
-    if isinstance(level, (int, float)) and not isinstance(level, bool):
+    if isinstance(level, bool) or isinstance(level, str):
+        raise TypeError(f"level must be a number >= 0 (a noise standard deviation or ratio), got {level!r}")
+    if isinstance(level, (int, float, np.number)) or (isinstance(level, np.ndarray) and level.ndim == 0):
+        if not (math.isfinite(float(level)) and float(level) >= 0):
+            raise ValueError(f"level must be a finite number >= 0 (a noise standard deviation or ratio), got {level!r}")
         level = np.float32(level)
     lvl = jnp.asarray(level, jnp.float32)
     z = gaussian(key, y.shape)

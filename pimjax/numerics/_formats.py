@@ -42,8 +42,9 @@ def rounding_id(rounding: Any) -> Any:
                 f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}"
             )
         return ROUNDING_MODES.index(rounding)
-    if isinstance(rounding, (bool, float)):
-        raise TypeError(f"rounding must be a mode name or an integer id, got {rounding!r}")
+    if rounding is None or isinstance(rounding, (bool, float, bytes)):
+        raise TypeError(f"rounding must be a mode name (one of {ROUNDING_MODES}) or an integer id in "
+                        f"0..{len(ROUNDING_MODES) - 1}, got {rounding!r}")
     if isinstance(rounding, (int, np.integer)):
         if not 0 <= int(rounding) < len(ROUNDING_MODES):
             raise ValueError(

@@ -261,10 +261,13 @@ def encode(x: jax.Array, fmt: FixedFormat | FloatFormat, rounding: Any = "neares
     return codes
 
 
-def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.float32) -> jax.Array:
+def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.float32, *,
+           check_range: bool = True) -> jax.Array:
     """Real values of ``codes``: ``c * 2**-frac`` (fixed) or the float bit pattern's value.
 
-    ``dtype=jnp.float64`` keeps every 32-bit code exact (it is computed under x64).
+    ``dtype=jnp.float64`` keeps every 32-bit code exact (it is computed under x64). Concrete
+    codes outside a static fixed-point format's range are a ValueError (``check_range=False``:
+    the width is only a bound, e.g. exact intermediate sums).
     """
     check_format("fmt", fmt)
     with jax.enable_x64(True):
@@ -276,5 +279,10 @@ def decode(codes: jax.Array, fmt: FixedFormat | FloatFormat, dtype: Any = jnp.fl
                 return _to_f64(codes)
             return codes.astype(dtype)
         codes = integer_codes(codes, f"decode: codes for {fmt}")
+        if check_range and fmt.is_static and not isinstance(codes, jax.core.Tracer) and codes.size:
+            lo, hi = int(jnp.min(codes)), int(jnp.max(codes))
+            if lo < fmt.min_code or hi > fmt.max_code:
+                bad = lo if lo < fmt.min_code else hi
+                raise ValueError(f"decode: codes must be in {fmt.min_code}..{fmt.max_code} for {fmt}, got {bad}")
         v = scale_pow2(codes.astype(_F64), -int(fmt.frac) if isinstance(fmt.frac, (int, np.integer)) else -jnp.asarray(fmt.frac).astype(jnp.int32))
         return v.astype(dtype)

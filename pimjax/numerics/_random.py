@@ -93,8 +93,37 @@ def _lowbias32(x: jax.Array) -> jax.Array:
     return x ^ (x >> 16)
 
 
+def check_key(key: Any, name: str = "key") -> None:
+    """Raises TypeError for a key that is neither a ``jax.random`` key, a uint32[2] raw key nor
+    an integer seed, and ValueError for an integer seed outside [0, 2**32 - 1] (it would alias
+    a seed in range: 2**32 + 5 gives 5's bits)."""
+    if key is None:
+        return
+    if isinstance(key, (bool, np.bool_, str, bytes, float, complex, np.floating)):
+        raise TypeError(f"{name} must be a jax.random key, a uint32[2] raw key or an integer seed in "
+                        f"[0, 2**32 - 1], got {type(key).__name__} {key!r}")
+    if isinstance(key, (int, np.integer)):
+        if not 0 <= int(key) <= 0xFFFFFFFF:
+            raise ValueError(f"{name} as an integer seed must be in [0, 2**32 - 1] (seeds outside alias those "
+                             f"inside), got {int(key)}")
+        return
+    dt = getattr(key, "dtype", None)
+    if dt is None and not isinstance(key, (list, tuple)):
+        raise TypeError(f"{name} must be a jax.random key, a uint32[2] raw key or an integer seed in "
+                        f"[0, 2**32 - 1], got {type(key).__name__}")
+    if dt is not None and not (jnp.issubdtype(dt, jnp.integer) or jnp.issubdtype(dt, jax.dtypes.prng_key)):
+        raise TypeError(f"{name} must be a jax.random key, a uint32[2] raw key or an integer seed in "
+                        f"[0, 2**32 - 1], got an array of dtype {dt}")
+    if (dt is not None and jnp.issubdtype(dt, jnp.integer) and getattr(key, "shape", None) == ()
+            and not isinstance(key, jax.core.Tracer)):
+        v = int(np.asarray(key))
+        if not 0 <= v <= 0xFFFFFFFF:
+            raise ValueError(f"{name} as an integer seed must be in [0, 2**32 - 1], got {v}")
+
+
 def key_words(key: Any, n: int = 2) -> jax.Array:
     """``n`` uint32 words from a ``jax.random`` key (typed or raw) or an integer seed."""
+    check_key(key)
     if isinstance(key, (int, np.integer)):
         base = jnp.uint32(int(key) & 0xFFFFFFFF)
         return _lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9))
@@ -359,6 +388,7 @@ def random_words(
     """The ``cfg.bits``-bit random words that stochastic (or SR LO) rounding consumes."""
     if key is None:
         raise ValueError("stochastic and sr_lo rounding need a key (jax.random key or int seed)")
+    check_key(key)
     if rounding_is_sr_lo:
         return sr_lo_words(cfg, key, shape, offset)
     if cfg.source == "threefry":

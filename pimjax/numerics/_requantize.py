@@ -50,7 +50,7 @@ def requantize(
     check_format("dst", dst)
     if isinstance(src, FloatFormat) or isinstance(dst, FloatFormat):
         with jax.enable_x64(True):
-            vals = decode(codes, src, dtype=_F64)
+            vals = decode(codes, src, dtype=_F64, check_range=False)  # src's width may be only a bound
         return quantize(vals, dst, rounding, key=key, stochastic=stochastic, offset=offset)
     return requantize_exact(codes, src.frac, dst, rounding, key=key, stochastic=stochastic, offset=offset)
 

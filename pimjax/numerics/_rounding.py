@@ -113,7 +113,9 @@ def _round_shift_static(c, d: int, rid: int, rwords, r_bits: int) -> jax.Array:
                 raise ValueError(f"rounding {name!r} needs random words (pass a key)")
             r = rwords.astype(_I64)
             rp = r >> (r_bits - d) if d <= r_bits else r << (d - r_bits)
-            return (c + rp) >> d  # floor((c + R') / 2**d)
+            # floor((c + R') / 2**d) without forming c + R' (it wraps for c near 2**63):
+            # floor(c / 2**d) + carry of (c mod 2**d) + R' (both < 2**d, so no wrap for d <= 62)
+            return (c >> d) + (((c & ((1 << d) - 1)) + rp) >> d)
         q = c >> d
         rem = c & ((1 << d) - 1)
         half = 1 << (d - 1)

@@ -103,11 +103,17 @@ class Mapping:
         """A user's K-ranges (validated) with default or given owners."""
         for name, v in (("n", n), ("rows", rows)):
             check_int(f"Mapping.explicit: {name}", v, 1)
-        ranges = tuple((int(a), int(b)) for a, b in k_ranges)
+        ranges = []
+        for i, kr in enumerate(k_ranges):
+            if len(kr) != 2:
+                raise ValueError(f"Mapping.explicit: k_ranges[{i}] must be a pair (start, stop), got {kr!r}")
+            ranges.append(tuple(check_int(f"Mapping.explicit: k_ranges[{i}][{j}]", v, 0) for j, v in enumerate(kr)))
+        ranges = tuple(ranges)
         n_tiles = -(-n // rows)
         if owners is None:
             owners = tuple(t * len(ranges) // n_tiles for t in range(n_tiles))
-        return cls(k=k, n=n, k_ranges=ranges, tile_cols=rows, owners=tuple(int(o) for o in owners))
+        owners = tuple(check_int(f"Mapping.explicit: owners[{t}]", o, 0) for t, o in enumerate(owners))
+        return cls(k=k, n=n, k_ranges=ranges, tile_cols=rows, owners=owners)
 
     def __str__(self) -> str:
         lines = [f"Mapping: K={self.k} over {self.num_slices} slices, N={self.n} in {self.n_tiles} tiles of {self.tile_cols}"]

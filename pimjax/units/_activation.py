@@ -66,6 +66,8 @@ def lut_entries(name: str, lut: LUTConfig) -> np.ndarray:
 
     Midpoints are evaluated with numpy in float64 and rounded to nearest even.
     """
+    if not isinstance(name, str) or name not in _np_fns():
+        raise ValueError(f"activation name must be one of {sorted(_np_fns())}, got {name!r}")
     step = (lut.x_max - lut.x_min) / lut.size
     mids = lut.x_min + (np.arange(lut.size, dtype=np.float64) + 0.5) * step
     vals = _np_fns()[name](mids)

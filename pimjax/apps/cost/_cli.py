@@ -12,12 +12,12 @@ analytically, and every record is a closed-form function of the shapes and the m
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
 from typing import Any
 
+from pimjax.apps._atomic import write_csv as atomic_csv
 from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
 from pimjax.apps.cost._model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
 from pimjax.hw import MAX_UNITS
@@ -145,10 +145,7 @@ def write_csv(r: dict[str, Any], path: str) -> None:
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    atomic_csv(path, rows, list(rows[0]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,6 +160,14 @@ def run(args: argparse.Namespace) -> int:
               src_len=args.src_len, tgt_len=args.tgt_len, modules=args.modules)
     with usage_errors(args):  # the model and the system check their arguments here
         inputs = cost_inputs(**kw)
+    if args.csv:  # before the work: an unwritable path is one line, not a traceback after it
+        from pimjax.apps._atomic import OutputError, preflight
+
+        try:
+            preflight(files=[args.csv], what="--csv", min_free=1 << 20)
+        except OutputError as e:
+            print(f"pimjax cost: error: {e}", file=sys.stderr)
+            return 2
     r = cost_report(**kw, inputs=inputs)
     if args.csv:
         write_csv(r, args.csv)

@@ -168,6 +168,15 @@ def run(args: argparse.Namespace) -> int:
               cache_speedup=args.cache_speedup, edram_order=args.edram_order)
     with usage_errors(args):  # the configurations and the model check their arguments here
         inputs = schedule_inputs(**kw)
+    outs = [p for p in (args.csv, args.plot, args.plot_tables) if p]
+    if outs:  # before the work: an unwritable path is one line, not a traceback after it
+        from pimjax.apps._atomic import OutputError, preflight
+
+        try:
+            preflight(files=outs, what="output", min_free=1 << 20)
+        except OutputError as e:
+            print(f"pimjax schedule: error: {e}", file=sys.stderr)
+            return 2
     r = schedule_report(**kw, inputs=inputs, pipelined_ls=not args.no_pipelined_ls, keep=args.plot is not None)
     rows = r["rows"]
     if args.csv:

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pimjax.apps._atomic import savefig
 from pimjax.apps.schedule._result import Schedule
 
 
@@ -73,7 +74,7 @@ def plot_schedules(schedules: Sequence[Schedule], path: str, *, window_us: float
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -125,6 +126,6 @@ def plot_tables(rows: Sequence[dict[str, Any]], path: str, *, title: str = "") -
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, dpi=110)
     plt.close(fig)
     return path

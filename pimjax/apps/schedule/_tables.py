@@ -27,10 +27,10 @@ PEs (Table 3).
 
 from __future__ import annotations
 
-import csv
 import os
 from typing import Any, Sequence
 
+from pimjax.apps._atomic import write_csv as atomic_csv
 from pimjax.apps.schedule._config import MemolutionOptions, ScheduleConfig
 from pimjax.apps.schedule._graph import DataFlowGraph
 from pimjax.apps.schedule._list import list_schedule
@@ -175,7 +175,4 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str) -> None:
     keys: list[str] = []
     for r in clean:
         keys += [k for k in r if k not in keys]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(clean)
+    atomic_csv(path, clean, keys)

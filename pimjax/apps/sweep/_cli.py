@@ -58,12 +58,21 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, TypeError) as e:
         print(f"pimjax sweep: {e}", file=sys.stderr)
         return 2
-    res = run_sweep(spec, out=args.out, cache_dir=args.cache, progress=not args.no_progress, plot=not args.no_plot,
-                    max_chunks=args.max_chunks, events=not args.no_events)
+    from pimjax.apps._atomic import DamagedFileError, OutputError
+    from pimjax.apps.sweep._fingerprint import FingerprintMismatch
+
+    try:
+        res = run_sweep(spec, out=args.out, cache_dir=args.cache, progress=not args.no_progress,
+                        plot=not args.no_plot, max_chunks=args.max_chunks, events=not args.no_events)
+    except (FingerprintMismatch, OutputError, DamagedFileError) as e:  # one line, before or instead of any row
+        print(f"pimjax sweep: error: {e}", file=sys.stderr)
+        return 2
     summary = {"csv": res.path, "plot": res.plot, "evaluated": res.evaluated, "skipped": res.skipped,
                "seconds": round(res.seconds, 3), **summarize(res.rows)}
     if args.json:
-        print(json.dumps(summary, default=str))
+        from pimjax.apps._atomic import strict_dumps
+
+        print(strict_dumps(json.loads(json.dumps(summary, default=str))))  # strict: NaN as null
         return 0
     print(f"pimjax sweep {spec.name}: {spec.model.name} on digits {spec.model.input_size}x{spec.model.input_size}, "
           f"{summary['configs']} configs in {os.path.relpath(res.path)} ({res.evaluated} evaluated now, "

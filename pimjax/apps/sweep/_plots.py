@@ -6,6 +6,7 @@ import os
 from collections import defaultdict
 from typing import Any, Mapping, Sequence
 
+from pimjax.apps._atomic import savefig
 from pimjax.apps.sweep._results import CONFIG_COLUMNS
 
 _NUMERIC_AXES = ("act_bits", "act_frac", "weight_bits", "weight_frac", "out_bits", "out_frac", "noise_level",
@@ -62,7 +63,7 @@ def plot_metric(rows: Sequence[Mapping[str, Any]], path: str | None = None, *, x
             d = os.path.dirname(path)
             if d:
                 os.makedirs(d, exist_ok=True)
-            fig.savefig(path, dpi=120)
+            savefig(fig, path, dpi=120)
         plt.close(fig)
     return ax
 
@@ -103,7 +104,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, *, metric: str = "a
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    savefig(fig, path, dpi=120)
     plt.close(fig)
     return axes
 

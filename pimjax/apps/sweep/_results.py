@@ -25,6 +25,7 @@ import math
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
+from pimjax.apps._atomic import DamagedFileError, atomic_open
 from pimjax.apps.sweep._config import STATIC_FIELDS, TRACED_FIELDS
 from pimjax.apps.sweep._grid import fields_key
 
@@ -92,6 +93,19 @@ class ResultsFile:
     def _ours(self, row: Mapping[str, str]) -> bool:
         return self.identity is None or all(row[c] == v for c, v in self.identity.items())
 
+    def has_rows(self) -> bool:
+        """Whether the file holds any row (complete or not) of the sweep being run (of any sweep
+        without ``identity``)."""
+        if not os.path.exists(self.path):
+            return False
+        with open(self.path, newline="") as f:
+            text = f.read()
+        text = text[: text.rfind("\n") + 1]
+        try:
+            return any(self._ours(r) for r in csv.DictReader(io.StringIO(text)))
+        except (KeyError, csv.Error):  # not a results file: prepare() says so
+            return False
+
     def prepare(self) -> set[str]:
         """Repairs the file (see module docstring) and returns the keys of complete configs."""
         d = os.path.dirname(self.path)
@@ -100,16 +114,37 @@ class ResultsFile:
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             self._write_all([])
             return set()
-        with open(self.path, newline="") as f:
-            text = f.read()
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8").replace("\r\n", "\n")
+        except UnicodeDecodeError as e:
+            raise DamagedFileError(f"results file {self.path} is damaged (not text: {e}); move it aside or use "
+                                   f"another --out") from None
         cut = bool(text) and not text.endswith("\n")
         if cut:
             text = text[: text.rfind("\n") + 1]
         reader = csv.DictReader(io.StringIO(text))
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{self.path}: not a pimjax sweep results file (columns {reader.fieldnames}, "
+        try:
+            fields = reader.fieldnames
+            rows = list(reader)
+        except csv.Error as e:
+            raise DamagedFileError(f"results file {self.path} is damaged ({e}); move it aside or use another "
+                                   f"--out") from None
+        if tuple(fields or ()) != COLUMNS:
+            raise ValueError(f"{self.path}: not a pimjax sweep results file (columns {fields}, "
                              f"expected {list(COLUMNS)}); use another --out")
-        rows = list(reader)
+        for i, r in enumerate(rows):  # cut or overwritten in the middle (a cut last line is repaired above)
+            bad = None in r or any(v is None or "\0" in v for v in r.values())
+            if not bad:
+                try:
+                    float(r["value"])
+                except ValueError:
+                    bad = True
+            if bad:
+                raise DamagedFileError(f"results file {self.path} is damaged at line {i + 2} (a row of "
+                                       f"{len([v for v in r.values() if v is not None])} fields, not {len(COLUMNS)} "
+                                       f"numbers and names); move it aside or use another --out")
         seen: set[tuple[str, str]] = set()
         by_key: dict[str, dict[str, dict[str, str]]] = {}
         order: list[str] = []
@@ -132,15 +167,11 @@ class ResultsFile:
         return complete
 
     def _write_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", newline="") as f:
+        with atomic_open(self.path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
             w.writeheader()
             for r in rows:
                 w.writerow({c: r[c] for c in COLUMNS})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
 
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Appends rows as one block (one write, flushed and fsync-ed)."""

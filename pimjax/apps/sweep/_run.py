@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pimjax.apps._atomic import preflight
+from pimjax.apps.sweep import _fingerprint as fingerprint
 from pimjax.apps.sweep._config import NumericPoint, SweepHardware
 from pimjax.apps.sweep._evaluate import METRIC_NAMES, SweepEvaluator
 from pimjax.apps.sweep._grid import SweepGrid, config_fields
@@ -108,6 +110,7 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
     path = out or spec.out or os.path.join("results", f"{spec.name}.csv")
     if cache_dir is None:
         cache_dir = os.path.join(os.path.dirname(os.path.abspath(path)), "models")
+    preflight(cache_dir if model is None else None, files=[path], what="sweep output")  # before any training
     t0 = time.perf_counter()
     data = data if data is not None else models_mod.load_data(spec.model)
     if model is None:
@@ -115,6 +118,7 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
     metrics = METRIC_NAMES if events else METRIC_NAMES[:2]
     identity = {"sweep": spec.name, "model": spec.model.name, "model_spec": spec.model.run_key, "seed": spec.seed}
     results = ResultsFile(path, metrics, identity)
+    fingerprint.check(path, identity, fingerprint.parts(spec, data, model, metrics), results.has_rows())
     done = results.prepare()
     groups = spec.grid.groups()
     total = sum(len(v) for v in groups.values())

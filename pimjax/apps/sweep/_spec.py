@@ -117,6 +117,9 @@ class SweepSpec:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SweepSpec":
         """From a mapping with optional tables ``model``, ``grid`` and ``run`` (unknown keys are errors)."""
+        if not isinstance(d, Mapping):
+            raise TypeError(f"a sweep config must be a table (TOML) or an object (JSON) with keys name, model, grid, "
+                            f"run, out; got a {type(d).__name__} at its top level")
         d = dict(d)
         known = {"name", "model", "grid", "run", "out"}
         unknown = set(d) - known
@@ -159,9 +162,15 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
             d = tomllib.load(f)
     elif path.endswith(".json"):
         with open(path) as f:
-            d = json.load(f)
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"sweep config {path} is not valid JSON: {e}") from None
     else:
         raise ValueError(f"sweep config must be a .toml or .json file, got {path}")
+    if not isinstance(d, Mapping):
+        raise TypeError(f"sweep config {path}: its top level must be a table (TOML) or an object (JSON) with keys "
+                        f"name, model, grid, run, out; got a {type(d).__name__}")
     return SweepSpec.from_dict(d)
 
 

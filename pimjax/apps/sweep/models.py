@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from typing import Any
 
 import jax
@@ -101,10 +102,10 @@ def _key(path) -> str:
 def save_params(model: nnx.Module, path: str) -> None:
     """Writes the model's parameters to an ``.npz`` (flattened ``/``-joined paths)."""
     leaves, _ = jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    np.savez(path, **{_key(p): np.asarray(v) for p, v in leaves})
+    from pimjax.apps._atomic import atomic_open
+
+    with atomic_open(path, "wb") as f:  # a kill leaves the old cache or the new one, never a cut one
+        np.savez(f, **{_key(p): np.asarray(v) for p, v in leaves})
 
 
 def load_params(model: nnx.Module, path: str) -> nnx.Module:
@@ -112,13 +113,25 @@ def load_params(model: nnx.Module, path: str) -> nnx.Module:
     state = nnx.state(model, nnx.Param)
     pure = nnx.to_pure_dict(state)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(pure)
+    import zipfile
+
+    from pimjax.apps._atomic import DamagedFileError
+
     new = []
-    with np.load(path) as z:
-        for p, v in leaves:
-            k = _key(p)
-            if k not in z.files or z[k].shape != np.shape(v):
-                raise ValueError(f"{path}: parameter {k!r} missing or of another shape")
-            new.append(jnp.asarray(z[k]))
+    try:
+        with np.load(path) as z:
+            for p, v in leaves:
+                k = _key(p)
+                if k not in z.files or z[k].shape != np.shape(v):
+                    raise ValueError(f"{path}: parameter {k!r} missing or of another shape")
+                new.append(jnp.asarray(z[k]))
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
+        raise DamagedFileError(f"model cache {path} is damaged (cut short or overwritten: "
+                               f"{type(e).__name__}: {e})") from None
+    except ValueError as e:
+        if "missing or of another shape" in str(e):
+            raise
+        raise DamagedFileError(f"model cache {path} is damaged ({e})") from None
     nnx.replace_by_pure_dict(state, jax.tree_util.tree_unflatten(treedef, new))
     nnx.update(model, state)
     return model
@@ -134,7 +147,13 @@ def trained_model(spec: ModelSpec, *, cache_dir: str | None = None, data: Any = 
     model = make_model(spec, num_classes=data.num_classes, in_channels=data.channels)
     path = os.path.join(cache_dir, _cache_name(spec)) if cache_dir else None
     if path and os.path.exists(path):
-        return load_params(model, path)
+        from pimjax.apps._atomic import DamagedFileError
+
+        try:
+            return load_params(model, path)
+        except DamagedFileError as e:  # repaired: moved aside, the model trained again (same bits)
+            os.replace(path, path + ".damaged")
+            print(f"pimjax sweep: {e}; moved to {path}.damaged, training the model again", file=sys.stderr)
     train_float(model, data.x_train, data.y_train, epochs=spec.epochs, batch_size=spec.batch_size,
                 learning_rate=spec.learning_rate, seed=spec.seed)
     if path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import sys
 
 from pimjax.apps.argtypes import add_usage_errors, usage_errors
 from pimjax.nn import PRECISIONS, WEIGHTS
@@ -12,6 +12,7 @@ from pimjax.nn import PRECISIONS, WEIGHTS
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from pimjax.apps.train._loop import OPTIMIZERS, TrainConfig
+    from pimjax.apps.train._nonfinite import NONFINITE_POLICIES
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model on emulated slices; print accuracy and per-layer costs",
@@ -59,7 +60,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop after this many steps in total (an epoch cut short is marked partial in the metrics)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
-    p.add_argument("--json", action="store_true", help="print the final report as JSON (the only stdout output)")
+    p.add_argument("--on-nonfinite", default=d.on_nonfinite, choices=NONFINITE_POLICIES,
+                   help="when a NaN or Inf first appears (a non-finite loss, or NaN/Inf events of an emulated "
+                   "matmul): stop (default: exit status 3, naming the step, phase and layer; the last checkpoint "
+                   "keeps the weights before it), warn (say so once and train on) or continue")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON (the only stdout output; "
+                   "strict JSON: a non-finite number is null)")
     p.set_defaults(func=run)
     add_usage_errors(p)
 
@@ -70,19 +76,34 @@ def _events_line(what: str, ev: dict, overflow: str = "overflows", random_bits: 
 
 
 def run(args: argparse.Namespace) -> int:
+    from pimjax.apps._atomic import OutputError, flag_nonfinite, strict_dumps
+    from pimjax.apps.train._checkpoint import CheckpointError
     from pimjax.apps.train._loop import TrainConfig, hardware_label, prepare
+    from pimjax.apps.train._nonfinite import NonFiniteError
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    # bad options, data or checkpoint (a missing --dataset file too): a usage error; errors
-    # while training stay tracebacks
+    # bad options, data or checkpoint (a missing --dataset file too): a usage error; an unwritable
+    # --out or no intact checkpoint: one line, status 2; other errors while training stay tracebacks
     with usage_errors(args, (ValueError, TypeError, FileNotFoundError)):
         cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
-        prepared = prepare(cfg)
-    out = prepared.run()
+        try:
+            prepared = prepare(cfg)
+        except (OutputError, CheckpointError) as e:
+            print(f"pimjax train: error: {e}", file=sys.stderr)
+            return 2
+    try:
+        out = prepared.run()
+    except NonFiniteError as e:
+        print(f"pimjax train: error: {e}", file=sys.stderr)
+        return 3
+    except CheckpointError as e:
+        print(f"pimjax train: error: {e}", file=sys.stderr)
+        return 1
     final = out["final"]
     if args.json:
-        print(json.dumps({k: out[k] for k in ("epochs", "final", "steps", "events", "update_events", "load_events")},
-                         indent=1))
+        report = {k: out[k] for k in ("epochs", "final", "steps", "events", "update_events", "load_events")}
+        report["epochs"] = [flag_nonfinite(r) for r in report["epochs"]]
+        print(strict_dumps(report, indent=1))
         return 0
     print()
     print(out["cost_table"])

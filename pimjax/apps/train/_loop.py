@@ -8,24 +8,26 @@ per-phase costs (FF/BP/UP) in the same jitted computation. It writes per-epoch m
 resumed run gives the same bits and the same epoch metrics as an uninterrupted one (data order
 and stochastic-rounding seeds are functions of (seed, step); the epoch's running loss, event
 counts and elapsed time are saved next to each checkpoint, in ``step_NNNNNNNN.json``, with the
-run's :func:`run_config`, which a resume must match).
+run's :func:`run_config`, which a resume must match, and the metrics rows so far). Checkpoints
+are saved and verified as one unit (:mod:`pimjax.apps.train._checkpoint`: a sha256 manifest
+written last; a damaged newest checkpoint is named and the run falls back to the newest intact
+one), every output is written atomically (:mod:`pimjax.apps._atomic`), ``out_dir`` is checked
+before anything compiles, and a NaN or Inf stops the run by default (``on_nonfinite``,
+:mod:`pimjax.apps.train._nonfinite`).
 
 An epoch's metrics: ``train_loss`` (mean over its steps), the test metrics, ``overflow``,
 ``nan``, ``inf``, ``random_bits`` (the numeric events of every emulated matmul, FF/BP/UP, summed
 over its steps, as exact Python ints), with resident weights ``update_overflow``/``update_nan``/
-``update_inf``/``update_random_bits`` (those of its in-memory weight updates), ``seconds`` since
+``update_inf``/``update_random_bits`` (those of its in-memory weight updates), ``nonfinite_losses``
+(its steps whose loss was NaN or Inf, counted on every hardware, native too), ``seconds`` since
 the run's start, and ``partial`` (True when ``max_steps`` stopped it before its end; a resumed
 run replaces that row when it finishes the epoch).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import os
-import re
-import shutil
 import sys
 import time
 from typing import Any
@@ -36,7 +38,10 @@ import numpy as np
 import optax
 from flax import nnx
 
+from pimjax.apps import _atomic
 from pimjax.apps.cost._collect import CostLayout, collect_costs, cost_rows, format_cost_table
+from pimjax.apps.train import _checkpoint as ckpt
+from pimjax.apps.train._nonfinite import NONFINITE_POLICIES, NonFiniteError, NonFiniteWatch, record_labels
 from pimjax.apps.train._tasks import Task, make_task
 from pimjax.hw import MAX_UNITS
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
@@ -46,7 +51,8 @@ from pimjax.system import default_mesh
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 EVENTS = ("overflow", "nan", "inf", "random_bits")
-RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "overwrite", "max_steps", "progress")
+RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "overwrite", "max_steps", "progress",
+                  "on_nonfinite")
 """TrainConfig fields a resumed run may change: where, how long and how visibly it runs, and
 over how many devices (1 and N devices give the same bits). Every other field (the model, data,
 hardware, optimizer, seed, and ``epochs``, which sets the learning-rate schedule) makes the run
@@ -81,8 +87,11 @@ class TrainConfig:
     overwrite: bool = False
     max_steps: int | None = None
     progress: bool = True
+    on_nonfinite: str = "stop"
 
     def __post_init__(self) -> None:
+        if self.on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"TrainConfig.on_nonfinite must be one of {NONFINITE_POLICIES}, got {self.on_nonfinite!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.weights not in WEIGHTS:
@@ -219,11 +228,9 @@ def make_steps(task: Task):
     return train_step, eval_step
 
 
-_CKPT = re.compile(r"^step_\d{8}$")
-
-
-def _ckpt_name(step: int) -> str:
-    return f"step_{step:08d}"
+_ckpt_name = ckpt.ckpt_name
+_checkpoints = ckpt.checkpoints
+_latest = ckpt.latest
 
 
 @dataclasses.dataclass
@@ -237,6 +244,7 @@ class _EpochState:
     events: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(EVENTS, 0))
     update_base: dict[str, int] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    nonfinite_losses: int = 0
 
 
 def _ckpt_state(model, optimizer, step: int) -> dict[str, Any]:
@@ -244,58 +252,32 @@ def _ckpt_state(model, optimizer, step: int) -> dict[str, Any]:
                            "opt": nnx.to_pure_dict(nnx.state(optimizer)), "step": np.asarray(step)})
 
 
-def _save(ckpt_dir: str, step: int, model, optimizer, cfg: TrainConfig, epoch: _EpochState) -> None:
-    import orbax.checkpoint as ocp
-
-    path = os.path.abspath(os.path.join(ckpt_dir, _ckpt_name(step)))
-    with ocp.StandardCheckpointer() as ck:
-        ck.save(path, _ckpt_state(model, optimizer, step), force=True)
-    tmp = path + ".json.tmp"
-    with open(tmp, "w") as f:
-        json.dump({"config": run_config(cfg), "epoch_state": dataclasses.asdict(epoch)}, f, indent=1)
-    os.replace(tmp, path + ".json")
-
-
-def _checkpoints(ckpt_dir: str) -> list[str]:
-    """The finished checkpoints in ``ckpt_dir`` (``step_NNNNNNNN``; never an orbax temporary
-    directory), oldest first."""
-    if not os.path.isdir(ckpt_dir):
-        return []
-    return sorted(d for d in os.listdir(ckpt_dir) if _CKPT.match(d) and os.path.isdir(os.path.join(ckpt_dir, d)))
-
-
-def _latest(ckpt_dir: str) -> str | None:
-    """The newest finished checkpoint, or None."""
-    steps = _checkpoints(ckpt_dir)
-    return os.path.join(ckpt_dir, steps[-1]) if steps else None
+def _save(ckpt_dir: str, step: int, model, optimizer, cfg: TrainConfig, epoch: _EpochState,
+          history: list[dict[str, Any]] | None = None) -> None:
+    """Checkpoint ``step`` with its metadata (config, epoch state, the metrics rows so far) as one
+    unit (:func:`pimjax.apps.train._checkpoint.save`)."""
+    meta = {"config": run_config(cfg), "epoch_state": dataclasses.asdict(epoch),
+            "history": [_atomic.flag_nonfinite(r) for r in (history or [])]}
+    ckpt.save(ckpt_dir, step, _ckpt_state(model, optimizer, step), meta)
 
 
 def _fresh_start(ckpt_dir: str, overwrite: bool) -> None:
     """A run from step 0 into ``ckpt_dir``: refuses to mix its checkpoints with an earlier run's
     (a later resume would continue whichever step is newest) unless ``overwrite``, which deletes
-    them (and their ``.json``) first."""
+    them (and their ``.json`` and manifest) first."""
     old = _checkpoints(ckpt_dir)
     if old and not overwrite:
         raise ValueError(f"TrainConfig.out_dir holds checkpoints of an earlier run ({ckpt_dir}: {old[0]} .. "
                          f"{old[-1]}): pass resume=True (--resume) to continue it, overwrite=True (--overwrite) "
                          f"to replace it, or another out_dir")
-    for d in old:
-        shutil.rmtree(os.path.join(ckpt_dir, d))
-        if os.path.exists(os.path.join(ckpt_dir, d + ".json")):
-            os.remove(os.path.join(ckpt_dir, d + ".json"))
+    ckpt.remove_all(ckpt_dir)
     if old:
         print(f"pimjax train: removed {len(old)} checkpoints of an earlier run from {ckpt_dir}", file=sys.stderr)
 
 
-def _check_config(path: str, cfg: TrainConfig) -> _EpochState:
-    """The checkpoint's epoch state, after checking that its run's config is ``cfg``'s."""
-    if not os.path.exists(path + ".json"):
-        print(f"pimjax train: {path} has no {os.path.basename(path)}.json (an older pimjax): its config is not "
-              f"checked and the resumed epoch's loss, events and seconds cover only the resumed steps",
-              file=sys.stderr)
-        return _EpochState()
-    with open(path + ".json") as f:
-        saved = json.load(f)
+def _check_config(path: str, saved: dict[str, Any], cfg: TrainConfig) -> _EpochState:
+    """The checkpoint's epoch state (from its metadata ``saved``), after checking that its run's
+    config is ``cfg``'s."""
     now = run_config(cfg)
     # a field the checkpoint's pimjax did not have yet (e.g. modules) had its default's effect
     then = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in now} | saved["config"]
@@ -304,7 +286,10 @@ def _check_config(path: str, cfg: TrainConfig) -> _EpochState:
     if diff:
         raise ValueError(f"cannot resume from {path}: it was saved by a different run ({'; '.join(diff)}); "
                          f"resume with the checkpoint's values or use another out_dir")
-    state = _EpochState(**saved["epoch_state"])
+    es = dict(saved["epoch_state"])
+    if es.get("loss_sum") is None:  # a non-finite running loss, stored as null in strict JSON
+        es["loss_sum"] = float("nan")
+    state = _EpochState(**es)
     for f in EVENTS:  # counts an older pimjax did not record start at 0
         state.events.setdefault(f, 0)
     return state
@@ -334,7 +319,11 @@ def _restore(path: str, model, optimizer) -> int:
     path = os.path.abspath(path)
     with ocp.StandardCheckpointer() as ck:
         _check_tree(path, ck.metadata(path).item_metadata, target)
-        state = ck.restore(path, target)
+        try:
+            state = ck.restore(path, target)
+        except Exception as e:  # verified by checksum, yet orbax cannot read it (another orbax?)
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ckpt.CheckpointError(f"cannot restore {path}: {msg}") from None
     with jax.enable_x64(True):  # on the device with their saved dtypes: int64 event totals stay int64 under jit
         state = jax.tree.map(jnp.asarray, state)
     ms, os_ = nnx.state(model), nnx.state(optimizer)
@@ -378,6 +367,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     ``cfg.resume``, the latest checkpoint in ``cfg.out_dir`` (none there: a notice on stderr and
     a fresh start). Bad input (data, model name, a checkpoint of another run) raises ValueError,
     TypeError or FileNotFoundError here, before any training."""
+    if cfg.out_dir:  # before anything loads or compiles: an unwritable --out fails here, in seconds
+        _atomic.preflight(cfg.out_dir, os.path.join(cfg.out_dir, "checkpoints"), what="--out")
     mesh = default_mesh(devices=cfg.devices) if cfg.devices > 1 else None
     hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width,
                            weights=cfg.weights, weight_format=FixedFormat(bits=cfg.weight_bits, frac=cfg.weight_frac),
@@ -395,18 +386,41 @@ def prepare(cfg: TrainConfig) -> Prepared:
         _fresh_start(os.path.join(cfg.out_dir, "checkpoints"), cfg.overwrite)
     if cfg.resume:
         ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
-        latest = _latest(ckpt_dir)
-        if latest is None:
+        found = ckpt.newest_intact(ckpt_dir)  # damaged newer ones: reported, moved aside
+        if found is None:
             print(f"pimjax train: no checkpoint in {ckpt_dir}: starting from step 0", file=sys.stderr)
         else:
-            epoch_state = _check_config(latest, cfg)
+            latest, meta = found
+            epoch_state = _check_config(latest, meta, cfg)
             step = _restore(latest, model, optimizer)
-            metrics = os.path.join(cfg.out_dir, "metrics.json")
-            if os.path.exists(metrics):
-                with open(metrics) as f:
-                    history = [r for r in json.load(f).get("epochs", []) if r["step"] <= step]
+            history = _resumed_history(cfg.out_dir, meta, step)
     return Prepared(cfg, task, model, optimizer, steps_per_epoch, total_steps, step, epoch_state, history,
                     load_events)
+
+
+def _resumed_history(out_dir: str, meta: dict[str, Any], step: int) -> list[dict[str, Any]]:
+    """The metrics rows up to ``step``: the checkpoint's own (checksummed) copy, else (a
+    checkpoint without one) ``metrics.json``; a damaged ``metrics.json`` is refused by name."""
+    if "history" in meta:
+        rows = meta["history"]
+    else:
+        path = os.path.join(out_dir, "metrics.json")
+        if not os.path.exists(path):
+            return []
+        try:
+            rows = _atomic.read_json(path, "metrics file").get("epochs", [])
+        except _atomic.DamagedFileError as e:
+            raise ValueError(f"{e}; its rows are not in the checkpoint either: move it aside to resume "
+                             f"without the earlier epochs' rows") from None
+    out = []
+    for r in rows:
+        if r["step"] > step:
+            continue
+        r = dict(r)
+        for k in r.pop("nonfinite", []):  # stored as null in strict JSON
+            r[k] = float("nan")
+        out.append(r)
+    return out
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -423,6 +437,7 @@ def _run(p: Prepared) -> dict[str, Any]:
     bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {hardware_label(cfg)}]")
     step_costs = index = None
     t0 = time.perf_counter() - ep.seconds
+    watch = None
     while step < p.total_steps:
         epoch, i = divmod(step, spe)
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=epoch, index=i)
@@ -430,11 +445,19 @@ def _run(p: Prepared) -> dict[str, Any]:
         loss, _, step_costs = train_step(model, optimizer, batch, seed)
         if index is None:
             index = _event_index(step_costs.treedef)
+            watch = NonFiniteWatch(cfg.on_nonfinite, record_labels(step_costs.treedef),
+                                   native=cfg.precision == "native", checkpoints=bool(ckpt_dir))
         packed = np.asarray(step_costs.packed)
         for f in EVENTS:  # float64 fields holding exact integers (< 2**53): summed as int64
             ep.events[f] += int(packed[index[f]].astype(np.int64).sum())
         ep.loss_sum += float(loss)
         ep.loss_count += 1
+        ep.nonfinite_losses += 0 if np.isfinite(float(loss)) else 1
+        try:
+            watch.check(step + 1, epoch, i, float(loss), packed[index["nan"]], packed[index["inf"]])
+        except NonFiniteError:
+            bar.close()
+            raise
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss):.4f}")
@@ -444,7 +467,7 @@ def _run(p: Prepared) -> dict[str, Any]:
             upd = update_events(optimizer)
             rec = {"epoch": epoch + 1, "step": step, "partial": step % spe != 0,
                    "train_loss": ep.loss_sum / ep.loss_count, **{f"test_{k}": v for k, v in test.items()},
-                   **ep.events, **{f"update_{f}": upd[f] - ep.update_base.get(f, 0) for f in EVENTS if f in upd},
+                   **ep.events, "nonfinite_losses": ep.nonfinite_losses, **{f"update_{f}": upd[f] - ep.update_base.get(f, 0) for f in EVENTS if f in upd},
                    "seconds": time.perf_counter() - t0}
             history = [r for r in history if r["epoch"] != rec["epoch"]] + [rec]
             bar.write(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
@@ -453,7 +476,7 @@ def _run(p: Prepared) -> dict[str, Any]:
                 ep = _EpochState(update_base=upd)
         if ckpt_dir and (end or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
             ep.seconds = time.perf_counter() - t0
-            _save(ckpt_dir, step, model, optimizer, cfg, ep)
+            _save(ckpt_dir, step, model, optimizer, cfg, ep, history)
         if end and cfg.out_dir:
             _write_metrics(cfg, history)
     bar.close()
@@ -491,20 +514,14 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
 
 
 def _write_metrics(cfg: TrainConfig, history: list[dict[str, Any]]) -> None:
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    with open(os.path.join(cfg.out_dir, "metrics.json"), "w") as f:
-        json.dump({"config": dataclasses.asdict(cfg), "epochs": history}, f, indent=1)
-    keys = list(dict.fromkeys(k for r in history for k in r))
-    with open(os.path.join(cfg.out_dir, "metrics.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
+    """``metrics.json`` (strict JSON: a non-finite number is null, its field named in the row's
+    ``nonfinite``) and ``metrics.csv``, each written atomically."""
+    _atomic.write_json(os.path.join(cfg.out_dir, "metrics.json"),
+                       {"config": dataclasses.asdict(cfg), "epochs": [_atomic.flag_nonfinite(r) for r in history]},
+                       indent=1)
+    _atomic.write_csv(os.path.join(cfg.out_dir, "metrics.csv"), history)
 
 
 def _write_costs(cfg: TrainConfig, costs) -> None:
     rows = cost_rows(costs)
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    with open(os.path.join(cfg.out_dir, "costs.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    _atomic.write_csv(os.path.join(cfg.out_dir, "costs.csv"), rows, list(rows[0]))

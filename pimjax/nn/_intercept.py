@@ -179,15 +179,17 @@ class EmulatedOp(nnx.Module):
         self.sow(nnx.Intermediate, "cost", op_costs(gemm, self.hw, ev), init_fn=dict, reduce_fn=add_costs)
 
 
-def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: jax.Array, probe: Any, where: str):
+def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: Any, probe: Any, where: str,
+           check_only: bool = False) -> Any:
     lhs, rhs = jnp.asarray(args["lhs"]), jnp.asarray(args["rhs"])
     out_dtype = args.get("preferred_element_type") or jnp.result_type(lhs, rhs)
     with _suspended():
         try:
             if op == "dot_general":
                 return lower_dot_general(lhs, rhs, args["dimension_numbers"], hw, seed=seed, probe=probe,
-                                         out_dtype=out_dtype, where=where)
-            return lower_conv(lhs, rhs, args, hw, seed=seed, probe=probe, out_dtype=out_dtype, where=where)
+                                         out_dtype=out_dtype, where=where, check_only=check_only)
+            return lower_conv(lhs, rhs, args, hw, seed=seed, probe=probe, out_dtype=out_dtype, where=where,
+                              check_only=check_only)
         except (ValueError, TypeError, NotImplementedError) as e:
             msg = str(e)
             if not msg.startswith(where):
@@ -306,7 +308,10 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
                   salt=_salt(path, op, index))
     scope.sites.append(site)
     scope.renew()  # the next inner jit (another site) must not reuse this one's trace
-    if route != "emulated" or scope.mode == "plan":
+    if route != "emulated":
+        return orig(*args, **kwargs)
+    if scope.mode == "plan":  # validate (dimension numbers, layouts, hardware) so bad ops raise with their path
+        _lower(op, a, hw, None, None, f"{path or '<root>'}/{op}#{index}", check_only=True)
         return orig(*args, **kwargs)
     if scope.mode == "stateless":
         s = fold_key(fold_key(jnp.uint32(emu.seed), 0), site.salt)
@@ -387,6 +392,10 @@ def _emulated_class(cls: type) -> type:
             with emu.scope("run") as sc:
                 out = orig_call(self, *args, **kwargs)
             for op, gemm in sc.deferred:
+                if not op.calls._can_update:  # the functional pattern with the model merged outside jax.grad
+                    raise ValueError(f"{op.path or '<root>'}: pimjax.emulate cannot update this op's state from the "
+                                     f"current trace (the model's variables belong to an outer trace): nnx.merge the "
+                                     f"model inside the differentiated function, or use nnx.jit / nnx.grad")
                 op.finish(None, gemm)
             return out
 

@@ -483,11 +483,11 @@ def emulation(hw: Any = None, *, rules: Sequence[EmulationRule] | None = None, s
     """Context-manager form of :func:`emulate` for plain code: inside the block every contraction
     runs on the hardware its rule chooses, statelessly (no cost records, fixed SR seed per site).
 
-    >>> import jax.numpy as jnp
+    >>> import jax, jax.numpy as jnp
     >>> with emulation("fixed16") as em:
-    ...     y = jnp.ones((2, 8)) @ jnp.ones((8, 3))
-    >>> em.report.emulated[0].shapes
-    ((2, 8), (8, 3))
+    ...     y = jax.jit(lambda a, b: a @ b)(jnp.ones((2, 8)), jnp.full((8, 3), 0.5))
+    >>> em.report.emulated[0].shapes, y[0].tolist()
+    (((2, 8), (8, 3)), [4.0, 4.0, 4.0])
     """
     hw, rules = _default_rules(hw, rules)
     emu = Emulation(hw, rules, check_int("seed", seed, 0, 2**32 - 1))

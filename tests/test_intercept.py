@@ -337,3 +337,71 @@ def test_stock_attention_trains_with_costs():
     assert {"query/pim_dot0", "pim_dot0", "pim_dot1", "out/pim_dot0"} <= set(costs)
     assert float(costs["pim_dot0"]["bp"].random_bits) > 0  # BP events of the scores via the probe
     assert int(em.pim_dot0.calls[...]) == 1
+
+
+class _Block(nnx.Module):
+    def __init__(self, rngs):
+        self.lin = nnx.Linear(4, 4, use_bias=False, rngs=rngs)
+
+    def __call__(self, x):
+        return jnp.tanh(self.lin(x))
+
+
+class _Stack(nnx.Module):
+    """Three layers made by nnx.vmap and run by nnx.scan: one call site for all of them."""
+
+    def __init__(self, rngs):
+        @nnx.split_rngs(splits=3)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def make(rngs):
+            return _Block(rngs)
+
+        self.blocks = make(rngs)
+
+    def __call__(self, x):
+        @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+        def body(x, block):
+            return block(x)
+
+        return body(x, self.blocks)
+
+
+@pytest.mark.slow
+def test_scan_over_layers_each_layer_its_own_sr_stream():
+    """A scanned stack has one call site; its op state is stacked and layer ``l`` folds ``l``
+    into its seed: equal, bit for bit, to three EmuLinear layers with layer ids 0, 1, 2."""
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    em = emulate(_Stack(nnx.Rngs(0)), HW, inputs=(x,))
+    site, = emulation_report(em).emulated
+    assert site.path == "blocks/lin" and em.blocks.lin.pim_dot0.stack == 3
+    kernels = em.blocks.lin.kernel[...]
+    refs = [EmuLinear(4, 4, hw=HW, layer_id=l, rngs=nnx.Rngs(0), use_bias=False) for l in range(3)]
+    for l, r in enumerate(refs):
+        r.kernel[...] = kernels[l]
+    base = fold_key(_seed(), site.salt)
+
+    @nnx.jit
+    def ref_step(refs, x):
+        def loss(refs, x):
+            for r in refs:
+                x = jnp.tanh(r(x, seed=base))
+            return jnp.sum(x * jnp.arange(x.size).reshape(x.shape))
+        return nnx.value_and_grad(loss, argnums=(DIFF, 1))(refs, x)
+
+    @nnx.jit
+    def em_step(m, x):
+        def loss(m, x):
+            y = m(x)
+            return jnp.sum(y * jnp.arange(y.size).reshape(y.shape))
+        l, (g, gx) = nnx.value_and_grad(loss, argnums=(DIFF, 1))(m, x)
+        return l, (g, gx), collect_costs(nnx.pop(m, nnx.Intermediate), pimjax.nn.sum_probe_stacks(nnx.state(g, CostProbe)))
+
+    l1, (g1, gx1), costs = em_step(em, x)
+    l2, (g2, gx2) = ref_step(nnx.List(refs), x)
+    np.testing.assert_array_equal(l1, l2)
+    np.testing.assert_array_equal(gx1, gx2)
+    for l in range(3):
+        np.testing.assert_array_equal(g1["blocks"]["lin"]["kernel"][...][l], g2[l]["kernel"][...])
+        np.testing.assert_array_equal(g1["blocks"]["lin"]["pim_dot0"]["probe"][...][l], g2[l]["probe"][...])
+    assert list(costs) == ["blocks/lin/pim_dot0"] and float(costs["blocks/lin/pim_dot0"]["ff"].macs) == 3 * 2 * 4 * 4
+    np.testing.assert_array_equal(em.blocks.lin.pim_dot0.calls[...], [1, 1, 1])

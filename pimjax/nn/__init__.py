@@ -43,9 +43,9 @@ from pimjax.nn._layers import CostProbe, EmuConv, EmuLinear
 
 __all__ += ["CostProbe", "EmuBatchedMatmul", "EmuConv", "EmuLinear", "EmulatedDotGeneral", "SRCalls",
             "emulated_bmm", "emulated_dot_general"]
-from pimjax.nn._intercept import (EmulatedOp, EmulationReport, OpSite, emulate, emulation, emulation_report,
-                                  no_emulation)
+from pimjax.nn._intercept import (EmulatedOp, EmulationReport, OpSite, StackIndex, emulate, emulation,
+                                  emulation_report, no_emulation, sum_probe_stacks)
 from pimjax.nn._rules import OP_KINDS, EmulationRule
 
-__all__ += ["EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "emulate", "emulation",
-            "emulation_report", "no_emulation"]
+__all__ += ["EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "StackIndex", "emulate",
+            "emulation", "emulation_report", "no_emulation", "sum_probe_stacks"]

@@ -103,6 +103,7 @@ class OpSite:
     hw: TrainingHardware | None
     shapes: tuple[tuple[int, ...], ...]
     salt: int
+    params: tuple[tuple[int, ...], ...] = ()  # the module's parameter shapes at the call (stacks: one layer's)
 
     @property
     def name(self) -> str:
@@ -149,20 +150,36 @@ def _salt(path: str, op: str, index: int) -> int:
     return zlib.crc32(f"{path}|{op}|{index}".encode()) & 0x7FFFFFFF
 
 
+class StackIndex(nnx.Variable):
+    """The layer index of a stacked :class:`EmulatedOp` (``nnx.scan`` over ``nnx.vmap``-made layers)."""
+
+
 class EmulatedOp(nnx.Module):
     """The state of one emulated call site: a :class:`CostProbe`, an :class:`SRCalls` counter and
-    its sown costs; calling it lowers the op (:mod:`pimjax.nn._lowering`)."""
+    its sown costs; calling it lowers the op (:mod:`pimjax.nn._lowering`).
 
-    def __init__(self, hw: TrainingHardware, *, op: str, path: str, index: int, seed: int = 0):
+    ``stack = L > 0``: the site's module is a stack of ``L`` layers (made by ``nnx.vmap``, run
+    by ``nnx.scan``): the state has a leading axis ``L`` and layer ``l`` folds ``l`` into its seed
+    (``fold(fold(fold(seed, c), salt), l)``), so the layers draw their own words."""
+
+    def __init__(self, hw: TrainingHardware, *, op: str, path: str, index: int, seed: int = 0, stack: int = 0):
         self.hw, self.op, self.path, self.index = hw, op, path, index
         self.seed = check_int("seed", seed, 0, 2**32 - 1)
+        self.stack = check_int("stack", stack, 0)
         self.salt = _salt(path, op, index)
-        self.probe = CostProbe(zero_probe())
-        self.calls = SRCalls(jnp.zeros((), jnp.uint32))
+        lead = (stack,) if stack else ()
+        self.probe = CostProbe(jnp.zeros(lead + zero_probe().shape, jnp.float32))
+        self.calls = SRCalls(jnp.zeros(lead, jnp.uint32))
+        self.layer = StackIndex(jnp.arange(stack, dtype=jnp.uint32)) if stack else None
 
     def __call__(self, args: dict[str, Any]) -> jax.Array:
         i = self.calls[...]
+        if i.ndim:
+            raise ValueError(f"{self.path}: this op's module is a stack of {self.stack} layers; run it one layer at a "
+                             f"time (nnx.scan over the stack), not as a whole")
         s = fold_key(fold_key(jnp.uint32(self.seed), i), self.salt)
+        if self.layer is not None:
+            s = fold_key(s, self.layer[...])
         y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], f"{self.path or '<root>'}/{self.op}#{self.index}")
         if self.calls._can_update:  # the model's own trace level (or an NNX transform of it)
             self.finish(ev, gemm)
@@ -304,8 +321,10 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
     hw = None if rule is None else emu.rule_hw(rule)
     floating = all(jnp.issubdtype(jnp.result_type(a[n]), jnp.floating) for n in ("lhs", "rhs"))
     route = "integer" if not floating else "unmatched" if rule is None else "float" if hw is None else "emulated"
+    params = tuple(tuple(v.shape) for v in jax.tree.leaves(nnx.state(owner, nnx.Param))) if (
+        owner is not None and scope.mode == "plan") else ()
     site = OpSite(path=path, op=op, index=index, route=route, rule=rule, hw=hw, shapes=shapes,
-                  salt=_salt(path, op, index))
+                  salt=_salt(path, op, index), params=params)
     scope.sites.append(site)
     scope.renew()  # the next inner jit (another site) must not reuse this one's trace
     if route != "emulated":
@@ -369,8 +388,22 @@ class Emulation:
         report = self.finish(holder[0])
         modules = {"/".join(str(p) for p in path): m for path, m in nnx.iter_modules(model)}
         for s in report.emulated:
-            setattr(modules[s.path], s.name, EmulatedOp(s.hw, op=s.op, path=s.path, index=s.index, seed=self.seed))
+            owner = modules[s.path]
+            setattr(owner, s.name, EmulatedOp(s.hw, op=s.op, path=s.path, index=s.index, seed=self.seed,
+                                              stack=_stack(owner, s.params)))
             self.planned_sites[(s.path, s.op, s.index)] = s
+
+
+def _stack(module: nnx.Module, at_call: tuple[tuple[int, ...], ...]) -> int:
+    """``L`` when ``module``'s parameters are those seen at the call with a leading axis ``L`` (a
+    stack of layers run one at a time by ``nnx.scan``), else 0."""
+    full = [tuple(v.shape) for v in jax.tree.leaves(nnx.state(module, nnx.Param))]
+    if not full or len(full) != len(at_call) or all(f == c for f, c in zip(full, at_call)):
+        return 0
+    leads = {f[0] for f, c in zip(full, at_call) if len(f) == len(c) + 1 and f[1:] == c}
+    if len(leads) == 1 and all(len(f) == len(c) + 1 for f, c in zip(full, at_call)):
+        return leads.pop()
+    return 0
 
 
 _CLASSES: dict[type, type] = {}
@@ -496,6 +529,14 @@ def emulation(hw: Any = None, *, rules: Sequence[EmulationRule] | None = None, s
     emu.finish(sc.sites)
 
 
+def sum_probe_stacks(probe_grads: Any) -> Any:
+    """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed, so
+    :func:`pimjax.apps.costs.collect_costs` gets one probe per op (encoded event sums stay exact:
+    :data:`~pimjax.nn.MAX_PROBE_USES`)."""
+    n = len(zero_probe().shape)
+    return jax.tree.map(lambda g: g.reshape(-1, *g.shape[-n:]).sum(0) if g.ndim > n else g, probe_grads)
+
+
 def emulation_report(model_or_fn: Any) -> EmulationReport:
     """The :class:`EmulationReport` of a model or function returned by :func:`emulate` (after it
     was planned or first called)."""
@@ -507,5 +548,5 @@ def emulation_report(model_or_fn: Any) -> EmulationReport:
     return emu.report
 
 
-__all__ = ["EmulatedOp", "Emulation", "EmulationReport", "OP_KINDS", "OpSite", "emulate", "emulation",
-           "emulation_report", "no_emulation"]
+__all__ = ["EmulatedOp", "Emulation", "EmulationReport", "OP_KINDS", "OpSite", "StackIndex", "emulate", "emulation",
+           "emulation_report", "no_emulation", "sum_probe_stacks"]

@@ -412,7 +412,8 @@ def test_scan_over_layers_each_layer_its_own_sr_stream():
             y = m(x)
             return jnp.sum(y * jnp.arange(y.size).reshape(y.shape))
         l, (g, gx) = nnx.value_and_grad(loss, argnums=(DIFF, 1))(m, x)
-        return l, (g, gx), collect_costs(nnx.pop(m, nnx.Intermediate), pimjax.nn.sum_probe_stacks(nnx.state(g, CostProbe)))
+        probes = pimjax.nn.sum_probe_stacks(nnx.state(g, CostProbe))
+        return l, (g, gx), collect_costs(nnx.pop(m, nnx.Intermediate), probes)
 
     l1, (g1, gx1), costs = em_step(em, x)
     l2, (g2, gx2) = ref_step(nnx.List(refs), x)

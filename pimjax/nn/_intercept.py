@@ -180,7 +180,8 @@ class EmulatedOp(nnx.Module):
         s = fold_key(fold_key(jnp.uint32(self.seed), i), self.salt)
         if self.layer is not None:
             s = fold_key(s, self.layer[...])
-        y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], f"{self.path or '<root>'}/{self.op}#{self.index}")
+        where = f"{self.path or '<root>'}/{self.op}#{self.index}"
+        y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], where)
         if self.calls._can_update:  # the model's own trace level (or an NNX transform of it)
             self.finish(ev, gemm)
         else:  # inside an inner trace (jnp.einsum's jit, a vmap): state is updated by the model's call
@@ -338,7 +339,8 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
     planned = emu.planned_sites.get((path, op, index))
     target = getattr(owner, site.name, None) if owner is not None else None
     if planned is None or not isinstance(target, EmulatedOp):
-        raise ValueError(f"{path or '<root>'}: {op} #{index} (shapes {shapes}) was not seen when the model was planned; "
+        raise ValueError(f"{path or '<root>'}: {op} #{index} (shapes {shapes}) was not seen when the model was "
+                         f"planned; "
                          f"emulate() the model again with inputs= that take this branch")
     return target(a)
 

@@ -47,7 +47,7 @@ def test_linear_equals_emulinear_bit_for_bit():
     lin = nnx.Linear(8, 4, rngs=nnx.Rngs(0))
     em = emulate(lin, HW, inputs=(x,))
     site, = emulation_report(em).emulated
-    assert (site.path, site.op, site.layer) == ("", "dot_general", "pim_dot0")
+    assert (site.path, site.op, site.layer, site.ff_events) == ("", "dot_general", "pim_dot0", True)
     ref = EmuLinear(8, 4, hw=HW, layer_id=site.salt, rngs=nnx.Rngs(0))
     ref.kernel[...], ref.bias[...] = lin.kernel[...], lin.bias[...]
     l1, g1, gx1, c1 = _step(em, x)
@@ -273,6 +273,7 @@ def test_jit_caches_neither_stale_nor_leaking():
     ref = before(x, native.a.w[...])  # traced natively before any emulation
     em = emulate(native, "fixed16", inputs=(x,))
     assert [s.path for s in emulation_report(em).emulated] == ["a", "b"]  # not one cached site
+    assert not any(s.ff_events for s in emulation_report(em).sites)  # x @ w: inside jnp.matmul's jit
     traces = []
 
     @nnx.jit

@@ -425,3 +425,31 @@ def test_scan_over_layers_each_layer_its_own_sr_stream():
         np.testing.assert_array_equal(g1["blocks"]["lin"]["pim_dot0"]["probe"][...][l], g2[l]["probe"][...])
     assert list(costs) == ["blocks/lin/pim_dot0"] and float(costs["blocks/lin/pim_dot0"]["ff"].macs) == 3 * 2 * 4 * 4
     np.testing.assert_array_equal(em.blocks.lin.pim_dot0.calls[...], [1, 1, 1])
+
+
+@pytest.mark.slow
+def test_remat_same_bits_and_one_counted_call():
+    class Inner(nnx.Module):
+        def __init__(self):
+            self.lin = nnx.Linear(4, 4, rngs=nnx.Rngs(0))
+
+        def __call__(self, x):
+            return jnp.tanh(self.lin(x))
+
+    class Outer(nnx.Module):
+        def __init__(self, remat):
+            self.b, self.remat = Inner(), remat
+
+        def __call__(self, x):
+            return nnx.remat(Inner.__call__)(self.b, x) if self.remat else self.b(x)
+
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    outs = []
+    for remat in (False, True):
+        em = emulate(Outer(remat), HW, inputs=(x,))
+        l, g = nnx.jit(nnx.value_and_grad(lambda m, x: jnp.sum(m(x) ** 2), argnums=DIFF))(em, x)
+        outs.append((l, g["b"]["lin"]["kernel"][...], g["b"]["lin"]["pim_dot0"]["probe"][...],
+                     em.b.lin.pim_dot0.calls[...]))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    assert int(outs[1][3]) == 1

@@ -453,3 +453,28 @@ def test_remat_same_bits_and_one_counted_call():
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
     assert int(outs[1][3]) == 1
+
+
+def test_threads_one_emulated_one_native():
+    """The patch is process-wide but active per thread: a native thread tracing concurrently stays native."""
+    import threading
+
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    w = jax.random.normal(jax.random.key(1), (4, 3))
+    em = emulate(lambda x: x @ w, "fixed16")
+    out, barrier = {}, threading.Barrier(2)
+
+    def run(name, fn):
+        barrier.wait()
+        for _ in range(3):
+            out[name] = np.asarray(fn(x))
+
+    threads = [threading.Thread(target=run, args=("emu", jax.jit(em))),
+               threading.Thread(target=run, args=("native", jax.jit(lambda x: x @ w)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(out["native"], np.asarray(jax.jit(lambda x: x @ w)(x)))
+    np.testing.assert_array_equal(out["emu"], np.asarray(jax.jit(em)(x)))
+    assert not np.array_equal(out["emu"], out["native"])

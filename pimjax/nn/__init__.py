@@ -10,6 +10,8 @@ The public surface, by concept:
   Flax layer's ``dot_general``, pooling with indices, LUT activations, output noise.
 * **Resident weights**: fixed-point weights living in emulated memory, updated there.
 * **Models**: AlexNet, VGG, ResNet, small CNNs, the GNMT-style translator, and their matmul shapes.
+* **Bring your own model**: `emulate` puts any Flax NNX model or JAX function on the arrays
+  (its contractions intercepted, chosen per module path by `EmulationRule`s).
 """
 
 # Training hardware.
@@ -47,6 +49,11 @@ from pimjax.nn._translator_shapes import gemm_shapes as translator_gemm_shapes
 from pimjax.nn._translator_shapes import layer_shapes as translator_layer_shapes
 from pimjax.nn._vgg import VGG, VGG_CONFIGS
 
+# Bring your own model: any Flax NNX model or JAX function on the emulated arrays.
+from pimjax.nn._intercept import (EmulatedOp, EmulationReport, OpSite, StackIndex, emulate, emulation,
+                                  emulation_report, no_emulation, sum_probe_stacks)
+from pimjax.nn._rules import OP_KINDS, EmulationRule
+
 __all__ = [
     # Training hardware.
     "PHASES", "PRECISIONS", "WEIGHTS", "PhaseConfig", "TrainingHardware", "default_central", "training_hardware",
@@ -63,4 +70,7 @@ __all__ = [
     "ATTENTION_PRODUCTS", "CNN_MODELS", "RESNET_CONFIGS", "VGG_CONFIGS", "VGG", "AlexNet", "GemmShape", "ResNet",
     "SmallCNN", "Translator", "TranslatorConfig", "abstract_cnn", "abstract_translator", "emulated_layers",
     "gemm_shapes", "gnmt_config", "make_cnn", "translator_gemm_shapes", "translator_layer_shapes",
+    # Bring your own model.
+    "EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "StackIndex", "emulate", "emulation",
+    "emulation_report", "no_emulation", "sum_probe_stacks",
 ]

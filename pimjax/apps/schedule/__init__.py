@@ -1,6 +1,6 @@
 """Scheduling CNN data-flow graphs on PIM processing engines: list scheduling vs Memolution.
 
-Memolution (Wang, Zhang, Yang, LCTES 2017; ``../shared/seeds/002_*``) allocates the
+Memolution (Wang, Zhang, Yang, LCTES 2017; ``CITATION.cff``) allocates the
 convolutions of a CNN and their intermediate results to processing engines (PEs) and a shared
 buffer. This package builds the data-flow graph of a pimjax model's forward pass
 (:func:`model_graph`, execution times from :mod:`pimjax.cost`), schedules it with the paper's

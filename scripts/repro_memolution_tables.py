@@ -23,7 +23,7 @@ the first model on the first PE count) to ``--out``; prints the tables, the aver
 the paper's, a note on whether the paper's margin holds, and one line of JSON.
 
     python scripts/repro_memolution_tables.py [--out results/] [--models alexnet vgg11 ...]
-        [--pes 32 64 128] [--buffer 128KiB] [--images 1024] [--split 4] [--input-size 32] [--width 0.25]
+        [--pes 32 64 128] [--buffer 128KiB] [--images 1024] [--split 4] [--input-size 32] [--model-width 0.25]
         [--no-validate]
 
 Every schedule is checked with the independent validator ``tests/sched_validator.py`` (data
@@ -118,7 +118,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=1024)
     ap.add_argument("--split", type=int, default=4)
     ap.add_argument("--input-size", type=int, default=32)
-    ap.add_argument("--width", type=float, default=0.25)
+    ap.add_argument("--model-width", type=float, default=0.25)
     ap.add_argument("--no-validate", action="store_true",
                     help="skip checking every schedule with tests/sched_validator.py")
     a = ap.parse_args()
@@ -129,7 +129,7 @@ def main() -> None:
     t0 = time.time()
     gantt = None
     for i, m in enumerate(a.models):
-        g = model_graph(m, input_size=a.input_size, width=a.width, split=a.split)
+        g = model_graph(m, input_size=a.input_size, width=a.model_width, split=a.split)
         r = []
         for p in a.pes:  # one PE count at a time: the schedules of 1024 images are large
             (row,) = compare(g, [p], buffer_bytes=buf, images=a.images, keep=True)

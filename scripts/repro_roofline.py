@@ -64,7 +64,7 @@ def models(small: bool) -> dict[str, dict]:
                 "lstm0": dict(model=tiny, batch=8, src_len=5, tgt_len=10)}
     return {"alexnet": dict(model="alexnet", batch=128, input_size=224),
             "vgg16": dict(model="vgg16", batch=128, input_size=224),
-            "lstm0": dict(model="gnmt", batch=128, src_len=40, tgt_len=50)}
+            "lstm0": dict(model="translator", batch=128, src_len=40, tgt_len=50)}
 
 
 def operand_bytes(m: int, k: int, n: int, cfg) -> dict[str, int]:

@@ -7,8 +7,8 @@ import pytest
 
 from pimjax.cli import main
 
-TINY = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--array-rows", "8", "--array-width", "4", "--no-progress",
-        "--max-steps", "1"]
+TINY = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--array-rows", "8", "--array-width", "4",
+        "--no-progress", "--max-steps", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +59,33 @@ def test_bad_values_are_usage_errors(args, field, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert field in err and "Traceback" not in err
+
+
+def test_out_resume_overwrite_say_what_they_do(twelve_images, tmp_path, capsys, monkeypatch):
+    """--out lists the files it wrote; --resume says the step; --overwrite removes the earlier
+    run's metrics with its checkpoints (an interrupted overwrite leaves no stale metrics)."""
+    run = [*TINY[:-2], "--dataset", twelve_images, "--batch-size", "4", "--epochs", "2", "--out", str(tmp_path)]
+    assert main([*run, "--max-steps", "3"]) == 0
+    out, err = capsys.readouterr()
+    wrote = next(line for line in out.splitlines() if line.startswith("wrote "))
+    for name in ("metrics.json", "metrics.csv", "costs.csv", "checkpoints"):
+        assert str(tmp_path / name) in wrote
+    assert "1 slice," in out and "1 slices" not in out
+    assert main([*run, "--max-steps", "4", "--resume"]) == 0
+    assert "resuming from step 3 of 4" in capsys.readouterr().err
+    import pimjax.apps.train._loop as loop
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_run", interrupted)
+    assert main([*run, "--overwrite"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not any((tmp_path / n).exists() for n in ("metrics.json", "metrics.csv", "costs.csv"))
+    assert not list((tmp_path / "checkpoints").glob("step_*"))
+
+
+def test_native_prints_no_cost_table(twelve_images, capsys):
+    assert main([*TINY, "--dataset", twelve_images, "--batch-size", "4", "--hw", "native"]) == 0
+    out = capsys.readouterr().out
+    assert "TOTAL" not in out and "nothing emulated" in out

@@ -37,7 +37,7 @@ import optax
 from flax import nnx
 
 from pimjax.apps.cost._collect import CostLayout, collect_costs, cost_rows, format_cost_table
-from pimjax.apps.train._report import PARTIAL_NOTE, EpochTable, compile_notice, remove_outputs
+from pimjax.apps.train._report import PARTIAL_NOTE, EpochTable, compile_notice, layer_names, remove_outputs
 from pimjax.apps.train._tasks import Task, make_task
 from pimjax.hw import MAX_UNITS
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
@@ -479,7 +479,7 @@ def _run(p: Prepared) -> dict[str, Any]:
     if step_costs is None:  # nothing left to run (resumed at the end): cost of one step
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=0, index=0)
         _, _, step_costs = train_step(nnx.clone(model), nnx.clone(optimizer), batch, jnp.uint32(0))
-    step_costs = step_costs.unpack()
+    step_costs = layer_names(model, step_costs.unpack())  # the layer names of `pimjax cost`
     final = evaluate(task, model, eval_step, cfg)
     table = format_cost_table(step_costs, title=f"cost of one training step (batch {len(jax.tree.leaves(batch)[0])}), "
                                                  f"{hardware_label(cfg)}, precision {cfg.precision}")

@@ -93,3 +93,21 @@ class EpochTable:
 
 
 PARTIAL_NOTE = "* partial epoch (--max-steps stopped it)"
+
+
+def layer_names(model: Any, costs: dict[str, Any]) -> dict[str, Any]:
+    """``costs`` (``layer path -> phase -> record``, :func:`pimjax.apps.cost._collect.collect_costs`)
+    keyed by the emulated layers' names (``features.conv1``: the names of ``pimjax cost``)
+    instead of their module paths (``convs/0/linear``), where a layer has a unique name."""
+    from flax import nnx
+
+    from pimjax.nn import EmuBatchedMatmul, EmuLinear
+
+    names: dict[str, str] = {}
+    for path, m in nnx.iter_graph(model):
+        if isinstance(m, (EmuLinear, EmuBatchedMatmul)) and getattr(m, "name", ""):
+            names["/".join(str(p) for p in path)] = m.name
+    counts: dict[str, int] = {}
+    for n in names.values():
+        counts[n] = counts.get(n, 0) + 1
+    return {(names[k] if k in names and counts[names[k]] == 1 else k): v for k, v in costs.items()}

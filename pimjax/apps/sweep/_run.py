@@ -145,7 +145,7 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
     png = None
     if plot and rows:
         png = os.path.splitext(path)[0] + ".png"
-        if not plot_sweep(rows, png):
+        if not plot_sweep(rows, png, baseline=models_mod.accuracy(model, data.x_test, data.y_test)):
             png = None
     return SweepResult(path=path, rows=rows, evaluated=evaluated, skipped=skipped,
                        seconds=time.perf_counter() - t0, plot=png)

@@ -83,6 +83,11 @@ def operand_bytes(m: int, k: int, n: int, cfg) -> dict[str, int]:
     return res
 
 
+LINE_STYLES = {"hmc1": dict(lw=5, alpha=0.45, ls="-", zorder=1), "hmc2": dict(lw=2, ls="--", zorder=2),
+               "hbm": dict(lw=2, ls="-", zorder=2)}
+"""Roofline line styles by memory (the preset's second word)."""
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="results")
@@ -183,7 +188,10 @@ def main(argv: list[str] | None = None) -> dict:
             t0 = next(r for r in rows if r["preset"] == preset)
             pk, bw, n_sl = t0["peak_flops"], t0["peak_bandwidth"], t0["slices"]
             c = colors[preset]
-            ax.plot(xs, np.minimum(pk, xs * bw), "-", color=c, lw=2,
+            # HMC 1.0 and 2.0 presets can have the same roofline: HMC 1.0 wide and pale underneath,
+            # HMC 2.0 dashed on top, so that neither hides the other
+            style = LINE_STYLES.get(preset.split("_")[1], {})
+            ax.plot(xs, np.minimum(pk, xs * bw), color=c, **style,
                     label=f"{preset} x {n_sl} ({pk / 1e15:.3g} PF/s, {bw / 1e12:.3g} TB/s, knee {pk / bw:.0f})")
             for mname in mdl:
                 lay = [r for r in rows if r["preset"] == preset and r["model"] == mname and r["layer"] != "TOTAL"]
@@ -194,10 +202,10 @@ def main(argv: list[str] | None = None) -> dict:
                            edgecolors="k", zorder=3)
                 ax.scatter([t["operand_intensity"]], [t["whatif_flops"]], s=90, marker=MARKERS[mname],
                            facecolors="none", edgecolors=c, linewidths=1.5, zorder=3)
-        top = max(r["achieved_flops"] for r in rows if r["preset"] in group)
         ax.axvline(256, color="gray", ls=":", lw=1)
-        ax.annotate("A re-streamed per partition:\n<= 256 FLOP/B", xy=(256, top * 1.3), xytext=(5, top * 4),
-                    fontsize=8, arrowprops=dict(arrowstyle="->", lw=0.8))
+        # right of the dotted line, under the rooflines, above the legend: over no line, marker, legend or title
+        ax.text(290, 0.36, "A re-streamed per partition:\n<= 256 FLOP/B", transform=ax.get_xaxis_transform(),
+                rotation=90, ha="left", va="bottom", fontsize=8, color="dimgray")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("operational intensity (FLOPs per DRAM byte)")

@@ -151,16 +151,3 @@ def description(doc: str) -> str:
     paras = [q for q in doc.strip().split("\n\n") if not q.startswith("    ")]
     paras = [q[0].upper() + q[1:] for q in paras]
     return plain("\n\n".join(paras))
-
-
-def with_defaults(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Appends ``(default X)`` to the help of every option of ``p`` that takes a value and does not
-    already say its default, so that ``--help`` shows every default."""
-    for a in p._actions:
-        if a.help == argparse.SUPPRESS or not a.option_strings:
-            continue
-        if a.nargs == 0 or isinstance(a, (argparse._HelpAction, argparse._VersionAction)):
-            continue
-        if "default" not in (a.help or ""):
-            a.help = f"{a.help} (default %(default)s)" if a.help else "(default %(default)s)"
-    return p

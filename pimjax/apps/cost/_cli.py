@@ -129,8 +129,9 @@ def format_report(r: dict[str, Any]) -> str:
     shape = (f"{r['input_size']}x{r['input_size']}" if r["input_size"] is not None
              else f"src/tgt {r['src_len']}/{r['tgt_len']}")
     mods = f"{r['modules']} modules of " if r.get("modules", 1) > 1 else ""
+    slices = f"{r['slices']} slice{'s' if r['slices'] != 1 else ''}"
     lines = [f"pimjax cost: {r['model']} ({shape}, batch {r['batch']}), one training batch (FF, BP, UP) on "
-             f"{mods}{r['system']} x {r['slices']} slices ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
+             f"{mods}{r['system']} x {slices} ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
              f"{r['peak_bandwidth'] / 1e9:.0f} GB/s{' per module' if mods else ''})",
              "cycles are summed over the slices; time = max over slices of max(compute, memory, ICN) + tail, "
              "summed over the ops",

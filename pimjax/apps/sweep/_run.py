@@ -42,7 +42,9 @@ def check_devices(devices: int) -> None:
 
     avail = len(jax.devices())
     if devices > avail:
-        raise ValueError(f"devices must be in 0..{avail} (0: all; {avail} JAX devices available), got {devices}")
+        raise ValueError(f"devices must be in 0..{avail} (0: all; {avail} JAX devices available), got {devices}; "
+                         f"on a CPU, run with XLA_FLAGS=--xla_force_host_platform_device_count={devices} in the "
+                         f"environment to get {devices} CPU devices")
 
 
 def _base(identity: dict[str, Any], hw: SweepHardware, p: NumericPoint) -> dict[str, Any]:

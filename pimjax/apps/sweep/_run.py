@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from typing import Any, Sequence
 
@@ -133,6 +134,10 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
         for s in range(0, len(points), spec.chunk):
             if max_chunks is not None and chunks >= max_chunks:
                 break
+            if s == 0 and progress:  # the bar's rate would otherwise count the compile as work
+                n = hw.num_slices
+                bar.write(f"pimjax sweep: compiling the program of {hw.rows}x{hw.width} arrays x {n} "
+                          f"slice{'s' if n != 1 else ''} (first chunk of each static setting) ...", file=sys.stderr)
             part = points[s:s + spec.chunk]
             m = ev.evaluate(part, chunk=spec.chunk)
             rows = []

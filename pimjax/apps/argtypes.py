@@ -71,7 +71,8 @@ def usage_errors(args: argparse.Namespace, errors: tuple[type[Exception], ...] =
     try:
         yield
     except errors as e:
-        args.usage_error(in_flag_names(str(e), getattr(args, "flag_names", {})))
+        parser = getattr(args.usage_error, "__self__", None)  # the sub-command's parser (add_usage_errors)
+        args.usage_error(in_flag_names(str(e), flag_names(parser) if parser is not None else {}))
 
 
 def flag_names(p: argparse.ArgumentParser) -> dict[str, str]:

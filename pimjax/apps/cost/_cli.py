@@ -17,7 +17,7 @@ import json
 import os
 from typing import Any
 
-from pimjax.apps.argtypes import (add_usage_errors, deprecated_alias, deprecated_value, description, flag_names,
+from pimjax.apps.argtypes import (add_usage_errors, deprecated_alias, deprecated_value, description,
                                   int_in, number_in, positive_int, usage_errors)
 from pimjax.apps.cost._model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES, TRANSLATOR_NAMES
 from pimjax.hw import MAX_UNITS
@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.add_argument("--csv", metavar="PATH", default=None,
                    help="also write the per-layer rows and totals to PATH (default: none)")
-    p.set_defaults(func=run, flag_names=flag_names(p))
+    p.set_defaults(func=run)
     add_usage_errors(p)
 
 

@@ -16,7 +16,7 @@ import argparse
 import json
 from typing import Any, Sequence
 
-from pimjax.apps.argtypes import (add_usage_errors, deprecated_alias, description, flag_names, int_in, number_in,
+from pimjax.apps.argtypes import (add_usage_errors, deprecated_alias, description, int_in, number_in,
                                   positive_int, usage_errors)
 from pimjax.apps.schedule._config import MAX_BUFFER_BYTES, MAX_CACHE_SPEEDUP, MAX_IMAGES, MAX_PES
 
@@ -90,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the three tables as a figure to PATH (default: none)")
     p.add_argument("--csv", metavar="PATH", default=None, help="write the table rows to PATH (default: none)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of tables")
-    p.set_defaults(func=run, flag_names=flag_names(p))
+    p.set_defaults(func=run)
     add_usage_errors(p)
 
 

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 
-from pimjax.apps.argtypes import add_usage_errors, deprecated_alias, flag_names, usage_errors
+from pimjax.apps.argtypes import add_usage_errors, deprecated_alias, usage_errors
 from pimjax.nn import PRECISIONS, WEIGHTS
 
 
@@ -77,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: none, every epoch)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print the final report as JSON (the only stdout output)")
-    p.set_defaults(func=run, flag_names=flag_names(p))
+    p.set_defaults(func=run)
     add_usage_errors(p)
 
 

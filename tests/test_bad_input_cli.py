@@ -51,7 +51,7 @@ def test_cost_model_width_must_be_finite_and_positive(capsys, width):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "alexnet", "--input-size", "4"], "AlexNet needs input_size >= 8"),
+    (["--model", "alexnet", "--input-size", "4"], "AlexNet needs --input-size >= 8"),
     (["--slices", "100000"], "argument --slices: must be in 1..65536, got 100000"),
     (["--slices", "0"], "argument --slices: must be in 1..65536, got 0"),
     (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
@@ -61,7 +61,7 @@ def test_cost_bad_sizes_are_usage_errors(capsys, argv, message):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--input-size", "1"], "AlexNet needs input_size >= 8"),
+    (["--input-size", "1"], "AlexNet needs --input-size >= 8"),
     (["--pes", "70000"], "argument --pes: PE counts must be integers in 1..65536"),
     (["--pes", "4,0"], "argument --pes: PE counts must be integers in 1..65536"),
     (["--images", "2000000"], "argument --images: must be in 1..1000000, got 2000000"),

@@ -210,7 +210,7 @@ def test_cost_cli(capsys):
     assert two["macs"] == one["macs"] and two["dram_bytes"] > one["dram_bytes"]  # the partials and the copies
     with pytest.raises(SystemExit) as e:
         main([*args, "--batch-size", "9", "--modules", "2"])
-    assert e.value.code == 2 and "batch (9) must be divisible by modules (2)" in capsys.readouterr().err
+    assert e.value.code == 2 and "--batch-size (9) must be divisible by --modules (2)" in capsys.readouterr().err
 
 
 def test_resume_checks_modules(tmp_path):

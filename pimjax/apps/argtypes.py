@@ -86,16 +86,29 @@ _API_NAME = re.compile(r"\b(?:[A-Z]\w*Config\.)?(\w+)=(?:True|False|None|'[^']*'
                        r"\b[A-Z]\w*Config\.(\w+)")
 
 
+_API_ALIASES = {"batch": "batch_size"}
+"""Argument names of the Python API whose option has another name (``cost_inputs(batch=)``)."""
+
+
 def in_flag_names(message: str, names: dict[str, str]) -> str:
-    """``message`` (of a configuration's ``ValueError``) in the words of the command line:
-    ``TrainConfig.epochs`` -> ``--epochs``, ``resume=True (--resume)`` -> ``--resume``, for the
-    fields in ``names`` (:func:`flag_names`)."""
+    """``message`` (of a configuration's ``ValueError``) in the words of the command line, for the
+    fields in ``names`` (:func:`flag_names`): ``TrainConfig.epochs`` -> ``--epochs``,
+    ``resume=True (--resume)`` -> ``--resume``, ``input_size >= 8`` -> ``--input-size >= 8``
+    (a name with an underscore), ``batch (9)`` -> ``--batch-size (9)`` (a name and its value)."""
+    if not names:
+        return message
+
     def sub(m: re.Match) -> str:
         if m.group(2):
             return m.group(2)
         return names.get(m.group(3), m.group(0))
 
-    return _API_NAME.sub(sub, message) if names else message
+    def bare(m: re.Match) -> str:
+        name = m.group(1)
+        return names.get(_API_ALIASES.get(name, name), name) if ("_" in name or m.group(2)) else name
+
+    message = _API_NAME.sub(sub, message)
+    return re.sub(r"(?<![\w./`-])([a-z]\w*)\b(?=( \(-?\d+\))?)", bare, message)
 
 
 class _DeprecatedAlias(argparse.Action):

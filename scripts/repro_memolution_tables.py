@@ -1,7 +1,7 @@
 """Reproduces the shape of Memolution's Tables 1-3 on the pimjax models (32, 64, 128 PEs).
 
 Wang, Zhang, Yang, "Towards Memory-Efficient Processing-in-Memory Architecture for CNNs"
-(LCTES 2017, seed 002), Sec. 4.2: total execution time of list scheduling (LS) and Memolution
+(LCTES 2017), Sec. 4.2: total execution time of list scheduling (LS) and Memolution
 (Table 1), intermediate results kept in the PEs' shared buffer (Table 2) and retiming
 operations (Table 3) on 32, 64 and 128 processing engines. The paper's graphs come from ten
 Caffe applications that are not available; pimjax uses its own CNNs (AlexNet, VGG11, VGG16,

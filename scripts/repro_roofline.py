@@ -1,6 +1,6 @@
 """Reproduces Memory Slices Fig. 1 / Fig. 12: rooflines of the slice systems, with model layers on them.
 
-Memory Slices (seed 003) Sec. 2 and 7.1: the roofline (attainable FLOP/s vs operational
+Memory Slices Sec. 2 and 7.1: the roofline (attainable FLOP/s vs operational
 intensity, FLOPs per DRAM byte) of the baseline systems (HMC 1.0, HMC 2.0, HBM slices with the
 Table 1 array; Fig. 12a) and the balanced ones (up to 2.5x compute per slice, fewer slices;
 Fig. 12b), with the LSTMs' measured throughput placed on them. The paper finds its LSTMs

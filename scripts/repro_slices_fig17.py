@@ -1,6 +1,6 @@
 """Reproduces Memory Slices Fig. 17: speedup of training LSTM translators from 2 to 256 slices.
 
-Memory Slices (seed 003) Sec. 7.2 and Fig. 17: training speedup of its LSTM translators as the
+Memory Slices Sec. 7.2 and Fig. 17: training speedup of its LSTM translators as the
 number of slices grows from 2 to 256, relative to 2 slices, against linear; the paper reports a
 *superlinear* speedup because with few slices a slice holds several partitions of a weight matrix
 and reloads them into its array iteratively, an overhead that shrinks as slices are added

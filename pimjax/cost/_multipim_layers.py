@@ -1,6 +1,6 @@
 """Layer descriptions of the AMD multi-PIM cost model: FC, conv and max-pool layers.
 
-AMD multi-PIM paper (Xu, Zhang, Jayasena, seed 000), Sec. 2 and 6: the layers whose execution
+AMD multi-PIM paper (Xu, Zhang, Jayasena), Sec. 2 and 6: the layers whose execution
 time (:mod:`pimjax.cost._multipim`) and memory per PIM (:mod:`pimjax.cost._multipim_memory`)
 are modelled. Plain-Python (int) descriptions of configurations: the shapes are static, nothing
 here is traced. Holds the layer dataclasses, their validation and the ``ceil`` partitions.

@@ -9,7 +9,9 @@ Subcommands:
     output format narrowed on purpose, so that overflow shows.
 
 ``pimjax presets``
-    Lists the hardware presets (:func:`pimjax.hw.presets.describe`).
+    Lists the hardware presets by kind, each kind with the option that takes it: arrays
+    (``demo --hw``), slice systems (``cost --hw``, ``schedule --hw``), training hardware
+    (``train --hw``), and the AMD multi-PIM presets of the Python API.
 
 The work of ``demo`` is :func:`run_demo`, which returns the report as a dict.
 """
@@ -22,7 +24,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from pimjax.apps.argtypes import add_usage_errors, int_in, positive_int
+from pimjax.apps.argtypes import add_usage_errors, deprecated_alias, int_in, positive_int
 
 DEFAULT_PRESET = "memory_slices"
 DEFAULT_SHAPE = (64, 256, 64)  # M, K, N
@@ -172,13 +174,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_presets(args: argparse.Namespace) -> int:
-    from pimjax.hw import presets
+TRAINING_HARDWARE = {
+    "neurotrainer": "NeuroTrainer Table 4: FF 16-bit fixed point, nearest; BP/UP 32-bit, products rounded "
+                    "stochastically; resident Q8.16 weights updated with SR",
+    "neurotrainer_sr_lo": "as neurotrainer, with low-overhead SR from one LFSR (NeuroTrainer Fig. 11)",
+    "fixed32_nearest": "as neurotrainer without SR: BP/UP 32-bit round-to-nearest (NeuroTrainer Fig. 10's failing case)",
+    "fixed16": "every phase 16-bit fixed point, round-to-nearest",
+    "bf16": "bf16 multipliers, fp32 adder tree and accumulation; float32 master weights",
+    "fp32": "fp32 multipliers and adders; float32 master weights",
+    "native": "plain float32 jnp.dot, nothing emulated: the float reference (no costs, no events)",
+}
+"""The training hardware presets of ``pimjax train --hw`` (:func:`pimjax.nn.training_hardware`)."""
+
+
+def preset_kinds() -> list[tuple[str, str, dict[str, str]]]:
+    """``(kind, the options that take it, {name: description})`` for every kind of preset."""
+    from pimjax.hw import ArrayConfig, SystemConfig, presets
+    from pimjax.nn import PRECISIONS
 
     desc = presets.describe()
-    width = max((len(k) for k in desc), default=0)
+    kinds: dict[str, dict[str, str]] = {"array": {}, "system": {}, "other": {}}
     for name in presets.names():
-        print(f"{name:<{width}}  {desc.get(name, '')}")
+        cfg = presets.get(name)
+        kind = "array" if isinstance(cfg, ArrayConfig) else "system" if isinstance(cfg, SystemConfig) else "other"
+        kinds[kind][name] = desc.get(name, "")
+    return [
+        ("Arrays (one slice's multiplier array)", "pimjax demo --hw NAME", kinds["array"]),
+        ("Slice systems (slices, memory, interconnect)", "pimjax cost --hw NAME, pimjax schedule --hw NAME",
+         kinds["system"]),
+        ("Training hardware (per-phase precisions on slice systems)", "pimjax train --hw NAME",
+         {p: TRAINING_HARDWARE.get(p, "") for p in PRECISIONS}),
+        ("AMD multi-PIM nodes and hosts (AMD Table 1)", "Python: pimjax.hw.presets.get(NAME)", kinds["other"]),
+    ]
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    kinds = preset_kinds()
+    width = max((len(n) for _, _, names in kinds for n in names), default=0)
+    for i, (title, flag, names) in enumerate(kinds):
+        if not names:
+            continue
+        print(("\n" if i else "") + f"{title}: {flag}")
+        for name, d in names.items():
+            print(f"  {name:<{width}}  {d}")
+    print("\nYour own presets: docs/hardware.md (pimjax.hw.presets.register, and PIMJAX_PRESETS=module to use "
+          "them from the command line).")
     return 0
 
 
@@ -188,11 +228,9 @@ def _add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=positive_int, default=DEFAULT_SHAPE[2], help="columns of B (default %(default)s)")
     p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0,
                    help="random seed for A, B and stochastic rounding, 0..2**63-1 (default %(default)s)")
-    p.add_argument(
-        "--preset",
-        default=DEFAULT_PRESET,
-        help="array preset (default %(default)s; the arrays of `pimjax presets`)",
-    )
+    hw = p.add_argument("--hw", dest="preset", metavar="PRESET", default=DEFAULT_PRESET,
+                        help="array preset (default %(default)s; the arrays of `pimjax presets`)")
+    deprecated_alias(p, "--preset", hw)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -206,11 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pimjax {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run a random layer on an emulated array and report errors and overflow")
+    demo = sub.add_parser("demo", help="run a random layer on an emulated array and report errors and overflow",
+                          description="Run one random float layer C = A @ B through the emulated multiplier array of "
+                          "an array preset, compare it with float32 A @ B and print the error and the numeric events "
+                          "(overflow, NaN, Inf, random bits); then the same with the output format narrowed on "
+                          "purpose, so that overflow shows.")
     _add_demo_args(demo)
     demo.set_defaults(func=_cmd_demo)
     add_usage_errors(demo)
-    pre = sub.add_parser("presets", help="list the hardware presets")
+    pre = sub.add_parser("presets", help="list the hardware presets, by kind, with the option that takes each",
+                         description="List the hardware presets by kind (arrays, slice systems, training "
+                         "hardware, AMD multi-PIM nodes), each kind with the option that takes it. Every hardware "
+                         "number of a preset cites its paper (pimjax/hw/_presets.py, _system_presets.py, _pim.py).")
     pre.set_defaults(func=_cmd_presets)
     from pimjax.apps.train import _cli as train_cli
 
@@ -233,10 +278,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["demo", *argv]  # a plain `pimjax [demo options]` runs the demo
+    load_user_presets()
     args = parser.parse_args(argv)
     if args.command == "demo" and args.preset not in array_presets():
-        args.usage_error(f"{args.preset!r} is not an array preset; array presets: {', '.join(array_presets())}")
-    return int(args.func(args) or 0)
+        args.usage_error(f"argument --hw: {args.preset!r} is not an array preset; array presets: "
+                         f"{', '.join(array_presets())}")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"\npimjax {args.command}: interrupted" + (" (resume with --resume)" if getattr(args, "out_dir", None)
+                                                         else ""), file=sys.stderr)
+        return 130
+
+
+PRESETS_ENV = "PIMJAX_PRESETS"
+"""Environment variable: comma-separated modules that the command line imports before it
+parses its arguments, so that the presets they register (:func:`pimjax.hw.presets.register`)
+can be named on it (``PIMJAX_PRESETS=my_presets pimjax cost --hw my_system``)."""
+
+
+def load_user_presets() -> list[str]:
+    """Imports the modules named in ``$PIMJAX_PRESETS``; returns their names."""
+    import importlib
+    import os
+
+    mods = [m.strip() for m in os.environ.get(PRESETS_ENV, "").split(",") if m.strip()]
+    for m in mods:
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        importlib.import_module(m)
+    return mods
 
 
 if __name__ == "__main__":  # pragma: no cover

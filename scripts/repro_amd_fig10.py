@@ -1,6 +1,6 @@
 """Reproduces AMD multi-PIM Fig. 10: FC-layer execution time on hosts vs 4/8 PIMs (data, model).
 
-Xu, Zhang, Jayasena, "Scaling Deep Learning on Multiple In-Memory Processors" (seed 000),
+Xu, Zhang, Jayasena, "Scaling Deep Learning on Multiple In-Memory Processors",
 Sec. 6.4 / Fig. 10: an FC layer of size 4096 (fp32), batch 128, 256, 512, 1024, on the six
 hosts of Table 1 and on 4PIM / 8PIM with data and model parallelism; times normalized to
 Host_4_160 at batch 128. Model-parallel bars are split into the PIM kernel, the host-side

@@ -1,6 +1,6 @@
 """Reproduces AMD multi-PIM Fig. 11: memory per PIM of an FC layer, data vs model parallelism.
 
-Xu, Zhang, Jayasena, "Scaling Deep Learning on Multiple In-Memory Processors" (seed 000),
+Xu, Zhang, Jayasena, "Scaling Deep Learning on Multiple In-Memory Processors",
 Sec. 6.4 / Fig. 11: an FC layer of size 4096 (4096 inputs, 4096 outputs, fp32), data and
 model parallelism over 4 and 8 PIMs, batch 128, 256, 512, 1024. The model
 (:mod:`pimjax.cost._multipim_memory`): data parallel holds ``ceil(B/N)`` inputs and outputs and the

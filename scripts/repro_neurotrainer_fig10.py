@@ -98,7 +98,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--lr", type=float, default=2e-3, help="learning rate, cosine-decayed (default %(default)s)")
-    p.add_argument("--width", type=float, default=0.25, help="translator width (hidden = 128 x width)")
+    p.add_argument("--model-width", type=float, default=0.25, help="translator width (hidden = 128 x width)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam"))
@@ -114,7 +114,7 @@ def main() -> None:
     for c in cases:
         if c not in CASES:
             p.error(f"unknown case {c!r}; valid: {', '.join(CASES)}")
-    rows = run(args.epochs, args.lr, args.width, args.batch_size, args.max_steps, args.seed, cases,
+    rows = run(args.epochs, args.lr, args.model_width, args.batch_size, args.max_steps, args.seed, cases,
                args.weight_bits, tuple(int(f) for f in args.weight_fracs.split(",") if f), args.optimizer)
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "fig10_neurotrainer.csv")

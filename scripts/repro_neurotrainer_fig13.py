@@ -1,10 +1,10 @@
 """Reproduces NeuroTrainer Fig. 13 (AlexNet per-layer latency) and Memory Slices' LSTM1 throughput.
 
-NeuroTrainer (seed 001) Sec. 5.1, Fig. 13: latency and throughput of every AlexNet layer on one
+NeuroTrainer Sec. 5.1, Fig. 13: latency and throughput of every AlexNet layer on one
 NeuroTrainer module (15 PEs of 32 MACs at 2.5 GHz, HMC 1.0; 4.8 TOPS in 16-bit FF, 2.4 TOPS in
 32-bit SR BP/UP), minibatch 32: "For the one input image, inference took 0.31mS ... and training
 took 1.97mS"; FF layers 4.2-4.7 TOPS; BP: FC3 1.61, C1 1.19 TOPS; UP: C1-C5 about 1.98, FC about
-1.02 TOPS. Memory Slices (seed 003) Sec. 7.1: "LSTM1, which reaches 1.2 PFLOPs/Sec by using 512
+1.02 TOPS. Memory Slices Sec. 7.1: "LSTM1, which reaches 1.2 PFLOPs/Sec by using 512
 slices of HMC2.0".
 
 pimjax (:func:`pimjax.apps.cost.model_costs`, shapes only): AlexNet (torchvision

@@ -1,6 +1,6 @@
 """Reproduces Memory Slices Fig. 17: speedup of training LSTM translators from 2 to 256 slices.
 
-Memory Slices (seed 003) Sec. 7.2 and Fig. 17: training speedup of its LSTM translators as the
+Memory Slices Sec. 7.2 and Fig. 17: training speedup of its LSTM translators as the
 number of slices grows from 2 to 256, relative to 2 slices, against linear; the paper reports a
 *superlinear* speedup because with few slices a slice holds several partitions of a weight matrix
 and reloads them into its array iteratively, an overhead that shrinks as slices are added
@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="results")
     p.add_argument("--small", action="store_true", help="tiny LSTMs, 2..16 slices (for tests)")
-    p.add_argument("--batch", type=int, default=None, help="sentence pairs per batch (default 128; small: 8)")
+    p.add_argument("--batch-size", type=int, default=None, help="sentence pairs per batch (default 128; small: 8)")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    batch = args.batch or (8 if args.small else 128)
+    batch = args.batch_size or (8 if args.small else 128)
     src, tgt = (5, 10) if args.small else (40, 50)
     slices = [2, 4, 8, 16] if args.small else [2, 4, 8, 16, 32, 64, 128, 256]
     cfgs = lstm_configs(args.small)

@@ -1,6 +1,6 @@
 """Reproduces Yang & Sze's "Impact of Array Size on Utilization" with pimjax's cost model.
 
-Yang & Sze (seed 004), "Hardware Efficiency": PIM accelerators use large arrays (128 x 128 up
+Yang & Sze, "Hardware Efficiency": PIM accelerators use large arrays (128 x 128 up
 to 4096 x 4096, vs 16 x 16 .. 128 x 128 digital) to amortise their peripheral circuits; "the
 number of MACs used in the array depends on filter size", "smaller filter means lower
 utilization", and "shallower DNNs with larger layers may benefit more from the large array".

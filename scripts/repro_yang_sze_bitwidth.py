@@ -1,6 +1,6 @@
 """Reproduces Yang & Sze's low-precision study: accuracy vs weight bit width for several networks.
 
-Yang & Sze (seed 004), "Low Precision Computation": "different DNNs have different
+Yang & Sze, "Low Precision Computation": "different DNNs have different
 sensitivities to the bit width of weights" and the "rank of accuracy changes with different
 bit widths of weights"; "shallower DNNs with larger filters (e.g., VGG) achieve the highest
 accuracy at 4 bits". Weights are not retrained.

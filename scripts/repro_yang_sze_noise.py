@@ -1,6 +1,6 @@
 """Reproduces Yang & Sze's noise-resilience study: accuracy vs fixed and vs rescaled noise.
 
-Yang & Sze (seed 004), "Noise Resilience": zero-mean Gaussian noise is injected into the output
+Yang & Sze, "Noise Resilience": zero-mean Gaussian noise is injected into the output
 activations of every layer (weights not retrained); "fixed" noise has a fixed standard
 deviation, "rescaled" noise a standard deviation proportional to the maximum magnitude of the
 layer's activations. They report that "as the depth increases ... the accuracy decreases

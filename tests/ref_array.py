@@ -1,4 +1,4 @@
-"""Plain reference model of one slice's multiplier array (DESIGN.md section 2, steps 1-3, 5).
+"""Plain reference model of one slice's multiplier array (docs/design.md section 2, steps 1-3, 5).
 
 Written from the contract, not from ``pimjax.units``: every output element is computed with
 Python integers (fixed point) or ``fractions.Fraction`` (floats), stepping through the

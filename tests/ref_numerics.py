@@ -1,6 +1,6 @@
-"""Plain-Python reference model of ``pimjax.numerics`` (DESIGN.md section 2).
+"""Plain-Python reference model of ``pimjax.numerics`` (docs/design.md section 2).
 
-Written from DESIGN.md's definitions and the documented bit sources, in Python integers and
+Written from docs/design.md's definitions and the documented bit sources, in Python integers and
 ``fractions.Fraction`` only: no jax, no numpy, nothing shared with the implementation. The
 tests compare the implementation against these functions with exact equality.
 """
@@ -36,7 +36,7 @@ def overflow(v: int, bits: int, signed: bool, mode: str) -> tuple[int, bool]:
 
 
 def top_bits(R: int, r: int, d: int) -> int:
-    """``R'``: the top ``d`` bits of the ``r``-bit word ``R`` (DESIGN.md section 2)."""
+    """``R'``: the top ``d`` bits of the ``r``-bit word ``R`` (docs/design.md section 2)."""
     assert 0 <= R < 2**r
     return R >> (r - d) if d <= r else R << (d - r)
 
@@ -109,7 +109,7 @@ def round_real(y: Fraction, mode: str, R: int | None = None, r: int = 32) -> int
 
 def quantize(x: float, bits: int, frac: int, signed: bool, ovf: str, mode: str,
              R: int | None = None, r: int = 32) -> tuple[int, bool, bool, bool]:
-    """Real ``x`` into ``Fx``: returns ``(code, overflow, nan, inf)`` (DESIGN.md section 2).
+    """Real ``x`` into ``Fx``: returns ``(code, overflow, nan, inf)`` (docs/design.md section 2).
 
     NaN becomes 0 (counted as nan), +-Inf saturates (counted as inf, not as overflow),
     otherwise ``x * 2**frac`` is rounded and saturated or wrapped (counted as overflow).

@@ -1,4 +1,4 @@
-"""Plain reference model of the multi-slice system (DESIGN.md section 2, steps 1-5).
+"""Plain reference model of the multi-slice system (docs/design.md section 2, steps 1-5).
 
 Written from the contract, not from ``pimjax.system`` / ``pimjax.units``: Python integers
 (fixed point) or ``fractions.Fraction`` (floats), one output element and one addition at a time.
@@ -88,7 +88,7 @@ def _f(name: str, x: float) -> float:
 def round_real(t: Fraction, rounding: str, word: int | None = None, r_bits: int = 32) -> int:
     """A real ``t`` (already scaled by ``2**frac``) rounded to an integer.
 
-    Stochastic modes: ``floor(t + R / 2**r)`` -- DESIGN.md's ``floor((c + R') / 2**d)`` with
+    Stochastic modes: ``floor(t + R / 2**r)`` -- docs/design.md's ``floor((c + R') / 2**d)`` with
     ``d`` beyond the word's width, where ``R'`` is the whole word shifted up.
     """
     q = math.floor(t)

@@ -25,7 +25,7 @@ def _usage_error(capsys, argv: list[str]) -> str:
 
 def test_demo_rejects_a_system_preset_and_lists_only_array_presets(capsys):
     assert cli.array_presets() == ARRAY_PRESETS
-    for argv in (["demo", "--preset", "slices_hmc2"], ["--preset", "slices_hmc2"], ["demo", "--preset", "nope"]):
+    for argv in (["demo", "--hw", "slices_hmc2"], ["--hw", "slices_hmc2"], ["demo", "--hw", "nope"]):
         err = _usage_error(capsys, argv)
         assert "is not an array preset" in err and "memory_slices" in err
         listed = err.split("array presets:")[1]
@@ -51,23 +51,23 @@ def test_cost_model_width_must_be_finite_and_positive(capsys, width):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "alexnet", "--input-size", "4"], "AlexNet needs input_size >= 8"),
+    (["--model", "alexnet", "--input-size", "4"], "AlexNet needs --input-size >= 8"),
     (["--slices", "100000"], "argument --slices: must be in 1..65536, got 100000"),
     (["--slices", "0"], "argument --slices: must be in 1..65536, got 0"),
-    (["--batch", "0"], "argument --batch: must be >= 1, got 0"),
+    (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
 ])
 def test_cost_bad_sizes_are_usage_errors(capsys, argv, message):
     assert message in _usage_error(capsys, ["cost", *argv])
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--input-size", "1"], "AlexNet needs input_size >= 8"),
+    (["--input-size", "1"], "AlexNet needs --input-size >= 8"),
     (["--pes", "70000"], "argument --pes: PE counts must be integers in 1..65536"),
     (["--pes", "4,0"], "argument --pes: PE counts must be integers in 1..65536"),
     (["--images", "2000000"], "argument --images: must be in 1..1000000, got 2000000"),
     (["--cache-speedup", "1e7"], "argument --cache-speedup: must be a finite number in [1, 1e+06]"),
     (["--cache-speedup", "nan"], "argument --cache-speedup: must be a finite number in [1, 1e+06]"),
-    (["--width", "inf"], "argument --width: must be a finite number > 0"),
+    (["--model-width", "inf"], "argument --model-width: must be a finite number > 0"),
     (["--buffer", "9" * 30], "argument --buffer: must be at most 4611686018427387904 bytes"),
 ])
 def test_schedule_bad_sizes_are_usage_errors(capsys, argv, message):
@@ -85,10 +85,10 @@ def test_errors_after_the_input_checks_are_not_usage_errors(monkeypatch):
 
     monkeypatch.setattr(model_costs, "gemm_costs", broken)
     with pytest.raises(ValueError, match="internal error"):
-        cli.main(["cost", "--model", "alexnet", "--input-size", "32", "--batch", "2", "--slices", "4"])
+        cli.main(["cost", "--model", "alexnet", "--input-size", "32", "--batch-size", "2", "--slices", "4"])
     monkeypatch.setattr(schedule, "compare", broken)
     with pytest.raises(ValueError, match="internal error"):
-        cli.main(["schedule", "--input-size", "16", "--width", "0.125", "--pes", "4", "--images", "4"])
+        cli.main(["schedule", "--input-size", "16", "--model-width", "0.125", "--pes", "4", "--images", "4"])
 
 
 def test_argtypes_ranges():

@@ -77,7 +77,7 @@ def test_demo_json(capsys):
 
 def test_unknown_preset_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
-        cli.main(["demo", "--preset", "no_such_preset"])
+        cli.main(["demo", "--hw", "no_such_preset"])
     assert e.value.code == 2
     assert "memory_slices" in capsys.readouterr().err
 

@@ -1,4 +1,4 @@
-"""The cost model (DESIGN.md section 4, docs/cost_model.md): hand-computed cycles, bytes, energy
+"""The cost model (docs/design.md section 4, docs/cost_model.md): hand-computed cycles, bytes, energy
 and time of small cases, the papers' peak figures, record arithmetic, and records that survive
 ``jit``, ``vmap``, ``grad``, ``shard_map`` and ``eval_shape`` unchanged."""
 

@@ -1,5 +1,5 @@
 """Numeric event counts are exact end to end: units, system, the nn layers' FF events and probes,
-the cost tables and the training report (DESIGN.md section 4: "exact for the shapes traced").
+the cost tables and the training report (docs/design.md section 4: "exact for the shapes traced").
 
 Counts beyond 2**31 (int32 wraps) come from wide K x N with few rows; counts beyond 2**24 that
 float32 cannot hold (odd ones) from a width-1 array whose products drop 15 bits (15 random bits

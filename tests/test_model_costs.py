@@ -68,8 +68,8 @@ def test_cli_vgg16_full_size_is_fast_and_counts_the_first_conv(tmp_path):
     csv_path = tmp_path / "vgg16.csv"
     t0, c0 = time.perf_counter(), _child_cpu_s()
     proc = subprocess.run(
-        [sys.executable, "-m", "pimjax", "cost", "--model", "vgg16", "--input-size", "224", "--batch", "128",
-         "--system", "slices_hmc2", "--slices", "256", "--json", "--csv", str(csv_path)],
+        [sys.executable, "-m", "pimjax", "cost", "--model", "vgg16", "--input-size", "224", "--batch-size", "128",
+         "--hw", "slices_hmc2", "--slices", "256", "--json", "--csv", str(csv_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     wall, cpu = time.perf_counter() - t0, _child_cpu_s() - c0
     assert proc.returncode == 0, proc.stderr
@@ -95,19 +95,21 @@ def test_cli_vgg16_full_size_is_fast_and_counts_the_first_conv(tmp_path):
 
 
 def test_cli_table_and_errors(capsys):
-    assert cli.main(["cost", "--model", "alexnet", "--input-size", "32", "--batch", "2", "--slices", "4",
+    assert cli.main(["cost", "--model", "alexnet", "--input-size", "32", "--batch-size", "2", "--slices", "4",
                      "--model-width", "0.25"]) == 0
     out = capsys.readouterr().out
     for word in ("features.conv1", "classifier.fc3", "TOTAL", "GMACs", "Mcycles", "util", "time ms", "energy mJ",
                  "DRAM MB", "ICN MB", "achieved"):
         assert word in out
-    assert cli.main(["cost", "--model", "alexnet", "--system", "memory_slices"]) == 2  # an array, not a system
+    with pytest.raises(SystemExit) as e:  # an array, not a system
+        cli.main(["cost", "--model", "alexnet", "--hw", "memory_slices"])
+    assert e.value.code == 2 and "argument --hw: unknown system preset" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["cost", "--model", "no_such_model"])
 
 
 def test_cli_translator_json(capsys):
-    assert cli.main(["cost", "--model", "gnmt", "--batch", "4", "--slices", "8", "--src-len", "3", "--tgt-len", "2",
+    assert cli.main(["cost", "--model", "translator", "--batch-size", "4", "--slices", "8", "--src-len", "3", "--tgt-len", "2",
                      "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     layers = {row["layer"] for row in r["rows"]}
@@ -121,10 +123,10 @@ def test_cli_translator_attention_without_reuse(capsys):
     sentence's encoder states) every call, never resident across calls (on many slices a reused
     operand would stay in register B and look ~50x cheaper in DRAM traffic)."""
     args = dict(batch=2, src_len=3, tgt_len=2)
-    assert cli.main(["cost", "--model", "gnmt", "--batch", "2", "--slices", "1024", "--src-len", "3",
+    assert cli.main(["cost", "--model", "translator", "--batch-size", "2", "--slices", "1024", "--src-len", "3",
                      "--tgt-len", "2", "--json"]) == 0
     rows = {(r["layer"], r["phase"]): r for r in json.loads(capsys.readouterr().out)["rows"]}
-    want = model_costs("gnmt", system="slices_hmc2", slices=1024, **args)
+    want = model_costs("translator", system="slices_hmc2", slices=1024, **args)
     for layer in ("attn_scores", "attn_context", "dec0"):
         for ph in PHASES:
             assert rows[(layer, ph)]["dram_bytes_read"] == want[layer][ph].to_dict()["dram_bytes_read"], (layer, ph)

@@ -190,7 +190,7 @@ def test_cli_usage_error(capsys):
         main(["train", "--modules", "3", "--batch-size", "8", "--no-progress", "--max-steps", "1"])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "TrainConfig.modules (3)" in err and "Traceback" not in err
+    assert "--modules (3)" in err and "Traceback" not in err
 
 
 TINY = TrainConfig(model="cnn_d2_k3_c4", input_size=8, batch_size=8, epochs=1, rows=8, width=4, slices=8,
@@ -199,7 +199,7 @@ TINY = TrainConfig(model="cnn_d2_k3_c4", input_size=8, batch_size=8, epochs=1, r
 
 def test_cost_cli(capsys):
     """``pimjax cost --modules``: the UP totals hold the sync; a batch the modules do not divide is a usage error."""
-    args = ["cost", "--model", "alexnet", "--input-size", "32", "--batch", "8", "--model-width", "0.25",
+    args = ["cost", "--model", "alexnet", "--input-size", "32", "--batch-size", "8", "--model-width", "0.25",
             "--slices", "4", "--json"]
     reports = []
     for mods in ("1", "2"):
@@ -209,8 +209,8 @@ def test_cost_cli(capsys):
     one, two = (r["totals"]["up"] for r in reports)
     assert two["macs"] == one["macs"] and two["dram_bytes"] > one["dram_bytes"]  # the partials and the copies
     with pytest.raises(SystemExit) as e:
-        main([*args, "--batch", "9", "--modules", "2"])
-    assert e.value.code == 2 and "batch (9) must be divisible by modules (2)" in capsys.readouterr().err
+        main([*args, "--batch-size", "9", "--modules", "2"])
+    assert e.value.code == 2 and "--batch-size (9) must be divisible by --modules (2)" in capsys.readouterr().err
 
 
 def test_resume_checks_modules(tmp_path):

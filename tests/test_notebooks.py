@@ -28,3 +28,18 @@ def test_notebook_runs(path, monkeypatch):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no .ipynb files"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_with_its_outputs(path):
+    """The notebooks read on a code host: every code cell was executed (in order) and its
+    outputs saved, with no warning about a missing ipywidgets (``IProgress``)."""
+    import json
+
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), \
+        f"{path.name}: execute it top to bottom and save it with its outputs"
+    assert any(c["outputs"] for c in code)
+    text = json.dumps(nb)
+    assert "IProgress" not in text and "Traceback" not in text

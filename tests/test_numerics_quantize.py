@@ -1,7 +1,7 @@
 """Formats, quantize / encode / decode / requantize, float formats and event counters.
 
 Checked with exact equality against the plain-Python reference model in ``ref_numerics``
-(DESIGN.md section 2) and, for float formats, against ``ml_dtypes`` / numpy conversions.
+(docs/design.md section 2) and, for float formats, against ``ml_dtypes`` / numpy conversions.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rounding of exact integers (``round_shift``), overflow handling and stochastic rounding.
 
 Golden tables are written out literally; every table is also checked against the plain-Python
-reference model in ``ref_numerics`` (DESIGN.md section 2), with exact equality.
+reference model in ``ref_numerics`` (docs/design.md section 2), with exact equality.
 """
 
 from __future__ import annotations

@@ -339,7 +339,7 @@ def test_compare_tables_and_their_consistency():
 
 def test_cli_schedule_smoke(tmp_path, capsys):
     plot, csv_path = str(tmp_path / "gantt.png"), str(tmp_path / "t.csv")
-    args = ["schedule", "--model", "alexnet", "--input-size", "16", "--width", "0.125", "--split", "2",
+    args = ["schedule", "--model", "alexnet", "--input-size", "16", "--model-width", "0.125", "--split", "2",
             "--pes", "4,8", "--images", "16", "--buffer", "8KiB"]
     assert cli.main(args + ["--plot", plot, "--csv", csv_path]) == 0
     out = capsys.readouterr().out
@@ -348,8 +348,10 @@ def test_cli_schedule_smoke(tmp_path, capsys):
     assert cli.main(args + ["--json", "--no-pipelined-ls"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert [row["pes"] for row in r["rows"]] == [4, 8] and "ls_pipelined_time_us" not in r["rows"][0]
-    assert cli.main(args + ["--system", "no_such_system"]) == 2
-    for bad in (["--pes", "0"], ["--buffer", "lots"], ["--cache-speedup", "0.5"], ["--width", "-1"]):
+    with pytest.raises(SystemExit) as e:
+        cli.main(args + ["--hw", "no_such_system"])
+    assert e.value.code == 2
+    for bad in (["--pes", "0"], ["--buffer", "lots"], ["--cache-speedup", "0.5"], ["--model-width", "-1"]):
         with pytest.raises(SystemExit):
             cli.main(["schedule", *bad])
 

@@ -1,7 +1,7 @@
 """The multi-slice system (``pimjax.system.system_matmul``) against the plain reference model.
 
 Every comparison of results is exact (``np.testing.assert_array_equal`` on codes / float values,
-``==`` on event counts): DESIGN.md section 2 calls the whole datapath bit-exact, across slices
+``==`` on event counts): docs/design.md section 2 calls the whole datapath bit-exact, across slices
 (step 4) and the output stage (step 5) included. The reference (``tests/ref_system.py``) runs
 each slice's K-range through the one-slice reference (``tests/ref_array.py``), rounds packets,
 and adds them in ascending slice index, one element and one addition at a time.

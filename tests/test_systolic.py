@@ -1,7 +1,7 @@
 """The systolic array (``pimjax.units.systolic_matmul``) against the plain reference model.
 
 Every comparison is exact (``np.testing.assert_array_equal`` on codes / float values, ``==`` on
-event counts): DESIGN.md section 2 calls the whole single-slice datapath bit-exact. The
+event counts): docs/design.md section 2 calls the whole single-slice datapath bit-exact. The
 reference (``tests/ref_array.py``) walks the K-chunks in ascending order with Python integers
 and ``Fraction``; it takes only the random words of stochastic stages from pimjax.
 """

@@ -7,8 +7,8 @@ import pytest
 
 from pimjax.cli import main
 
-TINY = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--rows", "8", "--width", "4", "--no-progress",
-        "--max-steps", "1"]
+TINY = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--array-rows", "8", "--array-width", "4",
+        "--no-progress", "--max-steps", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_json_is_all_of_stdout(twelve_images, capsys):
     report = json.loads(out)
     assert report["steps"] == 1 and report["epochs"][0]["partial"] is False
     assert set(report["load_events"]) >= {"overflow", "nan", "inf"} and "overflow" in report["events"]
-    assert "epoch 1:" in err
+    assert "train loss" in err and "compiling the training step (first step only)" in err
 
 
 def test_text_report(twelve_images, capsys):
@@ -46,12 +46,12 @@ def test_text_report(twelve_images, capsys):
 
 
 @pytest.mark.parametrize("args, field", [
-    (["--slices", "0"], "TrainConfig.slices"), (["--batch-size", "0"], "TrainConfig.batch_size"),
-    (["--lr", "-1"], "TrainConfig.learning_rate"), (["--epochs", "0"], "TrainConfig.epochs"),
-    (["--seed", "-1"], "TrainConfig.seed"), (["--slices", "1024", "--devices", "1024"], "TrainConfig.devices"),
-    (["--model", "nosuch"], "TrainConfig.model"), (["--dataset", "foo.csv"], "TrainConfig.dataset"),
-    (["--dataset", "nofile.npz"], "no such dataset file"), (["--resume"], "TrainConfig.resume needs"),
-    (["--checkpoint-every", "5"], "TrainConfig.checkpoint_every needs"),
+    (["--slices", "0"], "--slices must"), (["--batch-size", "0"], "--batch-size must"),
+    (["--lr", "-1"], "--lr must"), (["--epochs", "0"], "--epochs must"),
+    (["--seed", "-1"], "--seed must"), (["--slices", "1024", "--devices", "1024"], "--devices must"),
+    (["--model", "nosuch"], "--model"), (["--dataset", "foo.csv"], "--dataset"),
+    (["--dataset", "nofile.npz"], "no such dataset file"), (["--resume"], "--resume needs --out"),
+    (["--checkpoint-every", "5"], "--checkpoint-every needs --out"),
 ])
 def test_bad_values_are_usage_errors(args, field, capsys):
     with pytest.raises(SystemExit) as e:
@@ -59,3 +59,33 @@ def test_bad_values_are_usage_errors(args, field, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert field in err and "Traceback" not in err
+
+
+def test_out_resume_overwrite_say_what_they_do(twelve_images, tmp_path, capsys, monkeypatch):
+    """--out lists the files it wrote; --resume says the step; --overwrite removes the earlier
+    run's metrics with its checkpoints (an interrupted overwrite leaves no stale metrics)."""
+    run = [*TINY[:-2], "--dataset", twelve_images, "--batch-size", "4", "--epochs", "2", "--out", str(tmp_path)]
+    assert main([*run, "--max-steps", "3"]) == 0
+    out, err = capsys.readouterr()
+    wrote = next(line for line in out.splitlines() if line.startswith("wrote "))
+    for name in ("metrics.json", "metrics.csv", "costs.csv", "checkpoints"):
+        assert str(tmp_path / name) in wrote
+    assert "1 slice," in out and "1 slices" not in out
+    assert main([*run, "--max-steps", "4", "--resume"]) == 0
+    assert "resuming from step 3 of 4" in capsys.readouterr().err
+    import pimjax.apps.train._loop as loop
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_run", interrupted)
+    assert main([*run, "--overwrite"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not any((tmp_path / n).exists() for n in ("metrics.json", "metrics.csv", "costs.csv"))
+    assert not list((tmp_path / "checkpoints").glob("step_*"))
+
+
+def test_native_prints_no_cost_table(twelve_images, capsys):
+    assert main([*TINY, "--dataset", twelve_images, "--batch-size", "4", "--hw", "native"]) == 0
+    out = capsys.readouterr().out
+    assert "TOTAL" not in out and "nothing emulated" in out

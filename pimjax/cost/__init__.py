@@ -1,4 +1,4 @@
-"""Cost accounting (DESIGN.md section 4): the cost record and the models that fill it."""
+"""Cost accounting (docs/design.md section 4): the cost record and the models that fill it."""
 
 from pimjax.cost._model import (
     array_cost,

@@ -1,4 +1,4 @@
-"""The time and energy model of slice systems, filling :class:`CostRecord` (DESIGN.md sec. 4).
+"""The time and energy model of slice systems, filling :class:`CostRecord` (docs/design.md section 4).
 
 The formulas, with the papers' sections behind each, are in ``docs/cost_model.md``. In short,
 for a system matmul (A: M x K streamed, B: K x N stationary) on ``S`` slices with the array

@@ -1,6 +1,6 @@
 """Execution time of conv, pool and FC layers on a host or on several PIMs (AMD multi-PIM cost model).
 
-AMD multi-PIM paper (Xu, Zhang, Jayasena, seed 000), Sec. 5-6: a layer runs either on the
+AMD multi-PIM paper (Xu, Zhang, Jayasena), Sec. 5-6: a layer runs either on the
 host GPU, or on ``N`` PIM GPUs with *data parallelism* (the batch is split, every PIM holds the
 whole model) or *model parallelism* (the model is split; for the FC layer the host reduces the
 partial sums and the other PIMs copy the result back from PIM0). The paper's numbers come

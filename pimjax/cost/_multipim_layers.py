@@ -1,6 +1,6 @@
 """Layer descriptions of the AMD multi-PIM cost model: FC, conv and max-pool layers.
 
-AMD multi-PIM paper (Xu, Zhang, Jayasena, seed 000), Sec. 2 and 6: the layers whose execution
+AMD multi-PIM paper (Xu, Zhang, Jayasena), Sec. 2 and 6: the layers whose execution
 time (:mod:`pimjax.cost._multipim`) and memory per PIM (:mod:`pimjax.cost._multipim_memory`)
 are modelled. Plain-Python (int) descriptions of configurations: the shapes are static, nothing
 here is traced. Holds the layer dataclasses, their validation and the ``ceil`` partitions.
@@ -11,7 +11,7 @@ every result written once; on-chip caches are assumed to capture all reuse):
 * FC ``Y[B, M] = X[B, K] @ W[K, M]``: ``F = 2 B K M``, ``Q = e (B K + K M + B M)``.
 * Conv, ``B`` images ``C x H x W``, ``F`` filters ``C x k x k``, stride ``s``, output
   ``Ho x Wo`` (``same``: ``ceil(H / s)``; ``valid``: ``(H - k) // s + 1``):
-  ``F = 2 B F Ho Wo C k^2``. Lowered to a matmul by im2col (DESIGN.md; the GPU practice of
+  ``F = 2 B F Ho Wo C k^2``. Lowered to a matmul by im2col (docs/design.md; the GPU practice of
   the time): the column matrix ``B Ho Wo x C k^2`` is written and read back, so
   ``Q = e (B C H W + 2 B Ho Wo C k^2 + F C k^2 + B F Ho Wo)``; ``lowering="direct"`` drops
   the column matrix (ideal reuse).

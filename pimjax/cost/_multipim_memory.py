@@ -1,6 +1,6 @@
 """Memory per PIM of conv, pool and FC layers under data or model parallelism.
 
-AMD multi-PIM paper (Xu, Zhang, Jayasena, seed 000), Sec. 5-6 / Fig. 11: with *data
+AMD multi-PIM paper (Xu, Zhang, Jayasena), Sec. 5-6 / Fig. 11: with *data
 parallelism* every PIM holds the whole model and ``ceil(B / N)`` images, with *model
 parallelism* the model is split (see :mod:`pimjax.cost._multipim` for the schemes and the
 notation, :mod:`pimjax.cost._multipim_layers` for the layers). Plain-Python (int) model of

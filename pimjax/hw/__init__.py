@@ -49,7 +49,7 @@ from pimjax.hw._pim import HOST_PRESETS, NODE_PRESETS, HostConfig, NodeConfig, P
 
 __all__ += ["HOST_PRESETS", "NODE_PRESETS", "HostConfig", "NodeConfig", "PIMConfig"]
 
-# Yang & Sze: Gaussian noise on output activations (issue 5).
+# Yang & Sze: Gaussian noise on output activations.
 from pimjax.hw._noise import NOISE_KINDS, NOISE_SCALES, NoiseConfig, noise_kind_id  # noqa: E402
 
 __all__ += ["NOISE_KINDS", "NOISE_SCALES", "NoiseConfig", "noise_kind_id"]

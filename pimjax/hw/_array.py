@@ -1,4 +1,4 @@
-"""What one slice's multiplier array *is*: ``ArrayConfig`` (DESIGN.md section 2).
+"""What one slice's multiplier array *is*: ``ArrayConfig`` (docs/design.md section 2).
 
 Memory Slices section 3.2: a 2D array of ``rows`` x ``width`` multipliers, one adder tree per
 row; register B is preloaded with a tile of B (one ``width``-chunk of K x up to ``rows``
@@ -33,7 +33,7 @@ def _check_rounding(name: str, r: Any) -> None:
 class ArrayConfig:
     """A systolic multiplier array with one adder tree per row, and its number formats.
 
-    Datapath (DESIGN.md section 2, steps 1, 2, 3 and 5): products ``a * b`` exact, optionally
+    Datapath (docs/design.md section 2, steps 1, 2, 3 and 5): products ``a * b`` exact, optionally
     requantized to ``product_format``; each row's adder tree sums its ``width`` products
     exactly, then requantizes to ``tree_format``; tree outputs accumulate per output element in
     ascending K-chunk order into ``accumulator_format`` (overflow after every addition); the

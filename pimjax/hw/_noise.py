@@ -1,6 +1,6 @@
 """Analog non-idealities as noise on a layer's output activations: ``NoiseConfig``.
 
-Yang & Sze, "Noise Resilience" (seed 004): zero-mean Gaussian noise is injected into the output
+Yang & Sze, "Noise Resilience": zero-mean Gaussian noise is injected into the output
 activations of every layer "to account for the noise in the input activations, weights, and
 computation"; the weights are not retrained. Two kinds:
 

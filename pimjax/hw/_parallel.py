@@ -1,13 +1,13 @@
 """A node of several identical slice systems under one host: data or model parallelism.
 
-AMD multi-PIM paper (seed 000) Sec. 5.1-5.4 and Fig. 6: ``N`` PIM stacks under a host. With
+AMD multi-PIM paper Sec. 5.1-5.4 and Fig. 6: ``N`` PIM stacks under a host. With
 *data parallelism* every unit holds the whole model (B) and works on its share of the batch
 (A's rows), with no communication (Sec. 5.1). With *model parallelism* of an FC layer the
 model is split (Sec. 5.4, Fig. 7): every unit computes the contribution of its share of the
 input features (a range of K) to every output, and "this reduction across PIMs happens on
 host. The host accesses each PIM's memory, performs the reduction, and writes the results
 back to, for example, PIM0. The other PIMs can then fetch the results from PIM0." The same
-K-split with K = batch is NeuroTrainer's synchronous data-parallel weight update (seed 001,
+K-split with K = batch is NeuroTrainer's synchronous data-parallel weight update (NeuroTrainer
 Sec. 5.3, Fig. 17): each module computes dW on its share of the batch and a central unit sums
 (averages) them.
 

@@ -1,7 +1,7 @@
 """Nodes of a host and several PIM stacks: ``PIMConfig``, ``HostConfig``, ``NodeConfig``.
 
 AMD multi-PIM paper (Xu, Zhang, Jayasena, "Scaling Deep Learning on Multiple In-Memory
-Processors", seed 000), Sec. 3 (Fig. 6) and Sec. 6.1 (Table 1): one host APU attached to
+Processors"), Sec. 3 (Fig. 6) and Sec. 6.1 (Table 1): one host APU attached to
 ``N`` memory stacks; each stack carries a small APU (the PIM) on its logic die. The PIM reads
 its own stack at the in-stack bandwidth and any other stack at ``1/8`` of it; the host reads
 all stacks at once, each at a fraction (``1/2``, ``1/4`` or ``1/8``) of the in-stack bandwidth.

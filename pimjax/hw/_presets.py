@@ -1,6 +1,6 @@
 """Preset registry: hardware configurations from the papers, each number cited.
 
-Papers (``../shared/seeds/``): Memory Slices (003), NeuroTrainer (001). Where a paper leaves a
+Papers (``CITATION.cff``): Memory Slices, NeuroTrainer. Where a paper leaves a
 number open (e.g. the split of a 16-bit word into integer and fraction bits) the preset says
 that pimjax chose it.
 """

@@ -3,7 +3,7 @@
 Memory Slices sections 3.2 and 4.1-4.2 (Fig. 5-6): K is split across slices; every slice sends
 its partial sums as packets over a wormhole-switched interconnect (ICN) to the slice that owns
 the output block, whose aggregation engine adds them and applies the activation when the last
-one arrives. DESIGN.md section 2 step 4 fixes the arithmetic.
+one arrives. docs/design.md section 2 step 4 fixes the arithmetic.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class LUTConfig:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class AggregationConfig:
-    """The aggregation engine of the slice owning an output block (DESIGN.md section 2 step 4-5).
+    """The aggregation engine of the slice owning an output block (docs/design.md section 2 step 4-5).
 
     Packets arrive with each slice's final accumulator requantized to ``packet_format``
     (``packet_rounding``); the engine adds them in ascending slice index into

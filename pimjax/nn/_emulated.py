@@ -1,6 +1,6 @@
 """The emulated matmul of training: forward, input gradient and weight gradient on the arrays.
 
-DESIGN.md section 3 and NeuroTrainer Sec. 2 / Table 4: every matmul of a layer runs in three
+docs/design.md section 3 and NeuroTrainer Sec. 2 / Table 4: every matmul of a layer runs in three
 phases, each on the emulated system with its own formats and rounding:
 
 * FF (forward) ``Y = X @ W`` (default 16-bit fixed point, nearest);

@@ -1,9 +1,9 @@
 """Synchronous data-parallel training on several modules (NeuroTrainer Sec. 5.3, AMD Sec. 5.1).
 
-NeuroTrainer Sec. 5.3 and Fig. 17 (seed 001): "multiple NeuroTrainer can be used in parallel
+NeuroTrainer Sec. 5.3 and Fig. 17: "multiple NeuroTrainer can be used in parallel
 ... we propose to perform **synchronous** training. After training a single input batch, N
 NeuroTrainer delivers dW to a central unit (latency = T2). The central unit needs to take all
-dW from N NeuroTrainers, and generates new W". AMD Sec. 5.1 (seed 000): "In data parallelism,
+dW from N NeuroTrainers, and generates new W". AMD Sec. 5.1: "In data parallelism,
 the input batch of images is partitioned across PIMs. Each PIM GPU gets a subset of the data
 and works on the full model."
 

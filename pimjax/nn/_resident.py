@@ -1,6 +1,6 @@
 """Hardware-resident fixed-point weights, updated in memory with stochastic rounding.
 
-DESIGN.md section 3 and NeuroTrainer Sec. 2.3 / 3.3.2: the weights live as fixed-point codes in
+docs/design.md section 3 and NeuroTrainer Sec. 2.3 / 3.3.2: the weights live as fixed-point codes in
 the module's memory and the update ``W <- W - eta * dW`` is computed on the hardware, rounded
 into the weight format. Without stochastic rounding an update smaller than half a step of the
 weight format is lost (rounded back to ``W``): that is why "even 32bit fixed point in

@@ -1,6 +1,6 @@
 """The small CNN family of Yang & Sze's depth vs filter-size study: ``cnn_d{depth}_k{kernel}_c{channels}``.
 
-Yang & Sze (seed 004, "Fixed Noise Resilience - Network Depth / Filter Size"): the trend for
+Yang & Sze ("Fixed Noise Resilience - Network Depth / Filter Size"): the trend for
 digital accelerators is to "increase number of layers (network depth) + reduce filter size";
 they report that deeper networks lose accuracy faster under noise and that larger filters are
 more robust. :class:`SmallCNN` gives both knobs: ``depth`` convolutions ``kernel x kernel``

@@ -1,4 +1,4 @@
-"""Number formats, rounding and stochastic-rounding bit sources (DESIGN.md sections 1-2).
+"""Number formats, rounding and stochastic-rounding bit sources (docs/design.md sections 1-2).
 
 Pure ``jnp``; works under ``jit``, ``vmap`` and ``grad``. Exact intermediate integers are
 int64 (64-bit types are switched on locally, never globally).

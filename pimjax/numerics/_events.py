@@ -1,7 +1,7 @@
 """Numeric event counts and the random-bit bookkeeping shared by quantize and requantize.
 
 :class:`NumericEvents` holds the overflow, NaN and Inf counts and the random bits used that
-every quantizing function returns, so nothing overflows silently (DESIGN.md section 2);
+every quantizing function returns, so nothing overflows silently (docs/design.md section 2);
 :func:`count_true` is the exact mask count behind them. ``_words`` draws the stochastic
 rounding words a rounding mode needs and ``_rbits_count`` counts the bits it uses.
 

@@ -1,6 +1,6 @@
 """Number formats: fixed point ``Fx(bits, frac, signed, overflow)`` and float formats.
 
-DESIGN.md section 2: a fixed-point code ``c`` has the value ``c * 2**-frac``; its range is
+docs/design.md section 2: a fixed-point code ``c`` has the value ``c * 2**-frac``; its range is
 ``[-2**(bits-1), 2**(bits-1)-1]`` (signed) or ``[0, 2**bits-1]`` (unsigned); overflow either
 saturates (clips) or wraps (two's complement modulo ``2**bits``).
 
@@ -78,7 +78,7 @@ def _check_int_field(name: str, v: Any, lo: int, hi: int) -> None:
 @jax.tree_util.register_pytree_node_class
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FixedFormat:
-    """Fixed-point format ``Fx(bits, frac, signed, overflow)`` (DESIGN.md section 2).
+    """Fixed-point format ``Fx(bits, frac, signed, overflow)`` (docs/design.md section 2).
 
     Args:
       bits: total width, 1..32 (a Python int, or an integer array/tracer for sweeps).
@@ -174,7 +174,7 @@ FLOAT_FORMAT_NAMES: tuple[str, ...] = tuple(_FLOAT_DTYPES)
 class FloatFormat:
     """Float format through ``ml_dtypes``: fp32, bf16, fp16, fp8 e4m3 (fn) and fp8 e5m2.
 
-    Rounding into a float format is round-to-nearest-even (DESIGN.md section 2, float
+    Rounding into a float format is round-to-nearest-even (docs/design.md section 2, float
     datapaths). Values beyond the largest finite number become +-Inf for the IEEE-style
     formats and saturate to +-max for ``fp8_e4m3`` (it has no Inf); both are counted as
     overflow events.

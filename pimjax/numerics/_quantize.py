@@ -1,7 +1,7 @@
 """Quantize real arrays to formats, encode/decode codes.
 
 Every function returns its result together with :class:`NumericEvents`, the overflow, NaN and
-Inf counts and the random bits it used, so nothing overflows silently (DESIGN.md section 2).
+Inf counts and the random bits it used, so nothing overflows silently (docs/design.md section 2).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _quantize_impl(
 ) -> tuple[jax.Array, NumericEvents]:
     """Quantizes real ``x`` to ``fmt``: returns ``(codes, events)``.
 
-    Fixed point: ``x * 2**frac`` rounded by ``rounding`` (DESIGN.md section 2), then saturated
+    Fixed point: ``x * 2**frac`` rounded by ``rounding`` (docs/design.md section 2), then saturated
     or wrapped; NaN becomes 0 and +-Inf saturates (both counted). Codes come back as int64 (so
     traced or 32-bit unsigned formats fit). Float formats: round-to-nearest-even; the "codes"
     are the values in the format's own dtype.

@@ -1,6 +1,6 @@
 """Random bit sources for stochastic rounding.
 
-Two sources (DESIGN.md section 1):
+Two sources (docs/design.md section 1):
 
 * ``"hash"`` (default): a counter-based generator. Word ``i`` of a call is
   ``lowbias32(lowbias32(i ^ s0) + s1)`` where ``(s0, s1)`` are two 32-bit words drawn once
@@ -39,7 +39,7 @@ class StochasticConfig:
     """How stochastic rounding draws its random words.
 
     Args:
-      bits: ``r``, width of the random word (1..32); DESIGN.md section 2 takes its top ``d``
+      bits: ``r``, width of the random word (1..32); docs/design.md section 2 takes its top ``d``
         bits. NeuroTrainer's SR LO uses a 32-bit shift register (Fig. 11).
       source: ``"hash"`` or ``"threefry"`` for ``stochastic`` rounding.
       lfsr_taps: SR LO polynomial taps (exponents; 32 must be the largest).

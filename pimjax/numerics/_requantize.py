@@ -1,7 +1,7 @@
 """Requantize codes between formats, and exact int64 intermediates into a format.
 
 Like quantize, every function returns its result together with :class:`NumericEvents`, so
-nothing overflows silently (DESIGN.md section 2).
+nothing overflows silently (docs/design.md section 2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rounding of exact integers and overflow handling (DESIGN.md section 2).
+"""Rounding of exact integers and overflow handling (docs/design.md section 2).
 
 All functions work on exact ``int64`` codes (they switch on 64-bit types locally with
 ``jax.enable_x64``) and accept static or traced fraction bits, widths and rounding ids.

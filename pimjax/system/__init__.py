@@ -1,4 +1,4 @@
-"""The multi-slice system (DESIGN.md section 1, layer 4): mapping of matmuls onto slices, the
+"""The multi-slice system (docs/design.md section 1, layer 4): mapping of matmuls onto slices, the
 K-partitioned system matmul sharded over JAX devices, and data / model parallelism over several
 systems under a host (AMD paper Sec. 5)."""
 

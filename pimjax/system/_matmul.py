@@ -1,7 +1,7 @@
 """The multi-slice system matmul, with slices sharded over JAX devices (``jax.shard_map``).
 
 ``C = act(A @ B)`` on ``S`` memory slices (Memory Slices Sec. 4.1-4.2, Fig. 5-6): slice ``s``
-multiplies its K-range on its own array (DESIGN.md section 2 steps 1-3), requantizes its final
+multiplies its K-range on its own array (docs/design.md section 2 steps 1-3), requantizes its final
 accumulator to the packet format and sends it; the owner's aggregation engine adds the packets
 in ascending slice index (step 4) and applies activation and output format (step 5).
 
@@ -136,7 +136,7 @@ def system_matmul(
     method: str = "auto",
     axis_name: str = "slices",
 ) -> SystemResult:
-    """``C = act(A @ B)`` on ``config.num_slices`` slices, bit for bit (DESIGN.md section 2).
+    """``C = act(A @ B)`` on ``config.num_slices`` slices, bit for bit (docs/design.md section 2).
 
     Args:
       a: (M, K) codes of ``config.array.a_format`` (float values for a float datapath).

@@ -1,7 +1,7 @@
 """Data and model parallelism over several slice systems under a host (AMD paper Sec. 5).
 
 A node (:class:`~pimjax.hw.ParallelConfig`) has ``N`` identical units, each a whole memory-slice
-system (``config.unit``, computing with :func:`pimjax.system.system_matmul`, DESIGN.md section 2
+system (``config.unit``, computing with :func:`pimjax.system.system_matmul`, docs/design.md section 2
 steps 1-5), and a host. ``C = A @ B`` with A (M x K), B (K x N_out):
 
 ``"data"`` (AMD Sec. 5.1, forward pass: "the input batch ... is partitioned across PIMs. Each

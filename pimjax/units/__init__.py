@@ -1,4 +1,4 @@
-"""Hardware units, one module each (DESIGN.md section 1, layer 3): the systolic multiplier
+"""Hardware units, one module each (docs/design.md section 1, layer 3): the systolic multiplier
 array, the aggregation engine with its activation LUTs, and the interconnect packetizer."""
 
 from pimjax.units._activation import exact_activation, lut_activation, lut_entries, lut_index

@@ -1,6 +1,6 @@
 """The aggregation engine: ordered cross-slice partial-sum reduction and activation.
 
-Memory Slices Fig. 6 steps 7-9 and DESIGN.md section 2 steps 4-5: each slice's final
+Memory Slices Fig. 6 steps 7-9 and docs/design.md section 2 steps 4-5: each slice's final
 accumulator is requantized to the packet format; the owner's engine adds the packets in
 ascending slice index into its accumulator format (overflow after every addition), applies the
 activation to the exact aggregated value (or through a LUT) and requantizes to the output

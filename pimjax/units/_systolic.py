@@ -1,6 +1,6 @@
 """The systolic multiplier array of one slice, with one adder tree per row (Memory Slices 3.2).
 
-``C = A @ B`` with A (M x K) streamed and B (K x N) preloaded, following DESIGN.md section 2
+``C = A @ B`` with A (M x K) streamed and B (K x N) preloaded, following docs/design.md section 2
 steps 1, 2, 3 and 5 bit for bit. K is cut into chunks of ``width`` (the last one zero-padded,
 as idle multipliers see zeros); N into tiles of ``rows`` (tiling N changes cycles, not values).
 
@@ -347,7 +347,7 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
 # ------------------------------------------------------------------------------ float
 # XLA:CPU runs with flush-to-zero / denormals-are-zero, so a plain float32 <-> float64 convert
 # turns fp32 and bf16 subnormals into 0 (fp16 and fp8 subnormals are normal float32 and pass).
-# The datapath keeps subnormals (DESIGN.md section 2 is bit-exact), so operands and outputs
+# The datapath keeps subnormals (docs/design.md section 2 is bit-exact), so operands and outputs
 # cross between the format and float64 through their bit patterns where they are subnormal.
 
 
@@ -433,7 +433,7 @@ class SystolicArray:
 
 def systolic_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any = None,
                     method: str = "auto") -> ArrayResult:
-    """``C = A @ B`` on one slice's array, bit for bit (DESIGN.md section 2, steps 1-3, 5).
+    """``C = A @ B`` on one slice's array, bit for bit (docs/design.md section 2, steps 1-3, 5).
 
     Args:
       a: (M, K) integer codes in ``config.a_format`` (values of its dtype for a float datapath).

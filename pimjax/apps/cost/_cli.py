@@ -1,6 +1,6 @@
 """``pimjax cost``: per-layer, per-phase training costs of a model on a slice system, from shapes.
 
-    pimjax cost --model vgg16 --input-size 224 --batch 128 --system slices_hmc2 --slices 256
+    pimjax cost --model vgg16 --input-size 224 --batch-size 128 --hw slices_hmc2 --slices 256
 
 prints, for every emulated layer and each phase (FF, BP, UP), the MACs, array cycles,
 utilization, time, energy, DRAM bytes and interconnect bytes of one training batch, and the
@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any
 
 from pimjax.apps._atomic import write_csv as atomic_csv
-from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
-from pimjax.apps.cost._model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES
+from pimjax.apps.argtypes import (add_usage_errors, deprecated_alias, deprecated_value, description,
+                                  int_in, number_in, positive_int, usage_errors)
+from pimjax.apps.cost._model_costs import DEFAULT_SRC_LEN, DEFAULT_TGT_LEN, MODEL_NAMES, TRANSLATOR_NAMES
 from pimjax.hw import MAX_UNITS
 
 PHASES = ("ff", "bp", "up")
@@ -33,13 +33,19 @@ MAX_SLICES = 1 << 16
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cost", help="per-layer, per-phase costs of training a model on a slice system (shapes only)",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="vgg16", choices=MODEL_NAMES, help="model (default %(default)s)")
+                       description=description(__doc__),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="vgg16", choices=MODEL_NAMES,
+                   type=deprecated_value({"gnmt": "translator"}, "--model"),
+                   help="model; translator: the GNMT-size LSTM translator (default %(default)s)")
     p.add_argument("--input-size", type=positive_int, default=224,
-                   help="CNN input side (default %(default)s; each model has its own minimum)")
-    p.add_argument("--batch", type=positive_int, default=128, help="batch size (default %(default)s)")
-    p.add_argument("--system", default="slices_hmc2",
-                   help="system preset for all phases (default %(default)s; see `pimjax presets`)")
+                   help="CNN input side in pixels (default %(default)s; each model has its own minimum)")
+    batch = p.add_argument("--batch-size", type=positive_int, default=128,
+                           help="examples (images, sentence pairs) per training batch (default %(default)s)")
+    deprecated_alias(p, "--batch", batch)
+    hw = p.add_argument("--hw", dest="system", metavar="PRESET", default="slices_hmc2",
+                        help="system preset for all phases (default %(default)s; the systems of `pimjax presets`)")
+    deprecated_alias(p, "--system", hw)
     p.add_argument("--slices", type=int_in(1, MAX_SLICES), default=None,
                    help=f"number of slices, 1..{MAX_SLICES} (default: the preset's num_slices)")
     p.add_argument("--modules", type=int_in(1, MAX_UNITS), default=1,
@@ -54,7 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tgt-len", type=positive_int, default=DEFAULT_TGT_LEN,
                    help="translator padded target length (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    p.add_argument("--csv", metavar="PATH", default=None, help="also write the per-layer rows and totals to PATH")
+    p.add_argument("--csv", metavar="PATH", default=None,
+                   help="also write the per-layer rows and totals to PATH (default: none)")
     p.set_defaults(func=run)
     add_usage_errors(p)
 
@@ -100,8 +107,9 @@ def cost_report(*, model: str, batch: int, input_size: int = 224, system: str = 
     t = totals["all"]
     return {
         "model": model, "batch": batch,
-        "input_size": input_size if model != "gnmt" else None,
-        "src_len": src_len if model == "gnmt" else None, "tgt_len": tgt_len if model == "gnmt" else None,
+        "input_size": input_size if model not in TRANSLATOR_NAMES else None,
+        "src_len": src_len if model in TRANSLATOR_NAMES else None,
+        "tgt_len": tgt_len if model in TRANSLATOR_NAMES else None,
         "system": system, "slices": cfg.num_slices, "modules": hw.modules,
         "array": f"{cfg.array.rows}x{cfg.array.width} @ {cfg.array.clock_ghz} GHz x {cfg.compute_scale}",
         "peak_flops": peak_flops(cfg), "peak_bandwidth": peak_bandwidth(cfg),
@@ -121,8 +129,9 @@ def format_report(r: dict[str, Any]) -> str:
     shape = (f"{r['input_size']}x{r['input_size']}" if r["input_size"] is not None
              else f"src/tgt {r['src_len']}/{r['tgt_len']}")
     mods = f"{r['modules']} modules of " if r.get("modules", 1) > 1 else ""
+    slices = f"{r['slices']} slice{'s' if r['slices'] != 1 else ''}"
     lines = [f"pimjax cost: {r['model']} ({shape}, batch {r['batch']}), one training batch (FF, BP, UP) on "
-             f"{mods}{r['system']} x {r['slices']} slices ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
+             f"{mods}{r['system']} x {slices} ({r['array']}; peak {r['peak_flops'] / 1e12:.2f} TFLOP/s, "
              f"{r['peak_bandwidth'] / 1e9:.0f} GB/s{' per module' if mods else ''})",
              "cycles are summed over the slices; time = max over slices of max(compute, memory, ICN) + tail, "
              "summed over the ops",
@@ -152,10 +161,9 @@ def run(args: argparse.Namespace) -> int:
     from pimjax.apps.cost._model_costs import system_presets
 
     if args.system not in system_presets():
-        print(f"pimjax cost: unknown system preset {args.system!r}; choose one of {', '.join(system_presets())}",
-              file=sys.stderr)
-        return 2
-    kw = dict(model=args.model, batch=args.batch, input_size=args.input_size, system=args.system,
+        args.usage_error(f"argument --hw: unknown system preset {args.system!r}; choose one of "
+                         f"{', '.join(system_presets())}")
+    kw = dict(model=args.model, batch=args.batch_size, input_size=args.input_size, system=args.system,
               slices=args.slices, model_width=args.model_width, num_classes=args.num_classes,
               src_len=args.src_len, tgt_len=args.tgt_len, modules=args.modules)
     with usage_errors(args):  # the model and the system check their arguments here
@@ -166,8 +174,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             preflight(files=[args.csv], what="--csv", min_free=1 << 20)
         except OutputError as e:
-            print(f"pimjax cost: error: {e}", file=sys.stderr)
-            return 2
+            args.usage_error(str(e))
     r = cost_report(**kw, inputs=inputs)
     if args.csv:
         write_csv(r, args.csv)

@@ -41,8 +41,9 @@ from pimjax.hw import SystemConfig, presets
 from pimjax.nn import ATTENTION_PRODUCTS, PHASES, PhaseConfig, TrainingHardware
 
 CNN_NAMES: tuple[str, ...] = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
-TRANSLATOR_NAMES: tuple[str, ...] = ("gnmt",)
-MODEL_NAMES: tuple[str, ...] = CNN_NAMES + TRANSLATOR_NAMES
+TRANSLATOR_NAMES: tuple[str, ...] = ("translator", "gnmt")
+"""The GNMT-size translator (:func:`pimjax.nn.gnmt_config`); ``"gnmt"`` is its old name."""
+MODEL_NAMES: tuple[str, ...] = CNN_NAMES + ("translator",)
 
 #: Default padded (source, target) lengths of the translator: Memory Slices Sec. 6 trains its
 #: LSTMs with buckets (5, 10), (10, 15), (20, 25), (40, 50); the largest bucket is the default.
@@ -125,7 +126,7 @@ def model_gemms(model: Any, *, batch: int, input_size: int = 224, width: float =
     """The forward GEMMs ``(layer, M, K, N)`` of one batch, one entry per call, in call order.
 
     Args:
-      model: a CNN name (:data:`CNN_NAMES`), ``"gnmt"`` (:func:`pimjax.nn.gnmt_config`), or a
+      model: a CNN name (:data:`CNN_NAMES`), ``"translator"`` (GNMT size, :func:`pimjax.nn.gnmt_config`), or a
         :class:`pimjax.nn.TranslatorConfig`.
       batch: images or sentence pairs per batch.
       input_size, width, num_classes: the CNN (:func:`pimjax.nn.make_cnn`); ignored by translators.
@@ -236,7 +237,7 @@ def model_costs(model_name: Any, *, batch: int, input_size: int = 224, system: S
 
     Args:
       model_name: ``"alexnet"``, ``"vgg11"``, ``"vgg16"``, ``"resnet18"``, ``"resnet50"``,
-        ``"gnmt"``, or a :class:`pimjax.nn.TranslatorConfig`.
+        ``"translator"`` (GNMT size), or a :class:`pimjax.nn.TranslatorConfig`.
       batch: batch size.
       input_size: CNN input side (ignored by translators).
       system: the slice system of every phase, or a mapping phase -> system

@@ -3,7 +3,7 @@
     pimjax schedule --model alexnet --pes 32,64,128 --buffer 128KiB --plot results/alexnet_gantt.png
 
 extracts the data-flow graph of one image through the model (operations split into ``--split``
-output-channel groups, times from the cost model on one slice of ``--system``), schedules
+output-channel groups, times from the cost model on one slice of ``--hw``), schedules
 ``--images`` images on each PE count with list scheduling and with Memolution, and prints the
 paper's three tables: total time, intermediate results kept in the shared buffer, retimings.
 ``--plot`` draws the Gantt charts and buffer occupancy of the first PE count; ``--csv`` /
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, Sequence
 
-from pimjax.apps.argtypes import add_usage_errors, int_in, number_in, positive_int, usage_errors
+from pimjax.apps.argtypes import (add_usage_errors, deprecated_alias, description, int_in, number_in,
+                                  positive_int, usage_errors)
 from pimjax.apps.schedule._config import MAX_BUFFER_BYTES, MAX_CACHE_SPEEDUP, MAX_IMAGES, MAX_PES
 
 CNN_CHOICES = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
@@ -54,12 +54,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from pimjax.apps.schedule import DEFAULT_BUFFER_BYTES, DEFAULT_CACHE_SPEEDUP, DEFAULT_IMAGES
 
     p = sub.add_parser("schedule", help="schedule a model's data-flow graph on PIM PEs: list scheduling vs Memolution",
-                       description=__doc__.splitlines()[0].replace("``", ""))
+                       description=description(__doc__),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="alexnet", choices=CNN_CHOICES, help="CNN (default %(default)s)")
     p.add_argument("--input-size", type=positive_int, default=32,
-                   help="input side (default %(default)s; each model has its own minimum)")
-    p.add_argument("--width", type=number_in(0.0, lo_open=True), default=0.25,
-                   help="channel multiplier, > 0 (default %(default)s)")
+                   help="input side in pixels (default %(default)s; each model has its own minimum)")
+    width = p.add_argument("--model-width", dest="width", metavar="MODEL_WIDTH", type=number_in(0.0, lo_open=True), default=0.25,
+                           help="channel multiplier, > 0 (1.0 = the paper's model) (default %(default)s)")
+    deprecated_alias(p, "--width", width)
     p.add_argument("--num-classes", type=positive_int, default=10, help="classes (default %(default)s)")
     p.add_argument("--split", type=positive_int, default=4,
                    help="output-channel groups per operation, the graph's granularity (default %(default)s)")
@@ -70,8 +72,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "100-300KB)")
     p.add_argument("--images", type=int_in(1, MAX_IMAGES), default=DEFAULT_IMAGES,
                    help=f"images (iterations) to process, 1..{MAX_IMAGES} (default %(default)s)")
-    p.add_argument("--system", default="slices_hmc2",
-                   help="system preset; a PE is one of its slices (default %(default)s; see `pimjax presets`)")
+    hw = p.add_argument("--hw", dest="system", metavar="PRESET", default="slices_hmc2",
+                        help="system preset; a PE is one of its slices (default %(default)s; the systems of "
+                        "`pimjax presets`)")
+    deprecated_alias(p, "--system", hw)
     p.add_argument("--cache-speedup",
                    type=number_in(1.0, MAX_CACHE_SPEEDUP, why=" (Memolution Sec. 3.2: eDRAM is slower)"),
                    default=DEFAULT_CACHE_SPEEDUP,
@@ -81,9 +85,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-pipelined-ls", action="store_true",
                    help="leave out the extra baseline: LS with as many images in flight as Memolution")
     p.add_argument("--plot", metavar="PATH", default=None,
-                   help="write Gantt charts and buffer occupancy (first PE count) to PATH (.png)")
-    p.add_argument("--plot-tables", metavar="PATH", default=None, help="write the three tables as a figure to PATH")
-    p.add_argument("--csv", metavar="PATH", default=None, help="write the table rows to PATH")
+                   help="write Gantt charts and buffer occupancy (first PE count) to PATH (.png) (default: none)")
+    p.add_argument("--plot-tables", metavar="PATH", default=None,
+                   help="write the three tables as a figure to PATH (default: none)")
+    p.add_argument("--csv", metavar="PATH", default=None, help="write the table rows to PATH (default: none)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of tables")
     p.set_defaults(func=run)
     add_usage_errors(p)
@@ -154,15 +159,14 @@ def run(args: argparse.Namespace) -> int:
       args: the parsed command line.
 
     Returns:
-      The exit status (0; 2 for an unknown system preset).
+      The exit status (0; an unknown system preset is a usage error, exit status 2).
     """
     from pimjax.apps.cost._model_costs import system_presets
     from pimjax.apps.schedule import format_tables, plot_schedules, plot_tables, write_csv
 
     if args.system not in system_presets():
-        print(f"pimjax schedule: unknown system preset {args.system!r}; choose one of {', '.join(system_presets())}",
-              file=sys.stderr)
-        return 2
+        args.usage_error(f"argument --hw: unknown system preset {args.system!r}; choose one of "
+                         f"{', '.join(system_presets())}")
     kw = dict(model=args.model, input_size=args.input_size, width=args.width, num_classes=args.num_classes,
               split=args.split, pes=args.pes, buffer_bytes=args.buffer, images=args.images, system=args.system,
               cache_speedup=args.cache_speedup, edram_order=args.edram_order)

@@ -100,14 +100,15 @@ def plot_tables(rows: Sequence[dict[str, Any]], path: str, *, title: str = "") -
     if piped:
         series.insert(1, ("ls_pipelined", "LS, sliding window of 4 N_g images (pimjax variant)"))
     wdt = 0.8 / len(series)
-    fig, axes = plt.subplots(3, 1, figsize=(max(8, 0.9 * len(rows) + 3), 9))
+    fig, axes = plt.subplots(3, 1, figsize=(max(8, 0.9 * len(rows) + 3) + 2.5, 9))  # + the legend beside
     for si, (key, name) in enumerate(series):
         off = (si - (len(series) - 1) / 2) * wdt
         axes[0].bar(x + off, [r[f"{key}_time_us"] / 1e3 for r in rows], wdt, label=name)
         axes[1].bar(x + off, [r[f"{key}_buffer_results"] for r in rows], wdt, label=name)
         axes[2].bar(x + off, [r[f"{key}_retimings"] for r in rows], wdt, label=name)
+    memo_off = (len(series) - 1) / 2 * wdt  # Memolution is the last bar of each group: its label on it
     for r_i, r in enumerate(rows):
-        axes[0].annotate(f"{-100 * r['reduction_vs_ls']:+.0f}%", (x[r_i], r["memolution_time_us"] / 1e3),
+        axes[0].annotate(f"{-100 * r['reduction_vs_ls']:+.0f}%", (x[r_i] + memo_off, r["memolution_time_us"] / 1e3),
                          ha="center", va="bottom", fontsize=7)
     axes[0].set_ylabel("total time (ms)")
     axes[0].set_yscale("log")
@@ -116,10 +117,13 @@ def plot_tables(rows: Sequence[dict[str, Any]], path: str, *, title: str = "") -
     axes[1].set_title("Table 2: intermediate results kept in the shared buffer", fontsize=9, loc="left")
     axes[2].set_ylabel("retimings")
     axes[2].set_title("Table 3: retiming operations", fontsize=9, loc="left")
-    for ax in axes:
+    for i, ax in enumerate(axes):
         ax.set_xticks(x)
         ax.set_xticklabels(labels, fontsize=7)
-    axes[0].legend(fontsize=7)
+        if i:  # counts: from 0 (an all-zero panel would otherwise centre 0 in [-0.05, 0.05])
+            ax.set_ylim(0, max(1.0, ax.get_ylim()[1]))
+    # beside the panels, not over a bar
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

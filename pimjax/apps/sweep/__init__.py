@@ -1,4 +1,4 @@
-"""Accuracy-vs-precision and noise sweeps as vectorized programs (issue 5, DESIGN.md section 5).
+"""Accuracy-vs-precision and noise sweeps as vectorized programs (docs/design.md section 5).
 
 A swept config is a static :class:`SweepHardware` (array shape, slices, accumulator width: one
 compiled program each) and a traced :class:`NumericPoint` (activation / weight / output bit

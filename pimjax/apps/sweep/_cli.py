@@ -19,18 +19,21 @@ import json
 import os
 import sys
 
-from pimjax.apps.argtypes import positive_int
+from pimjax.apps.argtypes import description, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="accuracy over a grid of bit widths, rounding and noise (vmapped, resumable CSV)",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("config", help="sweep config file (.toml or .json)")
+                       description=description(__doc__),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="sweep config file (.toml or .json), e.g. examples/sweep_digits.toml")
     p.add_argument("--out", default=None, help="results CSV (default: the config's `out`, else results/<name>.csv)")
-    p.add_argument("--devices", type=int, default=None, help="devices to shard configs over (0: all; default: config)")
-    p.add_argument("--chunk", type=positive_int, default=None, help="configs per compiled call (default: config)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="devices to shard configs over (0: all) (default: the config's `devices`)")
+    p.add_argument("--chunk", type=positive_int, default=None,
+                   help="configs per compiled call (default: the config's `chunk`)")
     p.add_argument("--max-chunks", type=positive_int, default=None,
-                   help="stop after this many chunks (rerun to resume)")
+                   help="stop after this many chunks, rerun to resume (default: none, all of them)")
     p.add_argument("--cache", default=None, help="directory for the trained float weights (default: next to the CSV)")
     p.add_argument("--no-events", action="store_true", help="record accuracy and loss only (smaller program)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")

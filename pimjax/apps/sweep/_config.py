@@ -1,6 +1,6 @@
 """Sweep configurations: the static hardware (keys a compile) and the traced numerics (vmapped).
 
-DESIGN.md section 5: shapes are static, numerics may be traced. A sweep configuration is split
+docs/design.md section 5: shapes are static, numerics may be traced. A sweep configuration is split
 into
 
 * :class:`SweepHardware` (static, hashable): datapath kind, array ``rows x width``, number of
@@ -61,7 +61,7 @@ def _check_choice(name: str, v: Any, choices: tuple[str, ...]) -> None:
 class SweepHardware:
     """The static part of a swept hardware config: one compiled program per value.
 
-    The datapath of one emulated layer (DESIGN.md section 2): float activations and weights are
+    The datapath of one emulated layer (docs/design.md section 2): float activations and weights are
     quantized to the point's formats with the point's rounding; ``num_slices`` slices of a
     ``rows x width`` array form exact products and adder-tree sums and accumulate them in
     ascending K-chunk order into a ``accumulator_bits``-wide saturating accumulator (fraction

@@ -3,11 +3,11 @@
 :func:`sweep_matmul` computes exactly what :func:`pimjax.nn.phase_matmul` computes on the
 :class:`~pimjax.hw.SystemConfig` of :func:`system_config` (the same config with concrete
 formats), but with the formats, the rounding mode and the weight scaling as traced values, so
-that ``jax.vmap`` evaluates many configs in one program (DESIGN.md section 5):
+that ``jax.vmap`` evaluates many configs in one program (docs/design.md section 5):
 
 1. quantize the float activations (M, K) and weights (K, N) with the point's formats and
    rounding (the same keys as ``phase_matmul``: stochastic rounding draws the same words);
-2. accumulate the exact products (DESIGN.md section 2 steps 1-4 with exact product and tree
+2. accumulate the exact products (docs/design.md section 2 steps 1-4 with exact product and tree
    stages and exact packets): when no partial sum can leave the ``accumulator_bits``
    accumulator, the result is the exact integer product, one GEMM
    (:func:`pimjax.units.exact_matmul`). That is proven from the static bounds

@@ -1,6 +1,6 @@
 """The vmapped sweep evaluator: one compiled program evaluates a batch of configs on a test set.
 
-DESIGN.md section 5. For one :class:`~pimjax.apps.sweep.SweepHardware` (static: one program per
+docs/design.md section 5. For one :class:`~pimjax.apps.sweep.SweepHardware` (static: one program per
 value and chunk size), :class:`SweepEvaluator` builds
 
 ``jit(shard_map(vmap(evaluate_config, axis_name="configs")))``

@@ -34,8 +34,10 @@ def series(rows: Sequence[Mapping[str, Any]], *, x: str, metric: str = "accuracy
 
 
 def plot_metric(rows: Sequence[Mapping[str, Any]], path: str | None = None, *, x: str, metric: str = "accuracy",
-                by: Sequence[str] = (), ax: Any = None, title: str | None = None, logx: bool = False) -> Any:
-    """Line plot of ``metric`` against ``x``, one line per value of the ``by`` columns; saves to ``path``."""
+                by: Sequence[str] = (), ax: Any = None, title: str | None = None, logx: bool = False,
+                baseline: float | None = None) -> Any:
+    """Line plot of ``metric`` against ``x``, one line per value of the ``by`` columns (the other
+    axes averaged); ``baseline``: a dashed line at the float32 model's value. Saves to ``path``."""
     import matplotlib
 
     if ax is None:
@@ -48,6 +50,8 @@ def plot_metric(rows: Sequence[Mapping[str, Any]], path: str | None = None, *, x
     for g, (xs, ys) in sorted(series(rows, x=x, metric=metric, by=by).items(), key=lambda kv: tuple((isinstance(v, str), v) for v in kv[0])):
         label = ", ".join(f"{b}={v}" for b, v in zip(by, g)) if by else metric
         ax.plot(xs, ys, marker="o", ms=3, label=label)
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls="--", lw=1, label=f"float32 ({baseline:.3f})")
     ax.set_xlabel(x)
     ax.set_ylabel(metric)
     if logx:
@@ -55,7 +59,7 @@ def plot_metric(rows: Sequence[Mapping[str, Any]], path: str | None = None, *, x
     if title:
         ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    if by:
+    if by or baseline is not None:
         ax.legend(fontsize=7)
     if own:
         fig.tight_layout()
@@ -77,9 +81,12 @@ def _determines(rows: Sequence[Mapping[str, Any]], a: str, b: str) -> bool:
     return True
 
 
-def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, *, metric: str = "accuracy") -> list[str]:
+def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, *, metric: str = "accuracy",
+               baseline: float | None = None) -> list[str]:
     """One panel per swept numeric axis: ``metric`` against it, lines by the other swept axis
-    with the fewest values (when there is one). Returns the axes plotted."""
+    with the fewest values (when there is one), the remaining swept axes averaged (named under
+    the panel's title); ``baseline``: the float32 model's ``metric``, a dashed line. Returns the
+    axes plotted."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -99,7 +106,12 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, *, metric: str = "a
         others = sorted((o for o in swept if o != x and not _determines(rows, x, o) and not _determines(rows, o, x)),
                         key=lambda o: len({r[o] for r in rows}))
         by = others[:1] if others and len({r[others[0]] for r in rows}) <= 8 else []
-        plot_metric(rows, x=x, metric=metric, by=by, ax=ax, title=f"{metric} vs {x}")
+        averaged: list[str] = []
+        for o in others:  # an axis that only relabels one already named (act_frac of act_bits) is left out
+            if o not in by and not any(_determines(rows, k, o) and _determines(rows, o, k) for k in averaged):
+                averaged.append(o)
+        title = f"{metric} vs {x}" + (f"\n(mean over {', '.join(averaged)})" if averaged else "")
+        plot_metric(rows, x=x, metric=metric, by=by, ax=ax, title=title, baseline=baseline)
     fig.tight_layout()
     d = os.path.dirname(path)
     if d:

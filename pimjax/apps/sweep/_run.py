@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from typing import Any, Sequence
 
@@ -44,7 +45,9 @@ def check_devices(devices: int) -> None:
 
     avail = len(jax.devices())
     if devices > avail:
-        raise ValueError(f"devices must be in 0..{avail} (0: all; {avail} JAX devices available), got {devices}")
+        raise ValueError(f"devices must be in 0..{avail} (0: all; {avail} JAX devices available), got {devices}; "
+                         f"on a CPU, run with XLA_FLAGS=--xla_force_host_platform_device_count={devices} in the "
+                         f"environment to get {devices} CPU devices")
 
 
 def _base(identity: dict[str, Any], hw: SweepHardware, p: NumericPoint) -> dict[str, Any]:
@@ -135,6 +138,10 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
         for s in range(0, len(points), spec.chunk):
             if max_chunks is not None and chunks >= max_chunks:
                 break
+            if s == 0 and progress:  # the bar's rate would otherwise count the compile as work
+                n = hw.num_slices
+                bar.write(f"pimjax sweep: compiling the program of {hw.rows}x{hw.width} arrays x {n} "
+                          f"slice{'s' if n != 1 else ''} (first chunk of each static setting) ...", file=sys.stderr)
             part = points[s:s + spec.chunk]
             m = ev.evaluate(part, chunk=spec.chunk)
             rows = []
@@ -149,7 +156,7 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
     png = None
     if plot and rows:
         png = os.path.splitext(path)[0] + ".png"
-        if not plot_sweep(rows, png):
+        if not plot_sweep(rows, png, baseline=models_mod.accuracy(model, data.x_test, data.y_test)):
             png = None
     return SweepResult(path=path, rows=rows, evaluated=evaluated, skipped=skipped,
                        seconds=time.perf_counter() - t0, plot=png)

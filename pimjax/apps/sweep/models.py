@@ -1,6 +1,6 @@
 """Small CNN families for Yang & Sze's depth vs filter-size study, trained in float on digits.
 
-Yang & Sze (seed 004, "Fixed Noise Resilience - Network Depth / Filter Size"): the trend for
+Yang & Sze ("Fixed Noise Resilience - Network Depth / Filter Size"): the trend for
 digital accelerators is to "increase number of layers (network depth) + reduce filter size";
 they report that deeper networks lose accuracy faster under noise and that larger filters are
 more robust. :class:`pimjax.nn.SmallCNN` (``cnn_d{depth}_k{kernel}_c{channels}``) gives both

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from pimjax.apps.argtypes import add_usage_errors, usage_errors
+from pimjax.apps.argtypes import add_usage_errors, deprecated_alias, usage_errors
 from pimjax.nn import PRECISIONS, WEIGHTS
 
 
@@ -17,48 +17,65 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model on emulated slices; print accuracy and per-layer costs",
                        description="Train a model whose every matmul (FF, BP, UP) runs on emulated slices. "
-                       "The progress bar and the per-epoch lines go to stderr, the report to stdout.")
-    p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50, translator, or a small "
-                   "CNN cnn_d<depth>_k<kernel>_c<channels> (default %(default)s)")
+                       "The progress bar and the per-epoch table go to stderr, the report to stdout.")
+    p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50, translator (the "
+                   "GNMT-style LSTM), or a small CNN cnn_d<depth>_k<kernel>_c<channels> (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset, help="digits (bundled) or a path to your own .npz "
                    "(x_train, y_train, x_test, y_test) (default %(default)s)")
     p.add_argument("--hw", dest="precision", default=d.precision, choices=PRECISIONS,
-                   help="per-phase precision preset (default %(default)s: NeuroTrainer Table 4)")
+                   help="training hardware preset: the per-phase precisions (default %(default)s: NeuroTrainer "
+                   "Table 4; `pimjax presets` lists them)")
     p.add_argument("--weights", default=d.weights, choices=WEIGHTS,
                    help="resident: fixed-point weights updated in memory with the preset's rounding (SR for "
-                   "neurotrainer); float: float32 master weights; auto (default): resident for fixed-point presets")
-    p.add_argument("--weight-bits", type=int, default=d.weight_bits, help="resident weight bits (default %(default)s)")
+                   "neurotrainer); float: float32 master weights; auto: resident for fixed-point presets "
+                   "(default %(default)s)")
+    p.add_argument("--weight-bits", type=int, default=d.weight_bits,
+                   help="resident weight width in bits, 2..24 (default %(default)s)")
     p.add_argument("--weight-frac", type=int, default=d.weight_frac,
-                   help="resident weight fraction bits (default %(default)s: Q8.16)")
+                   help="resident weight fraction bits, 0..30 (default %(default)s: Q8.16)")
     p.add_argument("--slices", type=int, default=d.slices, help="memory slices per matmul (default %(default)s)")
     p.add_argument("--modules", type=int, default=d.modules,
                    help="modules training synchronously, 1..1024 (NeuroTrainer Sec. 5.3): each holds the model and "
                    "its 1/modules of every batch (--batch-size must be divisible by it); a central unit sums their "
                    "weight gradients (default %(default)s)")
-    p.add_argument("--devices", type=int, default=d.devices, help="JAX devices the slices are sharded over")
-    p.add_argument("--rows", type=int, default=d.rows, help="array rows R (default %(default)s)")
-    p.add_argument("--width", type=int, default=d.width, help="multipliers per row W (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", dest="learning_rate", type=float, default=d.learning_rate)
-    p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--input-size", type=int, default=d.input_size, help="image side (digits are upsampled)")
-    p.add_argument("--model-width", type=float, default=d.model_width, help="channel multiplier (1.0 = full)")
-    p.add_argument("--out", dest="out_dir", default=None, help="directory for metrics, costs and checkpoints")
+    p.add_argument("--devices", type=int, default=d.devices,
+                   help="JAX devices the slices are sharded over; --slices must be a multiple (default %(default)s)")
+    rows = p.add_argument("--array-rows", dest="rows", type=int, default=d.rows,
+                          help="array rows R, output columns held at once (default %(default)s)")
+    width = p.add_argument("--array-width", dest="width", type=int, default=d.width,
+                           help="array width W, multipliers per row (default %(default)s)")
+    deprecated_alias(p, "--rows", rows)
+    deprecated_alias(p, "--width", width)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training set (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="examples per training step, and per evaluation batch (default %(default)s)")
+    p.add_argument("--lr", dest="learning_rate", type=float, default=d.learning_rate,
+                   help="peak learning rate, in (0, 10), cosine-decayed to 0 over the run (default %(default)s)")
+    p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
+                   help="optax optimizer (momentum: SGD with momentum 0.9) (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of the initial weights, data order and stochastic rounding, 0..2**32-1 "
+                   "(default %(default)s)")
+    p.add_argument("--input-size", type=int, default=d.input_size,
+                   help="image side in pixels, >= 4 (digits are upsampled) (default %(default)s)")
+    p.add_argument("--model-width", type=float, default=d.model_width,
+                   help="channel multiplier, in (0, 4] (1.0 = the paper's model) (default %(default)s)")
+    p.add_argument("--out", dest="out_dir", default=None,
+                   help="directory for metrics, costs and checkpoints (default: none, nothing written)")
     p.add_argument("--checkpoint-every", type=int, default=0,
                    help="steps between checkpoints, besides the one at each epoch's end and at the last step "
-                   "(0: only those; needs --out)")
+                   "(0: only those; needs --out) (default %(default)s)")
     p.add_argument("--resume", action="store_true",
                    help="resume from the latest checkpoint in --out (needs --out). The run's options (all but "
                    "--out, --devices, --checkpoint-every, --max-steps, --no-progress) must be the checkpoint's, "
                    "--epochs included, else a usage error. No checkpoint there: a notice on stderr and a start "
                    "from step 0, so the same command both starts and continues a run")
     p.add_argument("--overwrite", action="store_true",
-                   help="start from step 0 even if --out holds an earlier run's checkpoints, deleting them "
-                   "(without it, or --resume, that is a usage error)")
+                   help="start from step 0 even if --out holds an earlier run's checkpoints, deleting them and "
+                   "its metrics (without it, or --resume, that is a usage error)")
     p.add_argument("--max-steps", type=int, default=None,
-                   help="stop after this many steps in total (an epoch cut short is marked partial in the metrics)")
+                   help="stop after this many steps in total (an epoch cut short is marked partial in the metrics) "
+                   "(default: none, every epoch)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     p.add_argument("--on-nonfinite", default=d.on_nonfinite, choices=NONFINITE_POLICIES,
                    help="when a NaN or Inf first appears (a non-finite loss, or NaN/Inf events of an emulated "
@@ -80,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from pimjax.apps.train._checkpoint import CheckpointError
     from pimjax.apps.train._loop import TrainConfig, hardware_label, prepare
     from pimjax.apps.train._nonfinite import NonFiniteError
+    from pimjax.apps.train._report import written_files
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     # bad options, data or checkpoint (a missing --dataset file too): a usage error; an unwritable
@@ -106,15 +124,20 @@ def run(args: argparse.Namespace) -> int:
         print(strict_dumps(report, indent=1))
         return 0
     print()
-    print(out["cost_table"])
-    print()
-    print(_events_line(f"emulated matmul events over the run's epochs ({out['steps']} steps)", out["events"],
-                       random_bits=True))
+    if cfg.precision == "native":
+        print("--hw native: plain float32 matmuls, nothing emulated: no hardware costs, no numeric events")
+    else:
+        print(out["cost_table"])
+        print()
+        print(_events_line(f"emulated matmul events over the run's epochs ({out['steps']} steps)", out["events"],
+                           random_bits=True))
     if out["load_events"]:
         print(_events_line("resident weights at load", out["load_events"], "saturations"))
     if out["update_events"]:
         print(_events_line("resident weight updates", out["update_events"], "saturations", random_bits=True))
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
-    print(f"final test {metrics}  ({cfg.model}, precision {cfg.precision}, {hardware_label(cfg)}, "
+    print(f"final test {metrics}  ({cfg.model}, --hw {cfg.precision}, {hardware_label(cfg)}, "
           f"{out['steps']} steps)")
+    if cfg.out_dir:
+        print("wrote " + ", ".join(written_files(cfg.out_dir)))
     return 0

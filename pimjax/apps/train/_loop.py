@@ -42,6 +42,7 @@ from pimjax.apps import _atomic
 from pimjax.apps.cost._collect import CostLayout, collect_costs, cost_rows, format_cost_table
 from pimjax.apps.train import _checkpoint as ckpt
 from pimjax.apps.train._nonfinite import NONFINITE_POLICIES, NonFiniteError, NonFiniteWatch, record_labels
+from pimjax.apps.train._report import PARTIAL_NOTE, EpochTable, compile_notice, layer_names, remove_outputs
 from pimjax.apps.train._tasks import Task, make_task
 from pimjax.hw import MAX_UNITS
 from pimjax.nn import PRECISIONS, WEIGHTS, resident_update, to_resident, training_hardware
@@ -51,6 +52,8 @@ from pimjax.system import default_mesh
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 EVENTS = ("overflow", "nan", "inf", "random_bits")
+_MORE_DEVICES = ("; on a CPU, run with XLA_FLAGS=--xla_force_host_platform_device_count={n} in the "
+                 "environment to get {n} CPU devices")
 RUNTIME_FIELDS = ("devices", "out_dir", "checkpoint_every", "resume", "overwrite", "max_steps", "progress",
                   "on_nonfinite")
 """TrainConfig fields a resumed run may change: where, how long and how visibly it runs, and
@@ -116,7 +119,8 @@ class TrainConfig:
         if self.slices % self.devices:
             raise ValueError(f"TrainConfig.slices ({self.slices}) must be a multiple of TrainConfig.devices ({self.devices})")
         if self.devices > len(jax.devices()):
-            raise ValueError(f"TrainConfig.devices must be at most the {len(jax.devices())} available devices, got {self.devices}")
+            raise ValueError(f"TrainConfig.devices must be at most the {len(jax.devices())} available devices, got "
+                             f"{self.devices}" + _MORE_DEVICES.format(n=self.devices))
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
             raise ValueError(f"TrainConfig.learning_rate must be in (0, 10), got {self.learning_rate!r}")
         if not (isinstance(self.model_width, (int, float)) and 0 < self.model_width <= 4):
@@ -140,8 +144,9 @@ class TrainConfig:
 
 
 def hardware_label(cfg: TrainConfig) -> str:
-    """``"N slices"``, or ``"M modules x N slices"`` with several modules (for titles)."""
-    return f"{cfg.modules} modules x {cfg.slices} slices" if cfg.modules > 1 else f"{cfg.slices} slices"
+    """``"N slices"`` (``"1 slice"``), or ``"M modules x N slices"`` with several modules (for titles)."""
+    slices = f"{cfg.slices} slice{'s' if cfg.slices != 1 else ''}"
+    return f"{cfg.modules} modules x {slices}" if cfg.modules > 1 else slices
 
 
 def run_config(cfg: TrainConfig) -> dict[str, Any]:
@@ -384,6 +389,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     step, epoch_state, history = 0, _EpochState(update_base=update_events(optimizer)), []
     if cfg.out_dir and not cfg.resume:
         _fresh_start(os.path.join(cfg.out_dir, "checkpoints"), cfg.overwrite)
+        if cfg.overwrite:  # the earlier run's metrics go with its checkpoints
+            remove_outputs(cfg.out_dir)
     if cfg.resume:
         ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
         found = ckpt.newest_intact(ckpt_dir)  # damaged newer ones: reported, moved aside
@@ -393,6 +400,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
             latest, meta = found
             epoch_state = _check_config(latest, meta, cfg)
             step = _restore(latest, model, optimizer)
+            print(f"pimjax train: resuming from step {step} of {total_steps}", file=sys.stderr)
             history = _resumed_history(cfg.out_dir, meta, step)
     return Prepared(cfg, task, model, optimizer, steps_per_epoch, total_steps, step, epoch_state, history,
                     load_events)
@@ -434,7 +442,12 @@ def _run(p: Prepared) -> dict[str, Any]:
     train_step, eval_step = make_steps(task)
     ckpt_dir = os.path.join(cfg.out_dir, "checkpoints") if cfg.out_dir else None
     step, ep, history = p.step, p.epoch_state, list(p.history)
-    bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {hardware_label(cfg)}]")
+    bar = None  # made after the first step: its compile would make the bar's rate and ETA meaningless
+    table = EpochTable()
+    table.start(history)
+    evaluated = False
+    if step < p.total_steps:
+        print(compile_notice(), file=sys.stderr, flush=True)
     step_costs = index = None
     t0 = time.perf_counter() - ep.seconds
     watch = None
@@ -456,22 +469,29 @@ def _run(p: Prepared) -> dict[str, Any]:
         try:
             watch.check(step + 1, epoch, i, float(loss), packed[index["nan"]], packed[index["inf"]])
         except NonFiniteError:
-            bar.close()
+            if bar is not None:
+                bar.close()
             raise
         step += 1
-        bar.update(1)
+        if bar is None:
+            bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {hardware_label(cfg)}]")
+        else:
+            bar.update(1)
         bar.set_postfix(loss=f"{float(loss):.4f}")
         end = step % spe == 0 or step == p.total_steps
         if end:
+            if not evaluated:
+                bar.write(compile_notice("evaluation step", "first epoch only"), file=sys.stderr)
+                evaluated = True
             test = evaluate(task, model, eval_step, cfg)
             upd = update_events(optimizer)
             rec = {"epoch": epoch + 1, "step": step, "partial": step % spe != 0,
                    "train_loss": ep.loss_sum / ep.loss_count, **{f"test_{k}": v for k, v in test.items()},
-                   **ep.events, "nonfinite_losses": ep.nonfinite_losses, **{f"update_{f}": upd[f] - ep.update_base.get(f, 0) for f in EVENTS if f in upd},
+                   **ep.events, "nonfinite_losses": ep.nonfinite_losses,
+                   **{f"update_{f}": upd[f] - ep.update_base.get(f, 0) for f in EVENTS if f in upd},
                    "seconds": time.perf_counter() - t0}
             history = [r for r in history if r["epoch"] != rec["epoch"]] + [rec]
-            bar.write(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                          for k, v in rec.items() if k != "epoch"), file=sys.stderr)
+            bar.write(table.row(rec) + (f"\n{PARTIAL_NOTE}" if rec["partial"] else ""), file=sys.stderr)
             if step % spe == 0:
                 ep = _EpochState(update_base=upd)
         if ckpt_dir and (end or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
@@ -479,11 +499,12 @@ def _run(p: Prepared) -> dict[str, Any]:
             _save(ckpt_dir, step, model, optimizer, cfg, ep, history)
         if end and cfg.out_dir:
             _write_metrics(cfg, history)
-    bar.close()
+    if bar is not None:
+        bar.close()
     if step_costs is None:  # nothing left to run (resumed at the end): cost of one step
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=0, index=0)
         _, _, step_costs = train_step(nnx.clone(model), nnx.clone(optimizer), batch, jnp.uint32(0))
-    step_costs = step_costs.unpack()
+    step_costs = layer_names(model, step_costs.unpack())  # the layer names of `pimjax cost`
     final = evaluate(task, model, eval_step, cfg)
     table = format_cost_table(step_costs, title=f"cost of one training step (batch {len(jax.tree.leaves(batch)[0])}), "
                                                  f"{hardware_label(cfg)}, precision {cfg.precision}")

@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from pimjax.apps.costs import CostLayout, collect_costs
+from pimjax.apps.cost import CostLayout, collect_costs
 from pimjax.nn import AlexNet, CostProbe, emulate, emulation_report, max_pool_with_index, training_hardware
 
 DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))

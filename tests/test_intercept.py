@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 
 import pimjax
-from pimjax.apps.costs import collect_costs
+from pimjax.apps.cost import collect_costs
 from pimjax.nn import (CostProbe, EmuConv, EmuLinear, EmulationRule, emulate, emulated_bmm, emulation,
                        emulation_report, training_hardware)
 from pimjax.numerics import fold_key

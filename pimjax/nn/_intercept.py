@@ -25,7 +25,7 @@ State: a model is planned once (an abstract trace on sample inputs, as qwix's
 module, named ``pim_dot<k>`` / ``pim_conv<k>`` (the ``k``-th op of that kind the module runs in
 one call of the model), holding a :class:`~pimjax.nn.CostProbe` and an
 :class:`~pimjax.nn.SRCalls` counter and sowing ``nnx.Intermediate`` ``"cost"``, exactly as
-:class:`~pimjax.nn.EmulatedDotGeneral`: :func:`pimjax.apps.costs.collect_costs` reports it
+:class:`~pimjax.nn.EmulatedDotGeneral`: :func:`pimjax.apps.cost._collect.collect_costs` reports it
 under ``<module path>/pim_dot<k>``. Call ``c`` of a site rounds with seed
 ``fold(fold(seed, c), salt)``, ``salt`` the site's :attr:`OpSite.salt` (a hash of path, kind
 and index), so sites and steps draw their own stochastic-rounding words.
@@ -537,7 +537,7 @@ def emulation(hw: Any = None, *, rules: Sequence[EmulationRule] | None = None, s
 
 def sum_probe_stacks(probe_grads: Any) -> Any:
     """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed, so
-    :func:`pimjax.apps.costs.collect_costs` gets one probe per op (encoded event sums stay exact:
+    :func:`pimjax.apps.cost._collect.collect_costs` gets one probe per op (encoded event sums stay exact:
     :data:`~pimjax.nn.MAX_PROBE_USES`)."""
     n = len(zero_probe().shape)
     return jax.tree.map(lambda g: g.reshape(-1, *g.shape[-n:]).sum(0) if g.ndim > n else g, probe_grads)

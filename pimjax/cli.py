@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pimjax.apps import schedule_cli
 
     schedule_cli.add_parser(sub)
+    from pimjax.apps.fidelity import _cli as fidelity_cli
+
+    fidelity_cli.add_parser(sub)
     return parser
 
 

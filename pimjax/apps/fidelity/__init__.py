@@ -36,13 +36,23 @@ def paper_rows(slug: str, quick: bool = True) -> list[Row]:
     return list(mod.rows(quick))
 
 
+def paper_notes(slug: str) -> str:
+    """A paper module's ``NOTES`` (markdown for ``docs/fidelity.md``), registering its ``ASSUMPTIONS``."""
+    from ._docs import register_assumptions
+
+    mod = importlib.import_module(f"{__name__}._{slug}")
+    register_assumptions(getattr(mod, "ASSUMPTIONS", {}))
+    return getattr(mod, "NOTES", "")
+
+
 def collect(quick: bool = True, papers: tuple[str, ...] | None = None) -> list[Row]:
     """Every row of the selected papers (default all), in :data:`PAPER_MODULES` order."""
     out: list[Row] = []
     for slug in papers or PAPER_SLUGS:
+        paper_notes(slug)
         out.extend(paper_rows(slug, quick))
     return out
 
 
-__all__ = ["PAPER_MODULES", "PAPER_SLUGS", "Row", "TOLERANCE", "VERDICTS", "collect", "paper_rows",
+__all__ = ["PAPER_MODULES", "PAPER_SLUGS", "Row", "TOLERANCE", "VERDICTS", "collect", "paper_notes", "paper_rows",
            "trend_verdict", "verdict_for"]

@@ -147,6 +147,9 @@ def _neurotrainer(name: str, pe: str) -> SystemConfig:
         # 2.27 mW / 2.5 GHz / 2 pairs = 0.454 pJ per product; BP/UP: Fixed 32/16 SR, 5.79 mW /
         # 2.5 GHz = 2.316 pJ per 32-bit product; the accumulate is part of the MAC (add_pj = 0)
         energy=table1_energy(array),
+        # NeuroTrainer Sec. 3.4 / 5.1: outputs written back after the PE's compute ("writing back
+        # [from all PEs to a single vault] becomes bottleneck" in FC3 BP)
+        write_back="after_compute",
         name=name,
     )
 

@@ -133,9 +133,11 @@ def fig10_rows() -> list[Row]:
         nosr = cs.get(f"fixed32 BP/UP nearest, {wname} resident weights ({bits}-bit), updates rounded to nearest")
         sr = cs.get(f"fixed32 BP/UP SR, {wname} resident weights ({bits}-bit), updates SR")
         if nosr is None or sr is None:
+            have = ", ".join(f"{k} {v:.1f}" for k, v in (("no SR", nosr), ("SR", sr)) if v is not None)
             out.append(Row(paper=PAPER, quantity=f"32-bit BP/UP without SR trains worse than with SR ({wname} weights)",
                            source="Fig. 10, Sec. 3.3.2", kind="trend", paper_value="no SR < SR ~ float32",
-                           pimjax_value=None, verdict="not reproduced", assumptions=a))
+                           pimjax_value=(have + f", float32 {f32:.1f} % (a case not run)") if have else None,
+                           verdict="not reproduced", assumptions=a))
             continue
         what = ("a weight-storage effect: 16-bit resident weights lose the small updates" if bits == 16 else
                 "32-bit BP/UP, 24-bit weights (TrainConfig allows at most 24)")

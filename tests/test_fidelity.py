@@ -94,3 +94,25 @@ def test_quick_mode_verdicts_match_golden():
         golden = json.load(f)
     rows = collect(quick=True)
     assert compare_golden(rows, golden) == []
+
+
+def test_cli_prints_and_checks_one_paper(capsys):
+    from pimjax.cli import main
+
+    assert main(["fidelity", "--paper", "yang_sze", "--markdown", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "| paper | quantity | source |" in out and "Yang & Sze" in out
+
+
+def test_write_docs_writes_fidelity_md_and_refills_blocks(tmp_path):
+    from pimjax.apps.fidelity import paper_rows
+    from pimjax.apps.fidelity._docs import write_docs
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "other.md").write_text("x\n<!-- fidelity:begin yang_sze -->\n<!-- fidelity:end -->\n")
+    rows = paper_rows("yang_sze")
+    written = write_docs(rows, str(tmp_path))
+    assert len(written) == 2
+    text = (tmp_path / "docs" / "fidelity.md").read_text()
+    assert text.startswith("# Fidelity") and "## Yang & Sze" in text and "## Assumptions" in text
+    assert rows[0].quantity in (tmp_path / "docs" / "other.md").read_text()

@@ -20,7 +20,8 @@ RESULTS = os.path.join(os.path.dirname(__file__), "results")
 ASSUMPTIONS = {
     "YS-digits": "digits 8 x 8 (450 test images: one image = 0.22 points), float-trained networks, weights not retrained",
     "YS-bitwidth-run": "results/yang_sze_bitwidth.json, from scripts/repro_yang_sze_bitwidth.py --seed S (20 epochs)",
-    "YS-noise-run": "results/yang_sze_noise.json, from scripts/repro_yang_sze_noise.py (one training seed, 3 noise draws)",
+    "YS-noise-run": "results/yang_sze_noise.json, from scripts/repro_yang_sze_noise.py --train-seed S (20 epochs; "
+                    "sigma50 = noise std at which half the margin over chance is lost, mean of 3 noise draws)",
 }
 
 
@@ -55,12 +56,17 @@ def _fmt(vals: list[float]) -> str:
     return f"{m:.1f} (range {s:.1f})"
 
 
+def _fmt3(vals: list[float]) -> str:
+    m, sp = _stats(vals)
+    return f"{m:.3g} (range {sp:.2g})"
+
+
 def rows(quick: bool = True) -> list[Row]:
     out: list[Row] = []
     res = _load("yang_sze_bitwidth.json")
     a = ("YS-digits", "YS-bitwidth-run")
     if res is None:
-        return [Row(paper=PAPER, quantity="weight bit width trends", source="Sec. 'Low Precision'", kind="trend",
+        return [Row(paper=PAPER, quantity="weight bit width trends", source="slide 'Low Precision Computation'", kind="trend",
                     paper_value="ranking changes", pimjax_value=None, verdict="not reproduced")]
     bits = res["bits"]
     seeds = sorted(res["seeds"])
@@ -77,13 +83,13 @@ def rows(quick: bool = True) -> list[Row]:
                 for s in seeds] for i, b in enumerate(bits)}
     changes = [b for b in bits[:-1] if max(taus[b]) < 1.0]
     out.append(Row(paper=PAPER, quantity="the ranking of networks changes with the weight bit width "
-                   "(Kendall tau vs 16 bits < 1 for every seed)", source="Sec. 'Low Precision'", kind="trend",
+                   "(Kendall tau vs 16 bits < 1 for every seed)", source="slide 'Low Precision Computation'", kind="trend",
                    paper_value="changes", pimjax_value=f"{ns}; tau " + ", ".join(
                        f"{b}b {_fmt(taus[b])}" for b in bits[:-1]), verdict=verdict(bool(changes)), assumptions=a))
     i4 = bits.index(4)
     k3, k5, k7 = acc["cnn_d2_k3_c16"][4], acc["cnn_d2_k5_c10"][4], acc["cnn_d2_k7_c7"][4]
     out.append(Row(paper=PAPER, quantity="2-layer networks at 4 bits: larger filters are more accurate "
-                   "(3x3 < 5x5 < 7x7)", source="Sec. 'Low Precision'", kind="trend", paper_value="3x3 < 5x5 < 7x7",
+                   "(3x3 < 5x5 < 7x7)", source="slide 'Low Precision Computation'", kind="trend", paper_value="3x3 < 5x5 < 7x7",
                    pimjax_value=f"{ns}: {_fmt(k3)} / {_fmt(k5)} / {_fmt(k7)} %",
                    verdict=verdict(_less(k3, k5) and _less(k5, k7)), assumptions=a))
     best = max(nets, key=lambda n: sum(acc[n][4]))
@@ -91,28 +97,31 @@ def rows(quick: bool = True) -> list[Row]:
     others = [n for n in nets if n not in shallow_big]
     beats = all(_less(acc[o][4], acc[best][4]) for o in others) if best in shallow_big else False
     out.append(Row(paper=PAPER, quantity="at 4 bits a shallow network with larger filters is the most accurate",
-                   source="Sec. 'Low Precision'", kind="trend", paper_value="shallow, large filters best",
+                   source="slide 'Low Precision Computation'", kind="trend", paper_value="shallow, large filters best",
                    pimjax_value=f"{ns}: best {best} {_fmt(acc[best][4])} %", verdict=verdict(beats), assumptions=a))
     del i4
     noise = _load("yang_sze_noise.json")
     an = ("YS-digits", "YS-noise-run")
     if noise is not None:
-        fs, rs = noise["fixed_sigma50"], noise["rescaled_sigma50"]
-        nseeds = len(noise.get("training_seeds", [0]))
-        ok_n = nseeds >= MIN_SEEDS
-        for kind, d in (("rescaled", rs), ("fixed", fs)):
-            deeper = d["d2_k3_c16"] > d["d4_k3_c16"] > d["d6_k3_c16"]
+        nseeds = sorted(noise["seeds"])
+        ok_n = len(nseeds) >= MIN_SEEDS
+        nn = f"{len(nseeds)} seed{'s' if len(nseeds) > 1 else ''}"
+        keys = {"deep": ("cnn_d2_k3_c16", "cnn_d4_k3_c16", "cnn_d6_k3_c16"),
+                "filt": ("cnn_d2_k3_c16", "cnn_d2_k5_c10", "cnn_d2_k7_c7")}
+        for kind in ("fixed", "rescaled"):
+            v = {n: [noise["seeds"][sd][kind][n] for sd in nseeds] for n in keys["deep"] + keys["filt"]}
+            d2, d4, d6 = (v[n] for n in keys["deep"])
             out.append(Row(paper=PAPER, quantity=f"{kind} noise: deeper networks degrade faster (sigma50 d2 > d4 > d6)",
-                           source="Sec. 'Noise'", kind="trend", paper_value="d2 > d4 > d6",
-                           pimjax_value=f"{nseeds} training seed: " + " / ".join(
-                               f"{d[k]:.3g}" for k in ("d2_k3_c16", "d4_k3_c16", "d6_k3_c16")),
-                           verdict=trend_verdict(deeper) if ok_n else "not reproduced", assumptions=an))
-            filt = d["d2_k3_c16"] < d["d2_k5_c10"] < d["d2_k7_c7"]
+                           source=f"slide '{kind.capitalize()} Noise Resilience - Network Depth'", kind="trend",
+                           paper_value="d2 > d4 > d6", pimjax_value=f"{nn}: " + " / ".join(_fmt3(x) for x in (d2, d4, d6)),
+                           verdict=(trend_verdict(_less(d4, d2) and _less(d6, d4)) if ok_n else "not reproduced"),
+                           assumptions=an))
+            k3, k5, k7 = (v[n] for n in keys["filt"])
             out.append(Row(paper=PAPER, quantity=f"{kind} noise: larger filters are more robust (sigma50 k3 < k5 < k7)",
-                           source="Sec. 'Noise'", kind="trend", paper_value="k3 < k5 < k7",
-                           pimjax_value=f"{nseeds} training seed: " + " / ".join(
-                               f"{d[k]:.3g}" for k in ("d2_k3_c16", "d2_k5_c10", "d2_k7_c7")),
-                           verdict=trend_verdict(filt) if ok_n else "not reproduced", assumptions=an))
+                           source=f"slide '{kind.capitalize()} Noise Resilience - Filter Size'", kind="trend",
+                           paper_value="k3 < k5 < k7", pimjax_value=f"{nn}: " + " / ".join(_fmt3(x) for x in (k3, k5, k7)),
+                           verdict=(trend_verdict(_less(k3, k5) and _less(k5, k7)) if ok_n else "not reproduced"),
+                           assumptions=an))
     return out
 
 

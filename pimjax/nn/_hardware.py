@@ -108,14 +108,14 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
         up = _fixed_system(a=q8_8, b=g, product=None, product_rounding="nearest_even", out=g,
                            output_rounding="nearest_even", **kw)
     elif precision == "neurotrainer_sr_out":
-        # The stage the MACs round at: the default ("neurotrainer") rounds every product, the
-        # reading pimjax takes from NeuroTrainer Sec. 3.3.2 / Fig. 11 ("64 random number
-        # generators" for the 64 MACs of a PE in 32-bit mode, one LFSR bit per clock: a fresh
-        # random word per MAC per cycle, i.e. per product) and from its reference [25] (Gupta et
-        # al. round each product of the dot product stochastically). This preset is the other
-        # reading: products and their sums kept wide, one stochastic rounding per output when the
-        # accumulated result is written. pimjax's stages are at most 32 bits (and an exact 64-bit
-        # product tree overflows int64), so "wide" is Q8.24: products rounded to nearest there
+        # The stage the MACs round at. The default ("neurotrainer") rounds every product: NeuroTrainer
+        # Sec. 3.3.2 adds "64 random number generators ... [25]" to the PE's MACs (Fixed 32/16 + SR),
+        # and SR LO's single LFSR shifts one new bit into a 32-bit register every clock (Fig. 11): a
+        # random number per MAC per clock, i.e. per product. The text never names the stage, and its
+        # reference [25] (Na, Ko, Kung, Mukhopadhyay, IJCNN 2017) is not in our copy. This preset is
+        # the other reading: products and their sums kept wide, one stochastic rounding per output
+        # when the accumulated result is written. pimjax's stages are at most 32 bits (and an exact
+        # 64-bit product tree overflows int64), so "wide" is Q8.24: products rounded to nearest there
         # (4 guard bits under the output's Q12.20; range +-128), exact sums, one SR at the output.
         g = FixedFormat(bits=32, frac=20)
         w32 = FixedFormat(bits=32, frac=16)

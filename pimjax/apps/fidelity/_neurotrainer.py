@@ -54,6 +54,20 @@ def load_results(name: str) -> dict | None:
         return json.load(f)
 
 
+def sr_stage_notes() -> str:
+    """The SR-stage comparison (default per-product SR vs ``neurotrainer_sr_out``), from its results file."""
+    r = load_results("neurotrainer_sr_stage.json")
+    head = ("SR stage. pimjax's default (`--hw neurotrainer`) rounds every BP/UP product stochastically: Sec. 3.3.2 "
+            "adds \"64 random number generators\" to the PE's MACs and SR LO shifts one new LFSR bit into a 32-bit "
+            "register every clock (Fig. 11): a fresh random number per MAC per clock, i.e. per product. The text "
+            "never names the stage and its reference [25] (Na et al., IJCNN 2017) is not in our copy, so the other "
+            "reading, one stochastic rounding when the accumulated result is written, is the labelled preset "
+            "`--hw neurotrainer_sr_out` (products and sums kept at Q8.24, SR once into Q12.20).")
+    if r is None:
+        return head + " Not measured yet."
+    return head + " " + r["summary"] + f" ({r['command']})"
+
+
 def rows(quick: bool = True) -> list[Row]:
     from pimjax.cost import peak_flops
     from pimjax.hw import presets
@@ -155,7 +169,7 @@ def fig10_rows() -> list[Row]:
     return out
 
 
-NOTES = """
+NOTES_BODY = """
 The per-layer bottlenecks of Sec. 5.1 come from one mechanism, modelled: the output-stationary MACs
 hold their outputs until the last K step, then write them back (Sec. 3.4: "all 15 PEs request BUS for
 writing-back simultaneously"), not overlapped with the compute (`SystemConfig.write_back =
@@ -171,3 +185,5 @@ vanish in the weight store (a weight-storage effect); the 24-bit (Q8.16) rows ar
 gets to the paper's case (32-bit BP/UP and weights; `TrainConfig.weight_bits` is at most 24), from `python scripts/repro_neurotrainer_fig10.py --weight-bits 24
 --weight-fracs 16 --cases fixed32,fixed32_sr`.
 """
+
+NOTES = NOTES_BODY + "\n" + sr_stage_notes() + "\n"

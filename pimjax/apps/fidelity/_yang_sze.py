@@ -103,25 +103,29 @@ def rows(quick: bool = True) -> list[Row]:
     noise = _load("yang_sze_noise.json")
     an = ("YS-digits", "YS-noise-run")
     if noise is not None:
-        nseeds = sorted(noise["seeds"])
-        ok_n = len(nseeds) >= MIN_SEEDS
-        nn = f"{len(nseeds)} seed{'s' if len(nseeds) > 1 else ''}"
         keys = {"deep": ("cnn_d2_k3_c16", "cnn_d4_k3_c16", "cnn_d6_k3_c16"),
                 "filt": ("cnn_d2_k3_c16", "cnn_d2_k5_c10", "cnn_d2_k7_c7")}
+        claims = {"deep": ("deeper networks degrade faster (sigma50 d2 > d4 > d6)", "Network Depth", "d2 > d4 > d6"),
+                  "filt": ("larger filters are more robust (sigma50 k3 < k5 < k7)", "Filter Size", "k3 < k5 < k7")}
         for kind in ("fixed", "rescaled"):
-            v = {n: [noise["seeds"][sd][kind][n] for sd in nseeds] for n in keys["deep"] + keys["filt"]}
-            d2, d4, d6 = (v[n] for n in keys["deep"])
-            out.append(Row(paper=PAPER, quantity=f"{kind} noise: deeper networks degrade faster (sigma50 d2 > d4 > d6)",
-                           source=f"slide '{kind.capitalize()} Noise Resilience - Network Depth'", kind="trend",
-                           paper_value="d2 > d4 > d6", pimjax_value=f"{nn}: " + " / ".join(_fmt3(x) for x in (d2, d4, d6)),
-                           verdict=(trend_verdict(_less(d4, d2) and _less(d6, d4)) if ok_n else "not reproduced"),
-                           assumptions=an))
-            k3, k5, k7 = (v[n] for n in keys["filt"])
-            out.append(Row(paper=PAPER, quantity=f"{kind} noise: larger filters are more robust (sigma50 k3 < k5 < k7)",
-                           source=f"slide '{kind.capitalize()} Noise Resilience - Filter Size'", kind="trend",
-                           paper_value="k3 < k5 < k7", pimjax_value=f"{nn}: " + " / ".join(_fmt3(x) for x in (k3, k5, k7)),
-                           verdict=(trend_verdict(_less(k3, k5) and _less(k5, k7)) if ok_n else "not reproduced"),
-                           assumptions=an))
+            for fam in ("deep", "filt"):
+                text, slide, pv = claims[fam]
+                sds = [sd for sd in sorted(noise["seeds"]) if all(n in noise["seeds"][sd][kind] for n in keys[fam])]
+                v = [[noise["seeds"][sd][kind][n] for sd in sds] for n in keys[fam]]
+                nn = f"{len(sds)} seed{'s' if len(sds) != 1 else ''}"
+                if sds:
+                    val = f"{nn}: " + " / ".join(_fmt3(x) for x in v)
+                    ok = _less(v[1], v[0]) and _less(v[2], v[1]) if fam == "deep" else _less(v[0], v[1]) and _less(v[1], v[2])
+                else:
+                    doc = noise.get("seed0_documented_2026_12_03", {}).get(kind, {})
+                    val = ("0 seeds complete (documented seed 0: " + " / ".join(f"{doc[n]:.3g}" for n in keys[fam]) + ")"
+                           if all(n in doc for n in keys[fam]) else None)
+                    ok = False
+                out.append(Row(paper=PAPER, quantity=f"{kind} noise: {text}",
+                               source=f"slide '{kind.capitalize()} Noise Resilience - {slide}'", kind="trend",
+                               paper_value=pv, pimjax_value=val,
+                               verdict=trend_verdict(ok) if len(sds) >= MIN_SEEDS else "not reproduced",
+                               assumptions=an))
     return out
 
 
@@ -131,5 +135,8 @@ command that made it; `pimjax fidelity` does not retrain. With one seed a trend 
 whatever its direction: single-seed differences on 450 test images (one image = 0.22 points) are within
 the noise of retraining (the documented 2-bit depth-6 accuracy, 58.2 %, reran at 46.4 %). Add seeds with
 `python scripts/repro_yang_sze_bitwidth.py --seed S` and copy the accuracies into
-`results/yang_sze_bitwidth.json`.
+`results/yang_sze_bitwidth.json`. Seeds 0, 1, 2 of the bit-width study ran on 2026-12-07 (seed 0
+reran at 46.4 % for depth 6 at 2 bits, the review's number). The noise runs (`--train-seed 0, 1, 2`)
+hit their time limit on the shared machine after 3 of the 5 networks: the fixed-noise depth trend has
+3 seeds (it misses: the seeds disagree), the rest is "not reproduced" until the runs complete.
 """

@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pimjax.apps.schedule import _cli as schedule_cli
 
     schedule_cli.add_parser(sub)
+    from pimjax.apps.fidelity import _cli as fidelity_cli
+
+    fidelity_cli.add_parser(sub)
     return parser
 
 

@@ -3,7 +3,7 @@ rounding, with SR, and with SR LO.
 
 NeuroTrainer Sec. 3.3.2: "even 32bit fixed point in backpropagation and parameter update may
 result in inaccurate training in deeper network, in particular, the recurrent networks [...]
-there is no accuracy degradation between SR and SR LO" (Fig. 10; after Gupta et al. [25]).
+there is no accuracy degradation between SR and SR LO" (Fig. 10; after its reference [25], Na et al., IJCNN 2017).
 
 The run: pimjax's GNMT-style LSTM translator (bidirectional encoder, Luong attention) on the
 synthetic translation task, trained with Adam (cosine-decayed learning rate), every matmul of FF/BP/UP on an emulated
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--weight-bits", type=int, default=16, help="resident weight bits (default %(default)s)")
     p.add_argument("--weight-fracs", default="8,10,12",
                    help="comma-separated fraction bits of the resident weights (default %(default)s; 12: "
-                   "Q4.12, the FF weight operand's format; Gupta et al. [25] train with 16-bit weights)")
+                   "Q4.12, the FF weight operand's format)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     p.add_argument("--out", default="results")

@@ -8,41 +8,31 @@ and reloads them into its array iteratively, an overhead that shrinks as slices 
 
 pimjax model (:func:`pimjax.apps.cost.model_costs`, no FLOPs run): one training batch
 (FF, BP, UP of every emulated GEMM) on ``slices_hmc2`` slices (256 x 8 array at 2 GHz, HMC 2.0
-vault, 256 KiB accumulator, aggregation and weight buffers) with ``num_slices`` = 2, 4, ..., 256;
-the ``8 x 256`` partitions of each weight matrix are dealt to the slices in order (Sec. 4.1,
-Table 4) and the mapper may split the rows over slice groups. An LSTM layer's time steps are
-consecutive calls with the same weights: a slice whose share of the weights fits stays
-loaded, in register B when the share is one partition (no preload), in its weight buffer
-otherwise (no memory reads), together with the layers whose calls are interleaved (a decoder
-step runs all decoder layers and the attention). This is the mechanism the paper names: with
-few slices every slice holds many partitions and reloads them at every step; once the shares
-fit, the reloads stop. Speedup = time(2 slices) / time(S slices), with
+vault, 256 KiB accumulator and aggregation buffers, **no weight buffer**: Sec. 3.2, "we do not
+use buffers") with ``num_slices`` = 2, 4, ..., 256; the ``8 x 256`` partitions of each weight
+matrix are dealt to the slices in order (Sec. 4.1, Table 4) and the mapper may split the rows
+over slice groups. An LSTM layer's time steps are consecutive calls with the same weights: a
+slice holding one partition keeps it in register B (no preload); a slice holding several
+reloads each into register B, from its vault, at every step (Sec. 7.2: "reloading weights to
+registers iteratively"), which halves when the slices double. ``--weight-buffer-kib 256`` is the
+opt-in what-if of a weight buffer that keeps a slice's share (not the paper's design).
+Speedup = time(2 slices) / time(S slices), with
 
 * the full model's time (``time_s``: max over slices of compute, memory and ICN, plus the tail);
 * a what-if in which the network never limits (links of 65536 bytes/cycle);
 * compute only (``time_compute_s``: the busiest slice's array cycles).
 
-The LSTMs (:func:`pimjax.apps.cost.memory_slices_lstm`; Table 3 of the paper is not in our
-copy; only "LSTM0 has parameters similar to Google NMT" and "LSTM0 and 2, those with largest
-weight matrices" are stated), all batch 128 (the
-paper's CNN batch; no LSTM batch is given) and bucket (40, 50) (the largest of the paper's
-buckets; the speedup of the LSTM layers does not depend on it: every time step is the same GEMM):
-
-* ``lstm0``: GNMT-like (:func:`pimjax.nn.gnmt_config`): 1024 units, 1024-wide embeddings,
-  8 encoder layers (the first bidirectional) and 8 decoder layers, 32K vocabulary; gate
-  matrices (I + H) x 4H = 2048 x 4096 (3072 x 4096 for enc1 and dec0), 256 (384) K-chunks;
-* ``lstm1``: half of it: 512 units, 4 + 4 layers (1024 x 2048 gate matrices, 128 K-chunks);
-* ``lstm2``: a quarter: 256 units, 2 + 2 layers (512 x 1024, 64 K-chunks).
-
-They span weight matrices with more partitions than slices (lstm0 at every S <= 256) to fewer
-(lstm2 from 256 slices on). The main curves use the LSTM layers (the gate GEMMs, what Table 4
-partitions); the full translator (plus attention and the 32K-word output projection) is in
-the CSV too.
+The LSTMs: :func:`pimjax.apps.cost.memory_slices_lstm` (LSTM0-3 stand-ins chosen against
+every statement of the paper's text: Table 3 is not in our copy; docs/fidelity.md), each with its
+batch (:data:`pimjax.apps.cost._model_costs.MEMORY_SLICES_LSTM_BATCH`), bucket (40, 50) (the largest of
+the paper's buckets; every time step is the same GEMM). The main curves use the LSTM layers (the
+gate GEMMs, what Table 4 partitions); the full translator is in the CSV too. The fidelity table
+(``pimjax fidelity``) reports the same numbers.
 
 Writes ``fig17_slices_speedup.csv`` and ``fig17_slices_speedup.png`` to ``--out``, prints a
 table, the Table 4 analogue and the verdict, and ends with one line of JSON.
 
-    python scripts/repro_slices_fig17.py [--out results/] [--small]
+    python scripts/repro_slices_fig17.py [--out results/] [--small] [--weight-buffer-kib 256]
 """
 
 from __future__ import annotations
@@ -57,8 +47,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pimjax.apps.cost import (gemm_costs, memory_slices_lstm, model_gemms, phase_hardware,  # noqa: E402
-                                     phase_totals)
+from pimjax.apps.cost._model_costs import (MEMORY_SLICES_LSTM_BATCH, gemm_costs, memory_slices_lstm,  # noqa: E402
+                                             model_gemms, phase_hardware, phase_totals)
 from pimjax.hw import InterconnectConfig, presets  # noqa: E402
 from pimjax.nn import TranslatorConfig  # noqa: E402
 
@@ -73,7 +63,7 @@ def lstm_configs(small: bool) -> dict[str, TranslatorConfig]:
             "lstm_b": TranslatorConfig(src_vocab=64, tgt_vocab=64, embed_dim=32, hidden=32, enc_layers=1,
                                        dec_layers=1),
         }
-    return {name: memory_slices_lstm(name) for name in ("lstm0", "lstm1", "lstm2")}
+    return {name: memory_slices_lstm(name) for name in ("lstm0", "lstm1", "lstm2", "lstm3")}
 
 
 def is_lstm(layer: str) -> bool:
@@ -85,7 +75,8 @@ def table4(cfgs: dict[str, TranslatorConfig], batch: int, src: int, tgt: int, cf
     rows = []
     seen = set()
     for name, tc in cfgs.items():
-        for layer, m, k, n in model_gemms(tc, batch=batch, src_len=src, tgt_len=tgt):
+        for layer, m, k, n in model_gemms(tc, batch=batch or MEMORY_SLICES_LSTM_BATCH.get(name, 8), src_len=src,
+                                          tgt_len=tgt):
             if not is_lstm(layer) or (name, k, n) in seen:
                 continue
             seen.add((name, k, n))
@@ -98,20 +89,23 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="results")
     p.add_argument("--small", action="store_true", help="tiny LSTMs, 2..16 slices (for tests)")
-    p.add_argument("--batch-size", type=int, default=None, help="sentence pairs per batch (default 128; small: 8)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="sentence pairs per batch (default: each LSTM's, MEMORY_SLICES_LSTM_BATCH; small: 8)")
+    p.add_argument("--weight-buffer-kib", type=float, default=0.0,
+                   help="what-if: a weight buffer per slice (default 0, the paper's design)")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    batch = args.batch_size or (8 if args.small else 128)
+    batch = args.batch_size or (8 if args.small else None)
     src, tgt = (5, 10) if args.small else (40, 50)
     slices = [2, 4, 8, 16] if args.small else [2, 4, 8, 16, 32, 64, 128, 256]
     cfgs = lstm_configs(args.small)
 
-    base = presets.get(SYSTEM)
+    base = presets.get(SYSTEM).replace(weight_buffer_kib=args.weight_buffer_kib)
     wide = base.replace(interconnect=InterconnectConfig(topology=base.interconnect.topology, link_bytes_per_cycle=65536))
     rows = []
     res: dict[str, dict[int, dict]] = {}
     for name, tc in cfgs.items():
-        gemms = model_gemms(tc, batch=batch, src_len=src, tgt_len=tgt)
+        gemms = model_gemms(tc, batch=batch or MEMORY_SLICES_LSTM_BATCH[name], src_len=src, tgt_len=tgt)
         res[name] = {}
         for s in slices:
             r = {}
@@ -152,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     # ---- table
     arr = base.array
     print(f"Memory Slices Fig. 17 (pimjax model): training speedup vs 2 slices, {SYSTEM} "
-          f"({arr.rows}x{arr.width} array), batch {batch}, bucket ({src}, {tgt}); LSTM layers, FF+BP+UP")
+          f"({arr.rows}x{arr.width} array), weight buffer {args.weight_buffer_kib:g} KiB, batch {batch or 'per LSTM'}, bucket ({src}, {tgt}); LSTM layers, FF+BP+UP")
     print(f"{'lstm':<7}{'S':>5}{'linear':>8}{'speedup':>9}{'wideICN':>9}{'compute':>9}{'full tr.':>9}"
           f"{'time ms':>10}{'Tc ms':>9}{'Tm ms':>9}{'Ti ms':>9}{'preload':>9}{'DRAM B/FLOP':>12}")
     for r in rows:
@@ -200,11 +194,11 @@ def main(argv: list[str] | None = None) -> dict:
               f"{v['best_over_linear']:.2f}x linear at {v['best_at']} slices; DRAM bytes/FLOP "
               f"{v['dram_bytes_per_flop'][0]:.4f} -> {v['dram_bytes_per_flop'][-1]:.4f}, preload share "
               f"{v['preload_fraction_all_slices'][0]:.3f} -> {v['preload_fraction_all_slices'][-1]:.3f}")
-    print("Why: with S slices a gate matrix's P partitions give a slice about P/S of them. While a slice's share "
-          "exceeds its 256 KiB weight buffer (plus the shares of the layers interleaved with it), every time step "
-          "re-reads it from the vault (4 KiB per partition against 2 KiB of A: memory-bound); when it fits, the "
-          "reads stop, and when it is one partition, register B keeps it and the 256-cycle preload stops too "
-          "(Sec. 7.2). Each such threshold gives one doubling more than 2x: the superlinear steps. Against "
+    print("Why: with S slices a gate matrix's P partitions give a slice about P/S of them. With no weight buffer "
+          "every time step reloads them into register B from the vault (4 KiB per partition against 2 KiB of A: "
+          "memory-bound, 256 preload cycles each): a time that halves when the slices double, so at most 2x per "
+          "doubling; once a slice holds one partition, register B keeps it and the reload stops (the one step "
+          "beyond 2x). A weight buffer (--weight-buffer-kib) stops the vault reads earlier. Against "
           "them: slices beyond the partitions idle, the UP GEMMs (K = batch) do not reuse weights, and every "
           "K-chunk's slice sends its 128 x 256 partial sums over the network (16 bytes/cycle links), whose "
           "per-slice traffic does not shrink with S; the mapper splits rows over slice groups to bound it.")
@@ -252,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
     fig.savefig(png_path, dpi=120)
     plt.close(fig)
 
-    summary = {"figure": "memory_slices_fig17", "csv": csv_path, "png": png_path, "system": SYSTEM, "batch": batch,
+    summary = {"figure": "memory_slices_fig17", "csv": csv_path, "png": png_path, "system": SYSTEM, "batch": batch, "weight_buffer_kib": args.weight_buffer_kib,
                "bucket": [src, tgt], "slices": slices, "superlinear": superlinear, "lstms": verdict,
                "paper": "superlinear from 2 to 256 slices (up to 2.4x per doubling)"}
     print(json.dumps(summary))

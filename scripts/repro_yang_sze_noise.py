@@ -93,13 +93,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="noise draws averaged per point")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--small", action="store_true", help="CI size: 2 epochs, 1 seed, 4 levels")
+    ap.add_argument("--train-seed", type=int, default=0, help="training seed of the networks (fidelity: 0, 1, 2)")
     args = ap.parse_args(argv)
     epochs, seeds = (2, 1) if args.small else (args.epochs, args.seeds)
     levels = {k: (v[::2] if args.small else v) for k, v in LEVELS.items()}
     os.makedirs(args.out, exist_ok=True)
     rows, curves, info = [], {}, {}
     for name in dict.fromkeys(DEPTH + FILTER):
-        spec = ModelSpec(name=name, input_size=8, epochs=epochs, learning_rate=3e-3, seed=0)
+        spec = ModelSpec(name=name, input_size=8, epochs=epochs, learning_rate=3e-3, seed=args.train_seed)
         data = load_data(spec)
         model = trained_model(spec, cache_dir=os.path.join(args.out, "models"), data=data)
         d, k, c = parse_name(name)
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
         return all((a > b) if decreasing else (a < b) for a, b in zip(v, v[1:]))
 
     summary = {
-        "csv": path, "png": png, "networks": info, "sigma50": s50,
+        "train_seed": args.train_seed, "csv": path, "png": png, "networks": info, "sigma50": s50,
         "deeper_degrades_faster": {k: monotone(DEPTH, k, True) for k in levels},
         "larger_filters_more_robust": {k: monotone(FILTER, k, False) for k in levels},
     }

@@ -740,7 +740,11 @@ def test_output_split_neurotrainer_hand_computed():
     d = system_cost(2, (4, 0), 6, (0,), 32, nt).to_dict()
     assert d["cycles"] == 12 and d["icn_bytes"] == 40 and d["time_icn_s"] == pytest.approx(4e-9, rel=REL)
     assert (d["dram_bytes_read"], d["dram_bytes_written"]) == (2 * 24 + 16, 24)
-    assert d["time_s"] == pytest.approx(4e-9 + 1.6e-9, rel=REL)
+    # write-back after the compute (NeuroTrainer Sec. 3.4, write_back="after_compute"): the PEs
+    # compute (2.4 ns) while A is broadcast (1.6 ns), then merge their outputs (24 B, 2.4 ns)
+    assert d["time_s"] == pytest.approx(2.4e-9 + 2.4e-9 + 1.6e-9, rel=REL)
+    o = system_cost(2, (4, 0), 6, (0,), 32, nt.replace(write_back="overlapped")).to_dict()
+    assert o["time_s"] == pytest.approx(4e-9 + 1.6e-9, rel=REL)
     assert packetize(k_sizes=(4, 0), owners=(0,), n=6, tile_cols=32, m=2, cfg=nt).bytes == 40
 
 

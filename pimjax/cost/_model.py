@@ -289,7 +289,9 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
     written there (row split); the shared operand is read from the common vault and broadcast
     over the bus (once for all calls when B is the shared operand and stays buffered), and
     column-split outputs are merged to the common vault over the bus. Time per call:
-    ``max(max_p T_c, max_p T_m, T_bus) + hop_latency / f``. A share resident in a PE's weight
+    ``max(max_p T_c, max_p T_m, T_bus) + hop_latency / f``; with ``cfg.write_back ==
+    "after_compute"`` (NeuroTrainer presets, Sec. 3.4 / 5.1) the outputs are written after the
+    compute: ``max(max_p (max(T_c, T_read) + T_write), T_broadcast) + T_merge + hop_latency / f``. A share resident in a PE's weight
     buffer across the calls is written into it once and read from it at every later call
     (buffer bytes); the PEs' own operand buffers of NeuroTrainer Sec. 3 are not costed.
     """
@@ -303,7 +305,8 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
     wbuf = cfg.weight_buffer_kib * 1024
     chunks = -(-k // arr.width)
     tot = dict(macs=0, tree=0, acc=0, cyc=0, rd=0, wr=0, reg=0, brd=0, bwr=0)
-    t_c_max = t_m_max = 0.0
+    t_c_max = t_m_max = t_pe_max = 0.0
+    after = cfg.write_back == "after_compute"
     active = 0
     for p in range(cfg.num_slices):
         rows, cols, vecs = sp.rows[p], sp.cols[p], sp.vectors[p]
@@ -323,6 +326,8 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
                 tot["brd"] += (calls - 1) * share
         t_c, t_m = cyc / (cfg.compute_scale * f_hz), (rd + wr) / bw
         t_c_max, t_m_max = max(t_c_max, t_c), max(t_m_max, t_m)
+        # after_compute: reads overlap the compute, the outputs' writes follow it (Sec. 3.4)
+        t_pe_max = max(t_pe_max, max(t_c, rd / bw) + wr / bw if after else max(t_c, t_m))
         tot["macs"] += calls * rows * k * cols
         tot["tree"] += calls * rows * cols * chunks * (arr.width - 1)
         tot["acc"] += calls * rows * cols * chunks
@@ -343,6 +348,11 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
     tot["wr"] += calls * sp.merged * out_b
     t_bus = bus_bytes / bus
     tail = calls * cfg.interconnect.hop_latency / f_hz
+    if after:  # the broadcast streams during the compute; the merge to the common vault follows it
+        t_merge = calls * sp.merged * out_b / bus
+        time_s = max(t_pe_max, (bus_bytes - calls * sp.merged * out_b) / bus) + t_merge + tail
+    else:
+        time_s = max(t_c_max, t_m_max, t_bus) + tail
     bursts = -(-bus_bytes // cfg.interconnect.payload_bytes)
     e = cfg.energy
     adds = tot["tree"] + tot["acc"]
@@ -357,7 +367,7 @@ def _output_split_cost(m: int, k: int, n: int, cfg: SystemConfig, *, events, cal
         energy_icn_pj=bus_bytes * 8 * e.icn_pj_per_bit_hop,
         energy_buffer_pj=(tot["brd"] + tot["bwr"]) * 8 * e.buffer_pj_per_bit,
         time_compute_s=t_c_max, time_memory_s=t_m_max, time_icn_s=t_bus,
-        time_s=max(t_c_max, t_m_max, t_bus) + tail,
+        time_s=time_s,
         **_events(events),
     )
 

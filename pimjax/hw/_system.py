@@ -19,6 +19,7 @@ from pimjax.numerics import ROUNDING_MODES, FixedFormat, FloatFormat, check_form
 
 TOPOLOGIES: tuple[str, ...] = ("mesh", "ring", "crossbar")
 PARTITIONINGS: tuple[str, ...] = ("k_split", "partitions", "output_split")
+WRITE_BACKS: tuple[str, ...] = ("overlapped", "after_compute")
 """How the cost model places a matmul's work on the slices (see :class:`SystemConfig`)."""
 OWNERSHIPS: tuple[str, ...] = ("tile", "diagonal")
 """Who aggregates an output tile's partial sums (see :class:`SystemConfig`)."""
@@ -188,6 +189,13 @@ class SystemConfig:
       across M row blocks and across consecutive calls with the same weights (an LSTM layer's
       time steps) and is not read from memory again; a share of one partition stays in
       register B itself, without a buffer.
+    * ``write_back`` (``"output_split"`` only): ``"overlapped"``: a PE's output writes overlap its
+      compute (``time = max(compute, memory, bus)``); ``"after_compute"`` (NeuroTrainer presets):
+      the output-stationary MACs hold their outputs until the last K step, then each PE writes
+      its row-split outputs to its vault and all PEs merge their column-split outputs to the
+      common vault over the one bus (Sec. 3.4: "all 15 PEs request BUS for writing-back
+      simultaneously"), after the compute: NeuroTrainer Sec. 5.1's FC3 BP bottleneck ("writing
+      back becomes bottleneck") and FC UP ("high network traffic between PE and independent vault").
     """
 
     array: ArrayConfig
@@ -200,6 +208,7 @@ class SystemConfig:
     partitioning: str = "k_split"
     ownership: str = "tile"
     weight_buffer_kib: float = 0.0
+    write_back: str = "overlapped"
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -208,6 +217,8 @@ class SystemConfig:
         if self.ownership not in OWNERSHIPS:
             raise ValueError(f"SystemConfig.ownership must be one of {OWNERSHIPS}, got {self.ownership!r}")
         _kib("SystemConfig.weight_buffer_kib", self.weight_buffer_kib)
+        if self.write_back not in WRITE_BACKS:
+            raise ValueError(f"SystemConfig.write_back must be one of {WRITE_BACKS}, got {self.write_back!r}")
         if not isinstance(self.array, ArrayConfig):
             raise TypeError("SystemConfig.array must be an ArrayConfig")
         int_field(self, "num_slices", 1, 1 << 16)

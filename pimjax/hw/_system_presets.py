@@ -14,14 +14,16 @@ network interface packetizes, Sec. 3.2 / Fig. 6 step 5; ``ownership="diagonal"``
 
 Buffers: the paper's slice has none. Sec. 3.2: "As registers themselves can play the role of
 buffers in permitting intermediate offdie memory latency, therefore, we do not use buffers."
-pimjax nonetheless gives every Memory Slices slice three 256 KiB on-slice buffers, all three
+pimjax gives every Memory Slices slice two 256 KiB on-slice buffers for partial sums, both
 pimjax assumptions (cost model only; no size is in the paper): the array's accumulator buffer
 (``ArrayConfig.accumulator_buffer_kib`` of the ``memory_slices`` array: one 256 x 256 block of
-32-bit partial sums), the aggregation engine's buffer for running sums (the same size) and a
-weight buffer (``weight_buffer_kib``, the same size) that keeps a slice's share of B resident
-across calls. The weight buffer is what gives pimjax's Fig. 17 reproduction its superlinear
-steps (docs/cost_model.md section 7); with ``weight_buffer_kib=0``, the paper's "we do not use
-buffers", weights stay only in register B and lstm0's speedup is linear.
+32-bit partial sums) and the aggregation engine's buffer for running sums (the same size); they
+stand in for the registers and the aggregation engine that keep partial sums off the vault
+(their effect is a labelled assumption of every fidelity row, ``docs/fidelity.md``). A slice
+has no weight buffer (``weight_buffer_kib=0``): its weights live in register B only, and a slice
+holding several partitions of a layer reloads them from its vault at every call (Sec. 7.2:
+"reloading weights to registers iteratively"). A 256 KiB weight buffer is an opt-in what-if
+(``preset.replace(weight_buffer_kib=256)``), not the paper's design.
 
 The interconnect's topology and sizes are pimjax assumptions too: the text says only that the
 ICN is wormhole switched (Sec. 3.1), that the network interface coalesces elements for one
@@ -76,9 +78,8 @@ def _slices(name: str, memory, num_slices: int, compute_scale: float) -> SystemC
         compute_scale=compute_scale,
         partitioning="partitions",  # Sec. 4.1 / Table 4: W x R partitions mapped sequentially to the slices
         ownership="diagonal",  # Sec. 3.2 / Fig. 6 step 5: a diagonal of outputs per cycle, one packet
-        # pimjax assumption, against the paper's "we do not use buffers" (Sec. 3.2): the accumulator
-        # buffer's size; it makes Fig. 17's superlinear steps (see the module docstring)
-        weight_buffer_kib=256.0,
+        # Sec. 3.2 "we do not use buffers": no weight buffer; register B holds one partition
+        weight_buffer_kib=0.0,
         name=name,
     )
 
@@ -146,6 +147,9 @@ def _neurotrainer(name: str, pe: str) -> SystemConfig:
         # 2.27 mW / 2.5 GHz / 2 pairs = 0.454 pJ per product; BP/UP: Fixed 32/16 SR, 5.79 mW /
         # 2.5 GHz = 2.316 pJ per 32-bit product; the accumulate is part of the MAC (add_pj = 0)
         energy=table1_energy(array),
+        # NeuroTrainer Sec. 3.4 / 5.1: outputs written back after the PE's compute ("writing back
+        # [from all PEs to a single vault] becomes bottleneck" in FC3 BP)
+        write_back="after_compute",
         name=name,
     )
 

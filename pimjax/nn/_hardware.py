@@ -21,12 +21,14 @@ from pimjax.numerics import FixedFormat, FloatFormat
 from pimjax.nn._emulated import PhaseConfig, TrainingHardware
 from pimjax.nn._resident import ResidentWeights
 
-PRECISIONS = ("neurotrainer", "neurotrainer_sr_lo", "fixed32_nearest", "fixed16", "bf16", "fp32", "native")
+PRECISIONS = ("neurotrainer", "neurotrainer_sr_lo", "neurotrainer_sr_out", "fixed32_nearest", "fixed16", "bf16", "fp32",
+              "native")
 WEIGHTS = ("auto", "resident", "float")
 
 #: Update rounding of the resident weights per precision: SR where the MACs round
 #: stochastically (NeuroTrainer "Fixed 32/16 + SR" / "+ SR LO"), nearest where they do not.
-_UPDATE_ROUNDING = {"neurotrainer": "stochastic", "neurotrainer_sr_lo": "sr_lo", "fixed32_nearest": "nearest_even",
+_UPDATE_ROUNDING = {"neurotrainer": "stochastic", "neurotrainer_sr_lo": "sr_lo", "neurotrainer_sr_out": "stochastic",
+                    "fixed32_nearest": "nearest_even",
                     "fixed16": "nearest_even"}
 
 
@@ -60,6 +62,9 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
     Args:
       precision: ``"neurotrainer"`` (Table 4: FF 16-bit nearest; BP/UP 32-bit, products rounded
         stochastically), ``"neurotrainer_sr_lo"`` (the same with SR LO, Fig. 11),
+        ``"neurotrainer_sr_out"`` (the other reading of the SR stage: BP/UP products kept at 24
+        fraction bits (nearest: 4 guard bits below the output's 20), summed and accumulated
+        in Q8.24, rounded stochastically once, when the result is written; see below),
         ``"fixed32_nearest"`` (BP/UP 32-bit without SR: Fig. 10's failing case), ``"fixed16"``
         (every phase 16-bit nearest), ``"bf16"`` or ``"fp32"`` float datapaths, or ``"native"``
         (plain float32 ``jnp.dot``, no emulation: the float reference).
@@ -102,6 +107,29 @@ def training_hardware(precision: str = "neurotrainer", *, num_slices: int = 1, m
                            output_rounding="nearest_even", **kw)
         up = _fixed_system(a=q8_8, b=g, product=None, product_rounding="nearest_even", out=g,
                            output_rounding="nearest_even", **kw)
+    elif precision == "neurotrainer_sr_out":
+        # The stage the MACs round at. The default ("neurotrainer") rounds every product: NeuroTrainer
+        # Sec. 3.3.2 adds "64 random number generators ... [25]" to the PE's MACs (Fixed 32/16 + SR),
+        # and SR LO's single LFSR shifts one new bit into a 32-bit register every clock (Fig. 11): a
+        # random number per MAC per clock, i.e. per product. The text never names the stage, and its
+        # reference [25] (Na, Ko, Kung, Mukhopadhyay, IJCNN 2017) is not in our copy. This preset is
+        # the other reading: products and their sums kept wide, one stochastic rounding per output
+        # when the accumulated result is written. pimjax's stages are at most 32 bits (and an exact
+        # 64-bit product tree overflows int64), so "wide" is Q8.24: products rounded to nearest there
+        # (4 guard bits under the output's Q12.20; range +-128), exact sums, one SR at the output.
+        g = FixedFormat(bits=32, frac=20)
+        w32 = FixedFormat(bits=32, frac=16)
+        acc = FixedFormat(bits=32, frac=24)
+
+        def sr_out(a: FixedFormat, b: FixedFormat) -> SystemConfig:
+            arr = ArrayConfig(rows=rows, width=width, a_format=a, b_format=b, product_format=acc,
+                              product_rounding="nearest_even", accumulator_format=acc,
+                              output_format=g, output_rounding="stochastic", name="training")
+            agg = AggregationConfig(packet_format=None, accumulator_format=acc, output_format=g,
+                                    output_rounding="stochastic")
+            return SystemConfig(array=arr, num_slices=num_slices, aggregation=agg, energy=table1_energy(arr))
+
+        bp, up = sr_out(g, w32), sr_out(w32, g)
     else:
         rnd = {"neurotrainer": "stochastic", "neurotrainer_sr_lo": "sr_lo", "fixed32_nearest": "nearest_even"}[precision]
         g = FixedFormat(bits=32, frac=20)  # gradients: range +-2048, resolution 2**-20

@@ -1,1 +1,58 @@
-"""Fidelity of pimjax's reproductions: paper numbers next to pimjax's, one row each."""
+"""Fidelity: every headline number and trend of the five source papers next to pimjax's (issue 21).
+
+Each paper has a module ``pimjax.apps.fidelity._<paper>`` with ``rows(quick: bool) -> list[Row]``
+(:class:`~pimjax.apps.fidelity._row.Row`). :func:`collect` runs them; ``pimjax fidelity``
+prints the table and ``--write-docs`` regenerates ``docs/fidelity.md`` and the marked blocks
+``<!-- fidelity:begin NAME -->`` ... ``<!-- fidelity:end -->`` in the other docs
+(:mod:`pimjax.apps.fidelity._docs`). ``quick=True`` computes every cost-model row (shapes only,
+seconds) and reads the accuracy rows from the committed results files (``results/*.json``
+written by the scripts named in each row); ``quick=False`` is the same today: the training
+runs are too expensive to repeat inside the table.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._row import TOLERANCE, VERDICTS, Row, trend_verdict, verdict_for
+
+PAPER_MODULES: tuple[tuple[str, str], ...] = (
+    ("memory_slices", "Memory Slices"),
+    ("neurotrainer", "NeuroTrainer"),
+    ("amd", "AMD"),
+    ("memolution", "Memolution"),
+    ("yang_sze", "Yang & Sze"),
+)
+"""(module suffix, paper name) of every paper, in the table's order."""
+
+PAPER_SLUGS: tuple[str, ...] = tuple(m for m, _ in PAPER_MODULES)
+
+
+def paper_rows(slug: str, quick: bool = True) -> list[Row]:
+    """The rows of one paper (``slug`` from :data:`PAPER_SLUGS`)."""
+    if slug not in PAPER_SLUGS:
+        raise ValueError(f"unknown paper {slug!r}; papers: {', '.join(PAPER_SLUGS)}")
+    mod = importlib.import_module(f"{__name__}._{slug}")
+    return list(mod.rows(quick))
+
+
+def paper_notes(slug: str) -> str:
+    """A paper module's ``NOTES`` (markdown for ``docs/fidelity.md``), registering its ``ASSUMPTIONS``."""
+    from ._docs import register_assumptions
+
+    mod = importlib.import_module(f"{__name__}._{slug}")
+    register_assumptions(getattr(mod, "ASSUMPTIONS", {}))
+    return getattr(mod, "NOTES", "")
+
+
+def collect(quick: bool = True, papers: tuple[str, ...] | None = None) -> list[Row]:
+    """Every row of the selected papers (default all), in :data:`PAPER_MODULES` order."""
+    out: list[Row] = []
+    for slug in papers or PAPER_SLUGS:
+        paper_notes(slug)
+        out.extend(paper_rows(slug, quick))
+    return out
+
+
+__all__ = ["PAPER_MODULES", "PAPER_SLUGS", "Row", "TOLERANCE", "VERDICTS", "collect", "paper_notes", "paper_rows",
+           "trend_verdict", "verdict_for"]

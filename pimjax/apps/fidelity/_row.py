@@ -1,26 +1,70 @@
-"""One row of the fidelity table: a paper's number or trend next to pimjax's."""
+"""One row of the fidelity table: a paper's number or claim next to pimjax's, with a verdict.
+
+Every paper module of :mod:`pimjax.apps.fidelity` returns a list of :class:`Row`; the table,
+``docs/fidelity.md`` and the golden verdicts of the tests are made from them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+
+TOLERANCE = 0.25
+"""A value row is "within 25%" when ``|pimjax - paper| / |paper| <= TOLERANCE``."""
+
+VERDICTS = ("within 25%", "trend holds", "misses", "not reproduced")
+"""The verdicts a row can have ("not reproduced": nothing computed, e.g. a results file missing)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Row:
-    paper: str
-    quantity: str
-    source: str
-    kind: str
+    """A headline number (``kind="value"``) or a qualitative claim (``kind="trend"``) of a paper."""
+
+    paper: str  # "Memory Slices", "NeuroTrainer", "AMD", "Memolution", "Yang & Sze"
+    quantity: str  # what is compared, e.g. "LSTM1 throughput, 512 HMC2.0 slices"
+    source: str  # "Fig. 17", "Table 1", "Sec. 7"
+    kind: str  # "value" or "trend"
     paper_value: float | str | None
     pimjax_value: float | str | None
     unit: str = ""
-    verdict: str
-    assumptions: tuple[str, ...] = ()
-    gap: tuple[tuple[str, float], ...] = ()
+    verdict: str  # "within 25%", "trend holds", "misses"
+    assumptions: tuple[str, ...] = ()  # labelled assumptions the row depends on
+    gap: tuple[tuple[str, float], ...] = ()  # for a miss > 25%: (mechanism, percent of the gap)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("value", "trend"):
+            raise ValueError(f"kind must be 'value' or 'trend', not {self.kind!r}")
+        if self.verdict not in VERDICTS and not self.verdict.startswith("within "):
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+
+    @property
+    def rel_error(self) -> float | None:
+        """``(pimjax - paper) / |paper|`` for two numbers, else None."""
+        p, v = self.paper_value, self.pimjax_value
+        if isinstance(p, bool) or isinstance(v, bool):
+            return None
+        if not isinstance(p, (int, float)) or not isinstance(v, (int, float)) or p == 0:
+            return None
+        if not (math.isfinite(p) and math.isfinite(v)):
+            return None
+        return (float(v) - float(p)) / abs(float(p))
+
+    @property
+    def key(self) -> str:
+        """The row's identity in the golden verdicts: ``paper | quantity | source``."""
+        return f"{self.paper} | {self.quantity} | {self.source}"
 
 
-def verdict_for(paper_value: float, pimjax_value: float, tol: float = 0.25) -> str:
-    """``"within 25%"`` if ``|pimjax / paper - 1| <= tol``, else ``"misses"``."""
-    if abs(pimjax_value / paper_value - 1.0) <= tol:
-        return "within 25%"
-    return "misses"
+def verdict_for(paper_value: float, pimjax_value: float | None, tol: float = TOLERANCE) -> str:
+    """"within 25%" if ``pimjax_value`` is within ``tol`` of ``paper_value`` (relative), else "misses"."""
+    if pimjax_value is None:
+        return "not reproduced"
+    if paper_value == 0:
+        return "within 25%" if abs(pimjax_value) <= tol else "misses"
+    rel = abs(float(pimjax_value) - float(paper_value)) / abs(float(paper_value))
+    return f"within {round(tol * 100)}%" if rel <= tol + 1e-12 else "misses"
+
+
+def trend_verdict(holds: bool) -> str:
+    """"trend holds" or "misses"."""
+    return "trend holds" if holds else "misses"

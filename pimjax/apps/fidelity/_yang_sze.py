@@ -1,0 +1,142 @@
+"""Yang & Sze (seed 004) rows: accuracy under low weight bit widths and noise, read from committed
+results files (the training runs are too expensive for the table), with the spread over seeds.
+
+A trend holds only when it holds beyond the seeds' spread: for "a < b", ``mean(b) - mean(a)`` must
+exceed the larger of the two ranges (max - min over the seeds), and there must be at least
+:data:`MIN_SEEDS` seeds; with fewer the row is "not reproduced" (its values still shown).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ._row import Row, trend_verdict
+
+PAPER = "Yang & Sze"
+MIN_SEEDS = 3
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+ASSUMPTIONS = {
+    "YS-digits": "digits 8 x 8 (450 test images: one image = 0.22 points), float-trained networks, weights not retrained",
+    "YS-bitwidth-run": "results/yang_sze_bitwidth.json, from scripts/repro_yang_sze_bitwidth.py --seed S (20 epochs)",
+    "YS-noise-run": "results/yang_sze_noise.json, from scripts/repro_yang_sze_noise.py --train-seed S (20 epochs; "
+                    "sigma50 = noise std at which half the margin over chance is lost, mean of 3 noise draws)",
+}
+
+
+def _load(name: str) -> dict | None:
+    p = os.path.join(RESULTS, name)
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return json.load(f)
+
+
+def _stats(vals: list[float]) -> tuple[float, float]:
+    return sum(vals) / len(vals), (max(vals) - min(vals))
+
+
+def _less(a: list[float], b: list[float]) -> bool:
+    (ma, sa), (mb, sb) = _stats(a), _stats(b)
+    return mb - ma > max(sa, sb)
+
+
+def _kendall(a: list[float], b: list[float]) -> float:
+    n, s = len(a), 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            x, y = a[i] - a[j], b[i] - b[j]
+            s += (x > 0) - (x < 0) if y > 0 else ((x < 0) - (x > 0) if y < 0 else 0)
+    return s / (n * (n - 1) / 2)
+
+
+def _fmt(vals: list[float]) -> str:
+    m, s = _stats(vals)
+    return f"{m:.1f} (range {s:.1f})"
+
+
+def _fmt3(vals: list[float]) -> str:
+    m, sp = _stats(vals)
+    return f"{m:.3g} (range {sp:.2g})"
+
+
+def rows(quick: bool = True) -> list[Row]:
+    out: list[Row] = []
+    res = _load("yang_sze_bitwidth.json")
+    a = ("YS-digits", "YS-bitwidth-run")
+    if res is None:
+        return [Row(paper=PAPER, quantity="weight bit width trends", source="slide 'Low Precision Computation'", kind="trend",
+                    paper_value="ranking changes", pimjax_value=None, verdict="not reproduced")]
+    bits = res["bits"]
+    seeds = sorted(res["seeds"])
+    nets = list(res["seeds"][seeds[0]])
+    enough = len(seeds) >= MIN_SEEDS
+    acc = {n: {b: [res["seeds"][s][n][i] for s in seeds] for i, b in enumerate(bits)} for n in nets}
+    ns = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+
+    def verdict(ok: bool) -> str:
+        return trend_verdict(ok) if enough else "not reproduced"
+
+    # ranking changes with the bit width: tau(b) vs 16 bits, per seed
+    taus = {b: [_kendall([res["seeds"][s][n][i] for n in nets], [res["seeds"][s][n][-1] for n in nets])
+                for s in seeds] for i, b in enumerate(bits)}
+    changes = [b for b in bits[:-1] if max(taus[b]) < 1.0]
+    out.append(Row(paper=PAPER, quantity="the ranking of networks changes with the weight bit width "
+                   "(Kendall tau vs 16 bits < 1 for every seed)", source="slide 'Low Precision Computation'", kind="trend",
+                   paper_value="changes", pimjax_value=f"{ns}; tau " + ", ".join(
+                       f"{b}b {_fmt(taus[b])}" for b in bits[:-1]), verdict=verdict(bool(changes)), assumptions=a))
+    i4 = bits.index(4)
+    k3, k5, k7 = acc["cnn_d2_k3_c16"][4], acc["cnn_d2_k5_c10"][4], acc["cnn_d2_k7_c7"][4]
+    out.append(Row(paper=PAPER, quantity="2-layer networks at 4 bits: larger filters are more accurate "
+                   "(3x3 < 5x5 < 7x7)", source="slide 'Low Precision Computation'", kind="trend", paper_value="3x3 < 5x5 < 7x7",
+                   pimjax_value=f"{ns}: {_fmt(k3)} / {_fmt(k5)} / {_fmt(k7)} %",
+                   verdict=verdict(_less(k3, k5) and _less(k5, k7)), assumptions=a))
+    best = max(nets, key=lambda n: sum(acc[n][4]))
+    shallow_big = [n for n in nets if "_d2_" in n and "_k3_" not in n]
+    others = [n for n in nets if n not in shallow_big]
+    beats = all(_less(acc[o][4], acc[best][4]) for o in others) if best in shallow_big else False
+    out.append(Row(paper=PAPER, quantity="at 4 bits a shallow network with larger filters is the most accurate",
+                   source="slide 'Low Precision Computation'", kind="trend", paper_value="shallow, large filters best",
+                   pimjax_value=f"{ns}: best {best} {_fmt(acc[best][4])} %", verdict=verdict(beats), assumptions=a))
+    del i4
+    noise = _load("yang_sze_noise.json")
+    an = ("YS-digits", "YS-noise-run")
+    if noise is not None:
+        keys = {"deep": ("cnn_d2_k3_c16", "cnn_d4_k3_c16", "cnn_d6_k3_c16"),
+                "filt": ("cnn_d2_k3_c16", "cnn_d2_k5_c10", "cnn_d2_k7_c7")}
+        claims = {"deep": ("deeper networks degrade faster (sigma50 d2 > d4 > d6)", "Network Depth", "d2 > d4 > d6"),
+                  "filt": ("larger filters are more robust (sigma50 k3 < k5 < k7)", "Filter Size", "k3 < k5 < k7")}
+        for kind in ("fixed", "rescaled"):
+            for fam in ("deep", "filt"):
+                text, slide, pv = claims[fam]
+                sds = [sd for sd in sorted(noise["seeds"]) if all(n in noise["seeds"][sd][kind] for n in keys[fam])]
+                v = [[noise["seeds"][sd][kind][n] for sd in sds] for n in keys[fam]]
+                nn = f"{len(sds)} seed{'s' if len(sds) != 1 else ''}"
+                if sds:
+                    val = f"{nn}: " + " / ".join(_fmt3(x) for x in v)
+                    ok = _less(v[1], v[0]) and _less(v[2], v[1]) if fam == "deep" else _less(v[0], v[1]) and _less(v[1], v[2])
+                else:
+                    doc = noise.get("seed0_documented_2026_12_03", {}).get(kind, {})
+                    val = ("0 seeds complete (documented seed 0: " + " / ".join(f"{doc[n]:.3g}" for n in keys[fam]) + ")"
+                           if all(n in doc for n in keys[fam]) else None)
+                    ok = False
+                out.append(Row(paper=PAPER, quantity=f"{kind} noise: {text}",
+                               source=f"slide '{kind.capitalize()} Noise Resilience - {slide}'", kind="trend",
+                               paper_value=pv, pimjax_value=val,
+                               verdict=trend_verdict(ok) if len(sds) >= MIN_SEEDS else "not reproduced",
+                               assumptions=an))
+    return out
+
+
+NOTES = """
+The accuracies are read from committed results files (`pimjax/apps/fidelity/results/`), each naming the
+command that made it; `pimjax fidelity` does not retrain. With one seed a trend is "not reproduced"
+whatever its direction: single-seed differences on 450 test images (one image = 0.22 points) are within
+the noise of retraining (the documented 2-bit depth-6 accuracy, 58.2 %, reran at 46.4 %). Add seeds with
+`python scripts/repro_yang_sze_bitwidth.py --seed S` and copy the accuracies into
+`results/yang_sze_bitwidth.json`. Seeds 0, 1, 2 of the bit-width study ran on 2026-12-07 (seed 0
+reran at 46.4 % for depth 6 at 2 bits, the review's number). The noise runs (`--train-seed 0, 1, 2`)
+hit their time limit on the shared machine after 3 of the 5 networks: the fixed-noise depth trend has
+3 seeds (it misses: the seeds disagree), the rest is "not reproduced" until the runs complete.
+"""

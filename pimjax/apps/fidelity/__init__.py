@@ -41,7 +41,9 @@ def paper_notes(slug: str) -> str:
     from ._docs import register_assumptions
 
     mod = importlib.import_module(f"{__name__}._{slug}")
-    register_assumptions(getattr(mod, "ASSUMPTIONS", {}))
+    assumptions = getattr(mod, "ASSUMPTIONS", {})
+    if isinstance(assumptions, dict):  # label -> sentence; a paper whose rows carry whole sentences has none
+        register_assumptions(assumptions)
     return getattr(mod, "NOTES", "")
 
 

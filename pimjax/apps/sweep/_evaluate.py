@@ -11,7 +11,11 @@ retrained, Yang & Sze) on one test batch with every emulated layer on the swept 
 predictions, the summed cross-entropy and the numeric events; the same program runs every
 test batch (dispatched asynchronously) and the totals are summed on the host in a fixed order.
 The configs of a chunk are sharded over the devices of a 1-D mesh (axis ``"devices"``),
-vmapped on each device.
+vmapped on each device. After ``jax.distributed.initialize`` (:mod:`pimjax.apps._distributed`)
+the default mesh is the global one: every device of every process holds a slice of the config
+axis; the inputs become global arrays (each process puts only its own shards) and the per-config
+outputs are gathered to every process (a replicated output), so every process sees all rows.
+The bits of a config do not depend on how many devices or processes share the chunk.
 
 The same ``evaluate_config``, jitted on its own, evaluates one config
 (:meth:`SweepEvaluator.evaluate_one`): a Python loop over configs reuses that one compile, and
@@ -34,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from pimjax.apps.sweep._config import NumericPoint, SweepHardware, as_jax
 from pimjax.apps.sweep._datapath import SweepContext
@@ -104,6 +108,11 @@ class SweepEvaluator:
         else:
             devs = list(devices)
         self.mesh = Mesh(np.array(devs), (_MESH_AXIS,))
+        self._multi = jax.process_count() > 1
+        if self._multi and len(devs) != len(jax.devices()):
+            raise ValueError("a multi-process sweep shards its configs over every device of every process: "
+                             f"devices must be all ({len(jax.devices())}), got {len(devs)}")
+        self._global_inputs = None
         self._batched: dict[tuple[int, bool], Any] = {}
         self._single: dict[bool, Any] = {}
 
@@ -138,8 +147,26 @@ class SweepEvaluator:
                           axis_name=_VMAP_AXIS)
             sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(P(), P(_MESH_AXIS), P(), P(), P(), P()),
                                     out_specs=P(_MESH_AXIS), check_vma=False)
-            self._batched[key] = jax.jit(sharded)
+            # several processes: every one gets every config's outputs (gathered in the program)
+            out = NamedSharding(self.mesh, P()) if self._multi else None
+            self._batched[key] = jax.jit(sharded, out_shardings=out)
         return self._batched[key]
+
+    def _global(self, tree, spec):
+        """``tree``'s leaves as global arrays on the mesh (several processes; same on each)."""
+        from pimjax.apps._distributed import global_array
+
+        sh = NamedSharding(self.mesh, spec)
+        return jax.tree.map(lambda v: global_array(v, sh), tree)
+
+    def _batched_inputs(self, point):
+        """``(state, point, batches)`` as the sharded program takes them."""
+        if not self._multi:
+            return self.state, point, self._batches
+        if self._global_inputs is None:
+            self._global_inputs = (self._global(self.state, P()), [self._global(b, P()) for b in self._batches])
+        state, batches = self._global_inputs
+        return state, self._global(point, P(_MESH_AXIS)), batches
 
     def _single_program(self, with_logits: bool):
         if with_logits not in self._single:
@@ -148,7 +175,11 @@ class SweepEvaluator:
 
     def _run(self, program, point) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Runs ``program`` over the test batches; per-config totals (int64 / float64) and logits."""
-        outs = [program(self.state, point, x, y, v, s) for x, y, v, s in self.batches()]
+        if program in self._batched.values():
+            state, point, batches = self._batched_inputs(point)
+        else:
+            state, batches = self.state, self._batches
+        outs = [program(state, point, x, y, v, s) for x, y, v, s in batches]
         with_logits = isinstance(outs[0][0], tuple)
         metrics = [o[0] for o in outs] if with_logits else outs
         totals = []

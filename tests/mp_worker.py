@@ -1,0 +1,141 @@
+"""One process of the multi-process tests (tests/test_multiprocess.py): computes a system
+matmul, a small sweep and a 3-step training run on the global mesh and, on process 0, saves
+the bits in ``OUT/<name>.npz``.
+
+    python tests/mp_worker.py OUT TASKS [--coordinator H:P --num-processes N --process-id I]
+        [--devices D]
+
+``TASKS``: comma-separated ``matmul``, ``sweep``, ``train``. ``--devices D`` uses the first D
+global devices (single process only; default all). The launcher sets ``XLA_FLAGS`` for the
+number of fake CPU devices per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("tasks")
+    p.add_argument("--devices", type=int, default=0)
+    from pimjax.apps import _distributed as dist
+
+    dist.add_args(p)
+    args = p.parse_args()
+    dist.initialize_from_args(args)
+    import jax
+
+    n = args.devices or len(jax.devices())
+    res: dict = {}
+    for t in args.tasks.split(","):
+        res.update(globals()[f"task_{t}"](n, args.out))
+    if dist.is_writer():
+        import numpy as np
+
+        os.makedirs(args.out, exist_ok=True)
+        np.savez(os.path.join(args.out, "bits.npz"), **res)
+    dist.sync("mp_worker done")
+    print(f"process {jax.process_index()}/{jax.process_count()}: {n} devices, done", file=sys.stderr)
+    return 0
+
+
+def task_matmul(n: int, out: str) -> dict:
+    import jax
+    import numpy as np
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+    from pimjax import hw
+    from pimjax.apps._distributed import global_array
+    from pimjax.numerics import FixedFormat
+    from pimjax.system import system_matmul
+
+    fx = lambda b, f: FixedFormat(bits=b, frac=f)  # noqa: E731
+    arr = hw.presets.get("memory_slices").replace(rows=4, width=4)
+    res = {}
+    for name, sysc in (
+        # ordered: packets round 16 -> 8 fraction bits, the aggregation saturates (all_to_all)
+        ("ordered", hw.SystemConfig(array=arr, num_slices=8, aggregation=hw.AggregationConfig(
+            packet_format=fx(16, 8), accumulator_format=fx(16, 8), output_format=fx(12, 6)))),
+        # fast: exact partial GEMMs, one psum across the processes
+        ("fast", hw.SystemConfig(array=arr.replace(a_format=fx(8, 4), b_format=fx(8, 4),
+                                                   accumulator_format=fx(32, 8), output_format=fx(8, 4)),
+                                 num_slices=8, aggregation=hw.AggregationConfig(
+                                     packet_format=None, accumulator_format=fx(32, 8), output_format=fx(8, 4)))),
+    ):
+        rng = np.random.default_rng(3)
+        fa, fb = sysc.array.a_format, sysc.array.b_format
+        a = rng.integers(fa.min_code, fa.max_code + 1, (5, 37)).astype(np.int32)
+        b = rng.integers(fb.min_code, fb.max_code + 1, (37, 6)).astype(np.int32)
+        mesh = Mesh(np.array(jax.devices()[:n]), ("slices",))
+        rep = NamedSharding(mesh, P())
+        fn = jax.jit(lambda a, b: system_matmul(a, b, sysc, mesh=mesh, key=jax.random.key(5)))
+        r = fn(global_array(a, rep), global_array(b, rep))
+        res[f"matmul_{name}_out"] = _host(r.out)
+        for f, v in zip(r.events._fields, r.events):
+            res[f"matmul_{name}_{f}"] = _host(v)
+    return res
+
+
+def _host(x):
+    """A replicated (or process-local) array's value on this host."""
+    import numpy as np
+
+    if getattr(x, "is_fully_replicated", True) or getattr(x, "is_fully_addressable", True):
+        return np.asarray(x)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def task_sweep(n: int, out: str) -> dict:
+    import jax
+
+    from pimjax.apps.data import load_digits_dataset
+    from pimjax.apps.sweep import ModelSpec, NumericPoint, SweepEvaluator, SweepHardware
+    from pimjax.apps.sweep.models import make_model
+
+    digits = load_digits_dataset(input_size=8)
+    x, y = digits.x_test[:24], digits.y_test[:24]
+    model = make_model(ModelSpec(name="cnn_d2_k3_c4", input_size=8, seed=1))
+    mk = NumericPoint.make
+    points = [
+        mk(act_bits=8, act_frac=4, weight_bits=4, noise_kind="fixed", noise_level=0.1),
+        mk(act_bits=6, act_frac=3, weight_bits=8, rounding="floor", out_bits=8, out_frac=3),
+        mk(act_bits=4, act_frac=2, weight_bits=3, weight_scale="fixed", weight_frac=3, rounding="nearest_away",
+           noise_kind="rescaled", noise_level=0.05),
+        mk(act_bits=8, act_frac=5, weight_bits=2, rounding="toward_zero", out_bits=6, out_frac=2),
+        mk(act_bits=7, act_frac=6, weight_bits=5, out_bits=12, out_frac=8),
+    ]
+    hw = SweepHardware(max_act_bits=8, max_weight_bits=8, num_slices=2, rows=8, width=4)
+    devices = None if n == len(jax.devices()) else n
+    ev = SweepEvaluator(model, hw, x, y, batch_size=12, devices=devices)
+    # chunk 8 over the devices: 5 configs padded to 8; a 2nd chunk of the same program
+    metrics, logits = ev.evaluate(points + points[:3], chunk=8, return_logits=True)
+    res = {f"sweep_{k}": v for k, v in metrics.items() if k != "loss"}
+    res["sweep_logits"] = logits
+    return res
+
+
+def task_train(n: int, out: str) -> dict:
+    import numpy as np
+    from flax import nnx
+
+    from pimjax.apps.train import TrainConfig, train
+
+    cfg = TrainConfig(model="alexnet", model_width=0.125, input_size=8, batch_size=8, slices=8, devices=n,
+                      rows=8, width=4, epochs=1, max_steps=3, progress=False,
+                      out_dir=os.path.join(out, "run"), checkpoint_every=2)
+    r = train(cfg)
+    res = {f"train_{'/'.join(map(str, k))}": np.asarray(v)
+           for k, v in nnx.to_flat_state(nnx.state(r["model"], nnx.Param))}
+    for f, v in r["events"].items():
+        res[f"train_events_{f}"] = np.asarray(v)
+    return res
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -52,9 +52,42 @@ def floor_fields(shapes: Iterable[tuple[int, int, int]], *, a_bits: int = 16, b_
             "floor_shapes": [list(s) for s in shapes]}
 
 
-def load_floor():
-    """This module, loaded from the scripts directory by path (scripts import it this way)."""
-    return __import__(__name__)
+def traced_gemm_shapes(fn, *args) -> list[tuple[int, int, int]]:
+    """``(M, K, N)`` of every 2-D ``dot_general`` in the jaxpr of ``fn(*args)`` (sub-jaxprs too)."""
+    shapes: list[tuple[int, int, int]] = []
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "dot_general":
+                la, ra = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
+                (lc, rc), (lb, _) = eqn.params["dimension_numbers"]
+                if len(la) == 2 and len(ra) == 2 and not lb and len(lc) == 1:
+                    shapes.append((la[1 - lc[0]], la[lc[0]], ra[1 - rc[0]]))
+            for v in eqn.params.values():
+                for sub in (v if isinstance(v, (list, tuple)) else [v]):
+                    inner = getattr(sub, "jaxpr", None)
+                    if inner is not None:
+                        walk(getattr(inner, "jaxpr", inner))
+
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    return shapes
 
 
-__all__ = ["exact_gemm_ms", "floor_fields"]
+def load(path_of_caller: str):
+    """This module, loaded by file path from the scripts directory of ``path_of_caller``."""
+    import importlib.util
+    import os
+    import sys
+
+    name = "pimjax_bench_floor"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(os.path.abspath(path_of_caller)),
+                                                                     "_floor.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+__all__ = ["exact_gemm_ms", "floor_fields", "traced_gemm_shapes"]

@@ -18,6 +18,10 @@ import sys
 
 
 def main() -> int:
+    import faulthandler
+
+    if os.environ.get("PIMJAX_MP_DUMP_AFTER"):  # debugging a hang: every thread's stack, then exit
+        faulthandler.dump_traceback_later(float(os.environ["PIMJAX_MP_DUMP_AFTER"]), exit=True)
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("tasks")

@@ -5,7 +5,8 @@
 no flag, the environment variables ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and
 ``JAX_PROCESS_ID`` are used when set, and otherwise ``jax.distributed.initialize()`` is called
 without arguments (JAX's auto-detection) only when JAX detects a cluster it knows (SLURM, Open
-MPI, Kubernetes, Cloud TPU): a plain single-process run initializes nothing.
+MPI, Kubernetes, Cloud TPU; ``PIMJAX_DISTRIBUTED=0`` turns that off): a plain single-process
+run initializes nothing.
 
 On a CPU the cross-process collectives use gloo (``jax_cpu_collectives_implementation``).
 After initialization ``jax.devices()`` lists every device of every process: the meshes the
@@ -76,7 +77,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
         if num_processes < 1 or not 0 <= process_id < num_processes:
             raise ValueError(f"need num_processes >= 1 and 0 <= process_id < num_processes, "
                              f"got {num_processes} and {process_id}")
-    elif cluster_detected() is None:
+    elif os.environ.get("PIMJAX_DISTRIBUTED", "").lower() in ("0", "false", "no", "off") or cluster_detected() is None:
         return False
     import jax
 
@@ -133,8 +134,58 @@ def global_array(x: Any, sharding: Any) -> Any:
     import jax
     import numpy as np
 
-    x = np.asarray(x)
-    return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+    x = np.asarray(jax.device_get(x))
+    with jax.enable_x64(True):  # keep int64/float64 leaves (resident codes, event totals) as they are
+        return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+
+
+def replicator(mesh: Any):
+    """``place(tree)``: on several processes, ``tree``'s array leaves as replicated global arrays on
+    ``mesh`` (the same host values on every process); on one process the identity."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    if process_count() == 1 or mesh is None:
+        return lambda tree: tree
+    sh = NamedSharding(mesh, PartitionSpec())
+
+    def one(v):
+        if isinstance(v, jax.Array) and v.sharding == sh:
+            return v
+        if isinstance(v, (jax.Array, np_types())):
+            return global_array(v, sh)
+        return v
+
+    return lambda tree: jax.tree.map(one, tree)
+
+
+def np_types():
+    import numpy as np
+
+    return (np.ndarray, np.generic)
+
+
+def replicate_modules(mesh: Any, *modules: Any) -> None:
+    """Puts every array of the Flax NNX ``modules`` (a model, its optimizer) on ``mesh``, replicated
+    (several processes only): the jitted steps then run on the global mesh."""
+    if process_count() == 1 or mesh is None:
+        return
+    from flax import nnx
+
+    place = replicator(mesh)
+    for m in modules:
+        nnx.update(m, place(nnx.state(m)))
+
+
+def host(x: Any) -> Any:
+    """The value of a (possibly multi-process) array on this host, as numpy."""
+    import numpy as np
+
+    if getattr(x, "is_fully_addressable", True) or getattr(x, "is_fully_replicated", False):
+        return np.asarray(x)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def sync(name: str) -> None:
@@ -145,5 +196,28 @@ def sync(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-__all__ = ["add_args", "cluster_detected", "global_array", "initialize", "initialize_from_args", "is_writer",
+def check_train_devices(devices: int) -> None:
+    """Several processes: training shards its slices over every device of every process."""
+    import jax
+
+    if process_count() > 1 and devices != len(jax.devices()):
+        raise ValueError(f"a multi-process run shards its slices over every device of every process: "
+                         f"TrainConfig.devices must be {len(jax.devices())} (all), got {devices}")
+
+
+def initialize_from_argv(argv: Any) -> bool:
+    """:func:`initialize` from ``--coordinator``/``--num-processes``/``--process-id`` anywhere in
+    ``argv`` (``pimjax``'s entry point calls it before any subcommand builds its parser, since
+    building one may already touch the JAX devices)."""
+    p = argparse.ArgumentParser(add_help=False)
+    add_args(p)
+    try:
+        known, _ = p.parse_known_args(list(argv))
+    except SystemExit:  # a malformed value: the subcommand's own parser reports it
+        return False
+    return initialize_from_args(known)
+
+
+__all__ = ["add_args", "cluster_detected", "global_array", "host", "initialize_from_argv", "replicate_modules",
+           "replicator", "initialize", "initialize_from_args", "is_writer",
            "process_count", "process_index", "sync"]

@@ -60,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="stop after this many steps in total (an epoch cut short is marked partial in the metrics)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print the final report as JSON (the only stdout output)")
+    from pimjax.apps import _distributed
+
+    _distributed.add_args(p)
     p.set_defaults(func=run)
     add_usage_errors(p)
 
@@ -72,6 +75,13 @@ def _events_line(what: str, ev: dict, overflow: str = "overflows", random_bits: 
 def run(args: argparse.Namespace) -> int:
     from pimjax.apps.train._loop import TrainConfig, hardware_label, prepare
 
+    from pimjax.apps import _distributed
+
+    _distributed.initialize_from_args(args)  # (pimjax's main already did, before building the parsers)
+    if _distributed.process_count() > 1 and args.devices == 1:  # several processes: every device of every one
+        import jax
+
+        args.devices = len(jax.devices())
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     # bad options, data or checkpoint (a missing --dataset file too): a usage error; errors
     # while training stay tracebacks

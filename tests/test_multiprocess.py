@@ -107,3 +107,24 @@ def test_training_2x4_equals_1x8(layouts):
     # 8 slices need 8 devices or a divisor of 8; the 1-device run is the same program's bits
     # by system_matmul's contract (tests/test_system.py), checked here over 8 vs 2x4 devices
     _same(layouts, "train_", names=("2x4", "1x8"))
+
+
+def test_flags_and_auto_detection(monkeypatch, capsys):
+    from pimjax import cli
+    from pimjax.apps import _distributed as dist
+
+    args = cli.build_parser().parse_args(["sweep", "x.toml", "--coordinator", "h:1", "--num-processes", "2",
+                                          "--process-id", "1"])
+    assert (args.coordinator, args.num_processes, args.process_id) == ("h:1", 2, 1)
+    assert cli.main(["train", "--coordinator", "h:1"]) == 2
+    assert "--num-processes N and --process-id I" in capsys.readouterr().err
+    for v in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "SLURM_JOB_ID"):
+        monkeypatch.delenv(v, raising=False)
+    assert dist.cluster_detected() is None and dist.initialize() is False  # a plain run: nothing
+    slurm = {"SLURM_JOB_ID": "1", "SLURM_STEP_NODELIST": "n1", "SLURM_NTASKS": "2", "SLURM_PROCID": "0",
+             "SLURM_LOCALID": "0"}
+    for k, v in slurm.items():
+        monkeypatch.setenv(k, v)
+    assert dist.cluster_detected() in ("slurm", "SlurmCluster")
+    monkeypatch.setenv("PIMJAX_DISTRIBUTED", "0")
+    assert dist.initialize() is False  # auto-detection turned off

@@ -130,12 +130,12 @@ def task_train(n: int, out: str) -> dict:
 
     from pimjax.apps.train import TrainConfig, train
 
-    cfg = TrainConfig(model="alexnet", model_width=0.125, input_size=8, batch_size=8, slices=8, devices=n,
+    cfg = TrainConfig(model="cnn_d2_k3_c4", input_size=8, batch_size=8, slices=8, devices=n,
                       rows=8, width=4, epochs=1, max_steps=3, progress=False,
                       out_dir=os.path.join(out, "run"), checkpoint_every=2)
     r = train(cfg)
     res = {f"train_{'/'.join(map(str, k))}": np.asarray(v)
-           for k, v in nnx.to_flat_state(nnx.state(r["model"], nnx.Param))}
+           for k, v in nnx.to_flat_state(nnx.state(r["model"]))}
     for f, v in r["events"].items():
         res[f"train_events_{f}"] = np.asarray(v)
     return res

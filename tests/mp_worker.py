@@ -26,6 +26,8 @@ def main() -> int:
     p.add_argument("out")
     p.add_argument("tasks")
     p.add_argument("--devices", type=int, default=0)
+    p.add_argument("--one-device", action="store_true", help="also matmul and sweep on 1 device (prefix one_)")
+    p.add_argument("--resume-from", default=None, help="a run dir of another layout: resume its step-2 checkpoint")
     from pimjax.apps import _distributed as dist
 
     dist.add_args(p)
@@ -33,10 +35,18 @@ def main() -> int:
     dist.initialize_from_args(args)
     import jax
 
+    if os.environ.get("PIMJAX_TEST_COMPILE_CACHE"):  # the test session's cache: a rerun loads, not compiles
+        jax.config.update("jax_compilation_cache_dir", os.environ["PIMJAX_TEST_COMPILE_CACHE"])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
     n = args.devices or len(jax.devices())
     res: dict = {}
     for t in args.tasks.split(","):
         res.update(globals()[f"task_{t}"](n, args.out))
+        if args.one_device and t in ("matmul", "sweep"):
+            res.update({f"one_{k}": v for k, v in globals()[f"task_{t}"](1, args.out).items()})
+    if args.resume_from:
+        res.update(task_resume(n, args.out, args.resume_from))
     if dist.is_writer():
         import numpy as np
 
@@ -124,21 +134,49 @@ def task_sweep(n: int, out: str) -> dict:
     return res
 
 
-def task_train(n: int, out: str) -> dict:
+def _train_config(n: int, out_dir: str, **kw):
+    from pimjax.apps.train import TrainConfig
+
+    return TrainConfig(model="cnn_d2_k3_c4", input_size=8, batch_size=8, slices=8, devices=n, rows=8, width=4,
+                       epochs=1, max_steps=3, progress=False, out_dir=out_dir, checkpoint_every=2, **kw)
+
+
+def _state_bits(r: dict, prefix: str) -> dict:
     import numpy as np
     from flax import nnx
 
-    from pimjax.apps.train import TrainConfig, train
-
-    cfg = TrainConfig(model="cnn_d2_k3_c4", input_size=8, batch_size=8, slices=8, devices=n,
-                      rows=8, width=4, epochs=1, max_steps=3, progress=False,
-                      out_dir=os.path.join(out, "run"), checkpoint_every=2)
-    r = train(cfg)
-    res = {f"train_{'/'.join(map(str, k))}": np.asarray(v)
-           for k, v in nnx.to_flat_state(nnx.state(r["model"]))}
+    res = {f"{prefix}{'/'.join(map(str, k))}": np.asarray(v) for k, v in nnx.to_flat_state(nnx.state(r["model"]))}
     for f, v in r["events"].items():
-        res[f"train_events_{f}"] = np.asarray(v)
+        res[f"{prefix}events_{f}"] = np.asarray(v)
     return res
+
+
+def task_resume(n: int, out: str, other_run: str) -> dict:
+    """Resumes another layout's run (other process and device counts) from its step-2 checkpoint."""
+    import shutil
+
+    from pimjax.apps import _distributed as dist
+    from pimjax.apps.train import train
+
+    run = os.path.join(out, "resumed")
+    if dist.is_writer():
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.copytree(other_run, run)
+        for name in os.listdir(os.path.join(run, "checkpoints")):
+            if name.startswith("step_00000003"):
+                p = os.path.join(run, "checkpoints", name)
+                shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+    dist.sync("resume copy")
+    r = train(_train_config(n, run, resume=True))
+    assert r["steps"] == 3
+    return _state_bits(r, "resume_train_")
+
+
+def task_train(n: int, out: str) -> dict:
+    from pimjax.apps.train import train
+
+    r = train(_train_config(n, os.path.join(out, "run")))
+    return _state_bits(r, "train_")
 
 
 if __name__ == "__main__":

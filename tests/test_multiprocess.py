@@ -4,8 +4,9 @@ fast paths: all_to_all and psum across the processes), a small sweep (configs ov
 mesh) and a 3-step training run (slices over the global mesh, orbax checkpoints).
 
 Each launch runs ``tests/mp_worker.py`` (``jax.distributed.initialize`` with gloo collectives)
-in fresh interpreters with a free port and a timeout; one launch per layout does every task,
-so the module costs three interpreter starts per layout, not one per test.
+in fresh interpreters with a free port and a timeout; one launch per layout does every task
+(the 1-process launch also the 1-device runs and a resume of the 2-process run's checkpoint),
+so the module costs three interpreter starts, not one per test.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -37,17 +39,16 @@ def _env(devices_per_process: int) -> dict[str, str]:
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices_per_process}"
     env["JAX_PLATFORMS"] = "cpu"
+    env.setdefault("PIMJAX_TEST_COMPILE_CACHE", os.path.join(tempfile.gettempdir(), "pimjax-test-jax-cache"))
     for v in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         env.pop(v, None)
     return env
 
 
 def launch(out: str, processes: int, devices_per_process: int, *, tasks: str = TASKS,
-           devices: int = 0) -> dict[str, np.ndarray]:
+           extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Runs the worker in ``processes`` processes; process 0's bits."""
-    cmd = [sys.executable, WORKER, out, tasks]
-    if devices:
-        cmd += ["--devices", str(devices)]
+    cmd = [sys.executable, WORKER, out, tasks, *extra]
     if processes > 1:
         port = free_port()
         cmds = [cmd + ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(processes),
@@ -74,11 +75,13 @@ def launch(out: str, processes: int, devices_per_process: int, *, tasks: str = T
 @pytest.fixture(scope="module")
 def layouts(tmp_path_factory):
     root = tmp_path_factory.mktemp("mp")
-    return {
-        "2x4": launch(str(root / "2x4"), 2, 4),
-        "1x8": launch(str(root / "1x8"), 1, 8),
-        "1x1": launch(str(root / "1x1"), 1, 8, devices=1, tasks="matmul,sweep"),
-    }
+    two = launch(str(root / "2x4"), 2, 4)
+    # one process of 8 devices: the same tasks, matmul and sweep on 1 device too, and the 2x4
+    # run resumed from its step-2 checkpoint (written by 2 processes, read by 1)
+    one = launch(str(root / "1x8"), 1, 8, extra=("--one-device", "--resume-from", str(root / "2x4" / "run")))
+    return {"2x4": two, "1x8": {k: v for k, v in one.items() if not k.startswith(("one_", "resume_"))},
+            "1x1": {k[4:]: v for k, v in one.items() if k.startswith("one_")},
+            "resumed": {k[7:]: v for k, v in one.items() if k.startswith("resume_")}}
 
 
 def _same(layouts, prefix: str, names=("2x4", "1x8", "1x1")) -> int:
@@ -104,9 +107,13 @@ def test_sweep_2x4_equals_1x8_and_1_device(layouts):
 
 
 def test_training_2x4_equals_1x8(layouts):
-    # 8 slices need 8 devices or a divisor of 8; the 1-device run is the same program's bits
-    # by system_matmul's contract (tests/test_system.py), checked here over 8 vs 2x4 devices
-    _same(layouts, "train_", names=("2x4", "1x8"))
+    # (1 device: tests/test_train.py::test_one_and_eight_devices_same_bits, the same run's bits)
+    assert _same(layouts, "train_", names=("2x4", "1x8")) > 4
+
+
+def test_resume_with_another_process_count(layouts):
+    # checkpoint at step 2 saved by 2 processes (orbax multi-host), resumed by 1 process to step 3
+    _same(layouts, "train_", names=("2x4", "resumed"))
 
 
 def test_flags_and_auto_detection(monkeypatch, capsys):

@@ -134,11 +134,29 @@ def task_sweep(n: int, out: str) -> dict:
     return res
 
 
-def _train_config(n: int, out_dir: str, **kw):
+def _tiny_digits(out: str) -> str:
+    """32 training and 8 test digits (8 x 8) as an .npz: 3 steps and one short evaluation."""
+    import numpy as np
+
+    from pimjax.apps.data import load_digits_dataset
+
+    path = os.path.join(out, "tiny_digits.npz")
+    if not os.path.exists(path):
+        d = load_digits_dataset(input_size=8)
+        os.makedirs(out, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.npz"
+        np.savez(tmp, x_train=d.x_train[:32], y_train=d.y_train[:32], x_test=d.x_test[:8], y_test=d.y_test[:8])
+        os.replace(tmp, path)
+    return path
+
+
+def _train_config(n: int, out_dir: str, data_dir: str | None = None, **kw):
     from pimjax.apps.train import TrainConfig
 
-    return TrainConfig(model="cnn_d2_k3_c4", input_size=8, batch_size=8, slices=8, devices=n, rows=8, width=4,
-                       epochs=1, max_steps=3, progress=False, out_dir=out_dir, checkpoint_every=2, **kw)
+    data = _tiny_digits(data_dir or os.path.dirname(out_dir))
+    return TrainConfig(model="cnn_d2_k3_c4", dataset=data, input_size=8,
+                       batch_size=8, slices=8, devices=n, rows=8, width=4, epochs=1, max_steps=3, progress=False,
+                       out_dir=out_dir, checkpoint_every=2, **kw)
 
 
 def _state_bits(r: dict, prefix: str) -> dict:
@@ -167,7 +185,8 @@ def task_resume(n: int, out: str, other_run: str) -> dict:
                 p = os.path.join(run, "checkpoints", name)
                 shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
     dist.sync("resume copy")
-    r = train(_train_config(n, run, resume=True))
+    # the same run (its dataset path included), another process and device layout
+    r = train(_train_config(n, run, data_dir=os.path.dirname(os.path.abspath(other_run)), resume=True))
     assert r["steps"] == 3
     return _state_bits(r, "resume_train_")
 

@@ -19,8 +19,8 @@ The bits of a config do not depend on how many devices or processes share the ch
 
 The same ``evaluate_config``, jitted on its own, evaluates one config
 (:meth:`SweepEvaluator.evaluate_one`): a Python loop over configs reuses that one compile, and
-its results equal the vmapped ones bit for bit (accuracy, events and logits; the loss is a
-float reduction and may differ in its last bits).
+its results equal the vmapped ones bit for bit (accuracy, events and logits; the loss is
+computed on the host from the logits, in float64, so it is the same for every device count).
 
 Test-set seeds: batch ``j`` uses ``fold_key(seed, j)`` as the model seed (every layer folds in
 its id), so noise and stochastic rounding are reproducible and the same draws serve every
@@ -36,7 +36,6 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -98,6 +97,7 @@ class SweepEvaluator:
         xp, yp, valid = xp.reshape(nb, b, *x.shape[1:]), yp.reshape(nb, b), valid.reshape(nb, b)
         self._batches = [(jnp.asarray(xp[j]), jnp.asarray(yp[j]), jnp.asarray(valid[j]),
                           jnp.asarray(np.uint32(fold_key(int(seed) & 0xFFFFFFFF, j)))) for j in range(nb)]
+        self._labels = [(yp[j], valid[j]) for j in range(nb)]  # host copies: the loss is computed here
         self.graphdef, self.state = nnx.split(with_hardware(model, _eval_hardware()))
         if devices is None:
             devs = jax.devices()
@@ -132,7 +132,10 @@ class SweepEvaluator:
             with override_forward(ctx):
                 logits = model(x, seed=seed, train=False)
             correct = jnp.sum((jnp.argmax(logits, -1) == y) & valid, dtype=jnp.int32)
-            loss = jnp.sum(jnp.where(valid, optax.softmax_cross_entropy_with_integer_labels(logits, y), 0.0))
+            # the loss slot holds the logits: the host computes the cross-entropy from them in
+            # float64 (``_host_loss``), so the loss, like the logits, does not depend on how many
+            # configs share a device (a vectorized exp/log or sum in the program would)
+            loss = logits
             with jax.enable_x64(True):  # exact int64 counts (random bits of a batch may pass 2**31)
                 ev = tuple(jnp.asarray(e).astype(jnp.int64) for e in ctx.total_events()) if events else ()
             out = (correct, loss, *ev)
@@ -185,8 +188,10 @@ class SweepEvaluator:
         totals = []
         for i in range(len(metrics[0])):
             vals = [np.asarray(m[i]) for m in metrics]
-            dt = np.float64 if i == 1 else np.int64
-            totals.append(np.sum(np.stack([v.astype(dt) for v in vals]), axis=0))
+            if i == 1:  # logits (..., B, classes) of each batch: summed cross-entropy, float64
+                totals.append(sum(_host_loss(v, yb, vb) for v, (yb, vb) in zip(vals, self._labels)))
+                continue
+            totals.append(np.sum(np.stack([v.astype(np.int64) for v in vals]), axis=0))
         logits = None
         if with_logits:
             lg = np.stack([np.asarray(o[1]) for o in outs], axis=-3)  # (..., batches, B, classes)
@@ -253,6 +258,15 @@ class SweepEvaluator:
     def batches(self):
         """The test batches and their model seeds ``(x, y, valid, seed)`` as the programs see them."""
         yield from self._batches
+
+
+def _host_loss(logits: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Summed cross-entropy of the valid examples of one batch, per config (float64, on the host)."""
+    z = np.asarray(logits, np.float64)
+    m = np.max(z, axis=-1, keepdims=True)
+    lse = m[..., 0] + np.log(np.sum(np.exp(z - m), axis=-1))
+    ce = lse - np.take_along_axis(z, np.broadcast_to(y[:, None], z.shape[:-1] + (1,)), axis=-1)[..., 0]
+    return np.sum(np.where(valid, ce, 0.0), axis=-1)
 
 
 def _check_rounding(points: Sequence[NumericPoint], hw: SweepHardware) -> None:

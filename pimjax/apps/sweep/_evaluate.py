@@ -8,7 +8,7 @@ value and chunk size), :class:`SweepEvaluator` builds
 where ``evaluate_config(point, batch)`` runs the model (unchanged, its float parameters not
 retrained, Yang & Sze) on one test batch with every emulated layer on the swept hardware
 (:class:`~pimjax.apps.sweep._datapath.SweepContext`) and returns the number of correct
-predictions, the summed cross-entropy and the numeric events; the same program runs every
+predictions, the logits (the host sums their cross-entropy in float64) and the numeric events; the same program runs every
 test batch (dispatched asynchronously) and the totals are summed on the host in a fixed order.
 The configs of a chunk are sharded over the devices of a 1-D mesh (axis ``"devices"``),
 vmapped on each device. After ``jax.distributed.initialize`` (:mod:`pimjax.apps._distributed`)
@@ -123,7 +123,7 @@ class SweepEvaluator:
     # ---------------------------------------------------------------------------- programs
 
     def _config_fn(self, axis_name: str | None, with_logits: bool):
-        """One config on one test batch: (correct, summed cross-entropy, events[, logits])."""
+        """One config on one test batch: (correct, logits for the loss, events[, logits])."""
         graphdef, hw, events = self.graphdef, self.hardware, self.events
 
         def run(state, point, x, y, valid, seed):

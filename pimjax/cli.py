@@ -277,8 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pimjax`` console script; returns the exit status."""
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("train", "sweep"):  # before any parser touches the JAX devices
+        from pimjax.apps._distributed import initialize_from_argv
+
+        try:
+            initialize_from_argv(argv[1:])
+        except ValueError as e:
+            print(f"pimjax {argv[0]}: {e}", file=sys.stderr)
+            return 2
+    parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["demo", *argv]  # a plain `pimjax [demo options]` runs the demo
     load_user_presets()

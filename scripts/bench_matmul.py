@@ -37,6 +37,24 @@ def median_ms(fn, *args, repeats: int) -> float:
     return float(np.median(ts) * 1e3)
 
 
+def _floor_module():
+    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location(
+        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def floor(args) -> dict:
+    """The machine's floor: the exact 16 x 16-bit integer GEMM of the same shape."""
+    return _floor_module().floor_fields([(args.m, args.k, args.n)], a_bits=16, b_bits=16,
+                                        repeats=max(3, args.repeats // 3))
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--m", type=int, default=1024)
@@ -83,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stochastic_ms": round(sr_ms, 3),
         "sr_ratio": round(sr_ms / near_ms, 3),
     }
+    out.update(floor(args))
     print(f"native f32 dot {native_ms:.2f} ms, emulated slice matmul {emu_ms:.2f} ms ({out['path']} path)")
     print(f"round-to-nearest {near_ms:.2f} ms, stochastic {sr_ms:.2f} ms")
     print(json.dumps(out))

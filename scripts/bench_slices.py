@@ -42,6 +42,18 @@ def median_ms(fn, *args, repeats: int) -> float:
     return float(np.median(ts) * 1e3)
 
 
+def _floor_module():
+    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location(
+        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--m", type=int, default=1024)
@@ -88,6 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio_ndev": round(t_n / t_native, 3), "ratio_1dev": round(t_1 / t_native, 3),
         "ratio_ordered_ndev": round(t_sat / t_native, 3),
     }
+    # floor: the exact 16 x 16-bit GEMM of the whole product on one device
+    out.update(_floor_module().floor_fields([(args.m, args.k, args.n)], repeats=max(3, args.repeats // 2)))
     print(f"native f32 {t_native:.1f} ms | {args.slices} slices on {n_dev} devices {t_n:.1f} ms "
           f"| on 1 device {t_1:.1f} ms | ordered on {n_dev} devices {t_sat:.1f} ms")
     print(json.dumps(out))

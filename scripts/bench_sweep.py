@@ -21,7 +21,13 @@ All three give the same number of correct predictions per config (checked). The 
 ``ratio`` is ``loop_per_config_compile / vmapped``; ``ratio_vs_one_compile`` is reported too.
 The last line printed is one JSON object.
 
-    python scripts/bench_sweep.py [--loop-configs N] [--devices D]
+    python scripts/bench_sweep.py [--loop-configs N] [--devices D] [--scaling 1,2,4,8]
+
+``--scaling`` adds a table: configs/s of the warm vmapped sweep (events counted) over 1, 2, 4,
+8 devices (fake CPU devices unless ``XLA_FLAGS`` says otherwise: the flag sets 8), each
+checked identical to the 1-device results. ``floor_ms``: the exact integer GEMMs of the
+sweep's work (every emulated layer of every config on every test batch), this machine's
+floor (``scripts/_floor.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ import os
 import sys
 import time
 
-import jax
+if "--scaling" in sys.argv:  # fake CPU devices must be set before JAX starts
+    os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+
+import jax  # noqa: E402
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -42,12 +51,59 @@ from pimjax.apps.sweep.models import accuracy, load_data, trained_model
 from pimjax.nn import with_hardware
 
 
+def _floor_module():
+    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def sweep_floor(ev: SweepEvaluator, hw, configs: int) -> dict:
+    """The exact integer GEMMs of the sweep's emulated layers (traced from the model), at the
+    swept hardware's widest codes, once per test batch and config."""
+    fl = _floor_module()
+    xb = next(iter(ev.batches()))[0]
+    shapes = fl.traced_gemm_shapes(lambda x: nnx.merge(ev.graphdef, ev.state)(x, seed=jnp.uint32(0), train=False), xb)
+    if not shapes:
+        return {"floor_ms": None}
+    f = fl.floor_fields(shapes, a_bits=hw.max_act_bits, b_bits=hw.max_weight_bits, scale=ev.num_batches * configs)
+    f.pop("floor_shapes")
+    return {**f, "floor_gemms_per_batch": len(shapes)}
+
+
+def scaling_table(model, hw, x, y, points, counts) -> list[dict]:
+    """Warm configs/s of the vmapped sweep (events counted) on each device count; the metrics of
+    every count compared with 1 device's, config for config."""
+    rows, ref = [], None
+    for d in counts:
+        if d > len(jax.devices()):
+            continue
+        ev = SweepEvaluator(model, hw, x, y, batch_size=150, devices=d, events=True)
+        ev.evaluate(points, chunk=64)  # compile
+        t0 = time.perf_counter()
+        m = ev.evaluate(points, chunk=64)
+        t = time.perf_counter() - t0
+        ref = m if ref is None else ref
+        same = all(np.array_equal(m[k], ref[k]) for k in m if k != "loss")
+        rows.append({"devices": d, "warm_s": round(t, 3), "configs_per_s": round(len(points) / t, 2),
+                     "identical_to_1_device": bool(same),
+                     "loss_identical": bool(np.array_equal(m["loss"], ref["loss"]))})
+        print(f"  {d} devices: {len(points) / t:7.2f} configs/s ({t:.2f} s warm), identical to 1 device: {same}",
+              flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results", help="directory for the cached model and bench_sweep.json")
     ap.add_argument("--loop-configs", type=int, default=64,
                     help="configs the per-config-compile loop runs (the rest extrapolated; default all 64)")
     ap.add_argument("--devices", type=int, default=None, help="devices for the vmapped sweep (default all)")
+    ap.add_argument("--scaling", default=None, help="comma-separated device counts for the scaling table (e.g. 1,2,4,8)")
     args = ap.parse_args(argv)
 
     spec = ModelSpec(name="cnn_d2_k3_c8", input_size=8, epochs=15)
@@ -112,6 +168,10 @@ def main(argv=None) -> int:
         "ratio_uses": "loop_per_config_compile_s / vmapped_s (both cold, compiles included)",
         "same_results": True, "devices": ev.num_devices, "backend": jax.default_backend(),
     }
+    res.update(sweep_floor(ev, hw, len(points)))
+    if args.scaling:
+        print("scaling (warm, events counted):", flush=True)
+        res["scaling"] = scaling_table(model, hw, x, y, points, [int(v) for v in args.scaling.split(",")])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "bench_sweep.json"), "w") as f:
         json.dump(res, f, indent=1)

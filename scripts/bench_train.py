@@ -68,6 +68,37 @@ def interleaved_times(runs: dict, repeats: int) -> dict:
     return ts
 
 
+def _floor_module():
+    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location(
+        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def train_floor(cfg: TrainConfig, repeats: int = 5) -> dict:
+    """The floor of one step: the exact integer GEMMs of its FF (16 x 16 bits), BP and UP (32 x
+    32 bits, NeuroTrainer Table 4) at the model's shapes (``pimjax.nn.gemm_shapes``)."""
+    from pimjax.nn import gemm_shapes
+
+    hw = training_hardware("native")
+    model = make_task(cfg, hw).make_model(nnx.Rngs(0))
+    try:
+        ff = [(m, k, n) for _, m, k, n in gemm_shapes(model, cfg.batch_size)]
+    except Exception:  # noqa: BLE001 - a model gemm_shapes does not know: no floor
+        return {"floor_ms": None}
+    fl = _floor_module()
+    t = fl.floor_fields(ff, a_bits=16, b_bits=16, repeats=repeats)
+    back = fl.floor_fields([(m, n, k) for m, k, n in ff] + [(k, m, n) for m, k, n in ff], a_bits=32, b_bits=32,
+                           repeats=repeats)
+    return {"floor_ms": round(t["floor_ms"] + back["floor_ms"], 3), "floor_method": t["floor_method"],
+            "floor_gemms": 3 * len(ff)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="alexnet")
@@ -88,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
            "emulated_step_ms": round(emu, 2), "emulated_no_cost_step_ms": round(emu_nocost, 2),
            "native_f32_step_ms": round(native, 2), "ratio": round(emu / native, 3),
            "cost_overhead_ratio": round(emu / emu_nocost, 3)}
+    out.update(train_floor(base))
     print(f"{args.model}: emulated {emu:.1f} ms/step, without cost recording {emu_nocost:.1f} ms, "
           f"native float32 {native:.1f} ms")
     print(json.dumps(out))

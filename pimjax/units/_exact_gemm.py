@@ -13,7 +13,8 @@ output is the exact integer product ``A @ B`` (then the output stage). Two exact
   the offsets, combined in int64. Exact for any operand up to 32 bits and any K (K is blocked
   so int32 sums cannot overflow). Fastest where int8 GEMMs are (GPU/TPU tensor cores).
 
-``"auto"`` picks ``f64`` on CPU and ``int8`` elsewhere. Measured on the 2-core CPU this was
+``"auto"`` picks ``f64`` on CPU and ``int8`` elsewhere (``PIMJAX_BACKEND_PATHS=accelerator``
+forces ``int8`` on a CPU too: :mod:`pimjax.units._backend`). Measured on the 2-core CPU this was
 developed on (1024^3): f32 dot 4.9 ms, f64 dot 10.3 ms, four int8 dots 13 ms.
 """
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from pimjax.units._backend import accelerator_paths
 
 METHODS = ("auto", "f64", "int8")
 _DN = (((1,), (0,)), ((), ()))
@@ -31,7 +34,7 @@ def resolve_method(method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "auto":
-        return "f64" if jax.default_backend() == "cpu" else "int8"
+        return "int8" if accelerator_paths() else "f64"
     return method
 
 

@@ -49,6 +49,7 @@ from pimjax.numerics import (
     scale_pow2,
     to_f64_exact,
 )
+from pimjax.units._backend import accelerator_paths
 from pimjax.units._exact_gemm import abs_product_bound, exact_matmul, resolve_method
 from pimjax.units._rounded_products import bound_ok as rounded_bound_ok
 from pimjax.units._rounded_products import rounded_product_sum, rounding_shift
@@ -274,11 +275,14 @@ def _fixed_ordered(a, b, cfg: ArrayConfig, key):
     tkey = _stage_key(key, _TREE_STREAM, tf, cfg.tree_rounding)
     raw_frac = cfg.a_format.frac + cfg.b_format.frac
     f64_tree = cfg.exact_tree_bits <= 52 and pf is None
+    int8_tree = f64_tree and accelerator_paths()  # the same exact chunk sums, no float64 GEMM
 
     def step(carry, xs):
         acc, ev = carry
         ac, bc, c = xs
-        if pf is None and f64_tree:
+        if pf is None and int8_tree:
+            t = _fixed_fast(ac, bc, cfg, "int8")
+        elif pf is None and f64_tree:
             t = jax.lax.dot_general(ac.astype(jnp.float64), bc.astype(jnp.float64), (((1,), (0,)), ((), ())),
                                     precision=jax.lax.Precision.HIGHEST).astype(jnp.int64)
         else:

@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    from pimjax.apps import _distributed
+
+    _distributed.add_args(p)
     p.set_defaults(func=run)
 
 
@@ -46,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from pimjax.apps.sweep import load_spec, run_sweep, summarize
+    from pimjax.apps import _distributed
     from pimjax.apps.sweep._run import check_devices
 
     try:
+        _distributed.initialize_from_args(args)  # (pimjax's main already did, before building the parsers)
         spec = load_spec(args.config)
         changes = {}
         if args.devices is not None:

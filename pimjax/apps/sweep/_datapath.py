@@ -39,6 +39,7 @@ from pimjax.numerics import FixedFormat, NumericEvents, apply_overflow, fold_key
 from pimjax.system import Mapping
 from pimjax.system._matmul import _slice_operands
 from pimjax.units import exact_matmul
+from pimjax.units._backend import accelerator_paths
 from pimjax.units._aggregation import _AGG_OUTPUT_STREAM
 from pimjax.units._systolic import _data_bound_ok
 
@@ -146,6 +147,7 @@ def _ordered(qa: jax.Array, qb: jax.Array, hw: SweepHardware) -> tuple[jax.Array
     mp = Mapping.even(k=k, n=n, num_slices=hw.num_slices, width=w, rows=hw.rows)
     bits = hw.accumulator_bits
     f64_chunks = _chunk_sums_exact_in_f64(hw)
+    int8_chunks = accelerator_paths()
     with jax.enable_x64(True):
         a_sl, b_sl = _slice_operands(qa.astype(_I64), qb.astype(_I64), mp, w)  # (S, M, Kp), (S, Kp, N)
         nc = a_sl.shape[2] // w
@@ -158,7 +160,9 @@ def _ordered(qa: jax.Array, qb: jax.Array, hw: SweepHardware) -> tuple[jax.Array
             def step(carry, xs):
                 acc, over = carry
                 ac, bc = xs
-                if f64_chunks:
+                if f64_chunks and int8_chunks:  # the accelerator's path: the same exact sums
+                    t = exact_matmul(ac, bc, a_bits=hw.max_act_bits, b_bits=hw.max_weight_bits, method="int8")
+                elif f64_chunks:
                     t = jax.lax.dot_general(ac.astype(_F64), bc.astype(_F64), _DN,
                                             precision=jax.lax.Precision.HIGHEST).astype(_I64)
                 else:

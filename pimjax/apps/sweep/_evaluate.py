@@ -8,15 +8,19 @@ value and chunk size), :class:`SweepEvaluator` builds
 where ``evaluate_config(point, batch)`` runs the model (unchanged, its float parameters not
 retrained, Yang & Sze) on one test batch with every emulated layer on the swept hardware
 (:class:`~pimjax.apps.sweep._datapath.SweepContext`) and returns the number of correct
-predictions, the summed cross-entropy and the numeric events; the same program runs every
+predictions, the logits (the host sums their cross-entropy in float64) and the numeric events; the same program runs every
 test batch (dispatched asynchronously) and the totals are summed on the host in a fixed order.
 The configs of a chunk are sharded over the devices of a 1-D mesh (axis ``"devices"``),
-vmapped on each device.
+vmapped on each device. After ``jax.distributed.initialize`` (:mod:`pimjax.apps._distributed`)
+the default mesh is the global one: every device of every process holds a slice of the config
+axis; the inputs become global arrays (each process puts only its own shards) and the per-config
+outputs are gathered to every process (a replicated output), so every process sees all rows.
+The bits of a config do not depend on how many devices or processes share the chunk.
 
 The same ``evaluate_config``, jitted on its own, evaluates one config
 (:meth:`SweepEvaluator.evaluate_one`): a Python loop over configs reuses that one compile, and
-its results equal the vmapped ones bit for bit (accuracy, events and logits; the loss is a
-float reduction and may differ in its last bits).
+its results equal the vmapped ones bit for bit (accuracy, events and logits; the loss is
+computed on the host from the logits, in float64, so it is the same for every device count).
 
 Test-set seeds: batch ``j`` uses ``fold_key(seed, j)`` as the model seed (every layer folds in
 its id), so noise and stochastic rounding are reproducible and the same draws serve every
@@ -32,9 +36,8 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from pimjax.apps.sweep._config import NumericPoint, SweepHardware, as_jax
 from pimjax.apps.sweep._datapath import SweepContext
@@ -94,6 +97,7 @@ class SweepEvaluator:
         xp, yp, valid = xp.reshape(nb, b, *x.shape[1:]), yp.reshape(nb, b), valid.reshape(nb, b)
         self._batches = [(jnp.asarray(xp[j]), jnp.asarray(yp[j]), jnp.asarray(valid[j]),
                           jnp.asarray(np.uint32(fold_key(int(seed) & 0xFFFFFFFF, j)))) for j in range(nb)]
+        self._labels = [(yp[j], valid[j]) for j in range(nb)]  # host copies: the loss is computed here
         self.graphdef, self.state = nnx.split(with_hardware(model, _eval_hardware()))
         if devices is None:
             devs = jax.devices()
@@ -104,6 +108,11 @@ class SweepEvaluator:
         else:
             devs = list(devices)
         self.mesh = Mesh(np.array(devs), (_MESH_AXIS,))
+        self._multi = jax.process_count() > 1
+        if self._multi and len(devs) != len(jax.devices()):
+            raise ValueError("a multi-process sweep shards its configs over every device of every process: "
+                             f"devices must be all ({len(jax.devices())}), got {len(devs)}")
+        self._global_inputs = None
         self._batched: dict[tuple[int, bool], Any] = {}
         self._single: dict[bool, Any] = {}
 
@@ -114,7 +123,7 @@ class SweepEvaluator:
     # ---------------------------------------------------------------------------- programs
 
     def _config_fn(self, axis_name: str | None, with_logits: bool):
-        """One config on one test batch: (correct, summed cross-entropy, events[, logits])."""
+        """One config on one test batch: (correct, logits for the loss, events[, logits])."""
         graphdef, hw, events = self.graphdef, self.hardware, self.events
 
         def run(state, point, x, y, valid, seed):
@@ -123,7 +132,10 @@ class SweepEvaluator:
             with override_forward(ctx):
                 logits = model(x, seed=seed, train=False)
             correct = jnp.sum((jnp.argmax(logits, -1) == y) & valid, dtype=jnp.int32)
-            loss = jnp.sum(jnp.where(valid, optax.softmax_cross_entropy_with_integer_labels(logits, y), 0.0))
+            # the loss slot holds the logits: the host computes the cross-entropy from them in
+            # float64 (``_host_loss``), so the loss, like the logits, does not depend on how many
+            # configs share a device (a vectorized exp/log or sum in the program would)
+            loss = logits
             with jax.enable_x64(True):  # exact int64 counts (random bits of a batch may pass 2**31)
                 ev = tuple(jnp.asarray(e).astype(jnp.int64) for e in ctx.total_events()) if events else ()
             out = (correct, loss, *ev)
@@ -138,8 +150,26 @@ class SweepEvaluator:
                           axis_name=_VMAP_AXIS)
             sharded = jax.shard_map(fn, mesh=self.mesh, in_specs=(P(), P(_MESH_AXIS), P(), P(), P(), P()),
                                     out_specs=P(_MESH_AXIS), check_vma=False)
-            self._batched[key] = jax.jit(sharded)
+            # several processes: every one gets every config's outputs (gathered in the program)
+            out = NamedSharding(self.mesh, P()) if self._multi else None
+            self._batched[key] = jax.jit(sharded, out_shardings=out)
         return self._batched[key]
+
+    def _global(self, tree, spec):
+        """``tree``'s leaves as global arrays on the mesh (several processes; same on each)."""
+        from pimjax.apps._distributed import global_array
+
+        sh = NamedSharding(self.mesh, spec)
+        return jax.tree.map(lambda v: global_array(v, sh), tree)
+
+    def _batched_inputs(self, point):
+        """``(state, point, batches)`` as the sharded program takes them."""
+        if not self._multi:
+            return self.state, point, self._batches
+        if self._global_inputs is None:
+            self._global_inputs = (self._global(self.state, P()), [self._global(b, P()) for b in self._batches])
+        state, batches = self._global_inputs
+        return state, self._global(point, P(_MESH_AXIS)), batches
 
     def _single_program(self, with_logits: bool):
         if with_logits not in self._single:
@@ -148,14 +178,20 @@ class SweepEvaluator:
 
     def _run(self, program, point) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Runs ``program`` over the test batches; per-config totals (int64 / float64) and logits."""
-        outs = [program(self.state, point, x, y, v, s) for x, y, v, s in self.batches()]
+        if program in self._batched.values():
+            state, point, batches = self._batched_inputs(point)
+        else:
+            state, batches = self.state, self._batches
+        outs = [program(state, point, x, y, v, s) for x, y, v, s in batches]
         with_logits = isinstance(outs[0][0], tuple)
         metrics = [o[0] for o in outs] if with_logits else outs
         totals = []
         for i in range(len(metrics[0])):
             vals = [np.asarray(m[i]) for m in metrics]
-            dt = np.float64 if i == 1 else np.int64
-            totals.append(np.sum(np.stack([v.astype(dt) for v in vals]), axis=0))
+            if i == 1:  # logits (..., B, classes) of each batch: summed cross-entropy, float64
+                totals.append(sum(_host_loss(v, yb, vb) for v, (yb, vb) in zip(vals, self._labels)))
+                continue
+            totals.append(np.sum(np.stack([v.astype(np.int64) for v in vals]), axis=0))
         logits = None
         if with_logits:
             lg = np.stack([np.asarray(o[1]) for o in outs], axis=-3)  # (..., batches, B, classes)
@@ -222,6 +258,15 @@ class SweepEvaluator:
     def batches(self):
         """The test batches and their model seeds ``(x, y, valid, seed)`` as the programs see them."""
         yield from self._batches
+
+
+def _host_loss(logits: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Summed cross-entropy of the valid examples of one batch, per config (float64, on the host)."""
+    z = np.asarray(logits, np.float64)
+    m = np.max(z, axis=-1, keepdims=True)
+    lse = m[..., 0] + np.log(np.sum(np.exp(z - m), axis=-1))
+    ce = lse - np.take_along_axis(z, np.broadcast_to(y[:, None], z.shape[:-1] + (1,)), axis=-1)[..., 0]
+    return np.sum(np.where(valid, ce, 0.0), axis=-1)
 
 
 def _check_rounding(points: Sequence[NumericPoint], hw: SweepHardware) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from pimjax.apps._atomic import preflight
 from pimjax.apps.sweep import _fingerprint as fingerprint
+from pimjax.apps import _distributed as dist
 from pimjax.apps.sweep._config import NumericPoint, SweepHardware
 from pimjax.apps.sweep._evaluate import METRIC_NAMES, SweepEvaluator
 from pimjax.apps.sweep._grid import SweepGrid, config_fields
@@ -80,6 +81,36 @@ def sweep(model: Any, grid: SweepGrid | dict[SweepHardware, Sequence[NumericPoin
     return rows
 
 
+def _from_process_0(model: Any) -> Any:
+    """``model`` with process 0's weights on every process (one float training, one cache)."""
+    from flax import nnx
+    from jax.experimental import multihost_utils
+
+    state = nnx.state(model)
+    nnx.update(model, multihost_utils.broadcast_one_to_all(jax_host(state)))
+    return model
+
+
+def jax_host(tree: Any) -> Any:
+    import jax
+
+    return jax.tree.map(lambda v: np.asarray(jax.device_get(v)), tree)
+
+
+def _todo_of_process_0(groups: dict, todo: dict) -> dict:
+    """The configs left to evaluate as process 0 found them (its CSV), on every process."""
+    from jax.experimental import multihost_utils
+
+    left = {id(p) for pts in todo.values() for p in pts}
+    mask = np.array([id(p) in left for pts in groups.values() for p in pts], dtype=np.int32)
+    mask = np.asarray(multihost_utils.broadcast_one_to_all(mask)).astype(bool)
+    out, i = {}, 0
+    for hw, pts in groups.items():
+        out[hw] = [p for j, p in enumerate(pts) if mask[i + j]]
+        i += len(pts)
+    return out
+
+
 def _bar(total: int, initial: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
@@ -116,18 +147,26 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
     preflight(cache_dir if model is None else None, files=[path], what="sweep output")  # before any training
     t0 = time.perf_counter()
     data = data if data is not None else models_mod.load_data(spec.model)
+    multi = dist.process_count() > 1
     if model is None:
+        if multi and not dist.is_writer():
+            cache_dir = None  # process 0 caches the weights; the others get process 0's below
         model = models_mod.trained_model(spec.model, cache_dir=cache_dir, data=data)
+    if multi:
+        model = _from_process_0(model)
     metrics = METRIC_NAMES if events else METRIC_NAMES[:2]
     identity = {"sweep": spec.name, "model": spec.model.name, "model_spec": spec.model.run_key, "seed": spec.seed}
     results = ResultsFile(path, metrics, identity)
-    fingerprint.check(path, identity, fingerprint.parts(spec, data, model, metrics), results.has_rows())
-    done = results.prepare()
+    if dist.is_writer():  # process 0 owns the results file and its fingerprint
+        fingerprint.check(path, identity, fingerprint.parts(spec, data, model, metrics), results.has_rows())
+    done = results.prepare() if dist.is_writer() else set()
     groups = spec.grid.groups()
     total = sum(len(v) for v in groups.values())
     todo = {hw: [p for p in pts if row_key(_base(identity, hw, p)) not in done] for hw, pts in groups.items()}
+    if multi:  # process 0's CSV decides what is left: every process then runs the same chunks
+        todo = _todo_of_process_0(groups, todo)
     skipped = total - sum(len(v) for v in todo.values())
-    bar = _bar(total, skipped, progress, f"sweep {spec.name}")
+    bar = _bar(total, skipped, progress and dist.is_writer(), f"sweep {spec.name}")
     devices = spec.devices or None
     evaluated, chunks = 0, 0
     for hw, points in todo.items():
@@ -147,12 +186,16 @@ def run_sweep(spec: SweepSpec | str, *, out: str | None = None, model: Any = Non
             rows = []
             for i, p in enumerate(part):
                 rows += config_rows(_base(identity, hw, p), {k: m[k][i] for k in metrics})
-            results.append(rows)
+            if dist.is_writer():  # only process 0 writes (every process holds every row)
+                results.append(rows)
             evaluated += len(part)
             chunks += 1
             bar.update(len(part))
     bar.close()
-    rows = [r for r in read_results(path) if all(str(r[c]) == str(v) for c, v in identity.items())]
+    if multi:
+        dist.sync("pimjax sweep: rows written")
+    rows = [r for r in read_results(path) if all(str(r[c]) == str(v) for c, v in identity.items())] \
+        if dist.is_writer() else []
     png = None
     if plot and rows:
         png = os.path.splitext(path)[0] + ".png"

@@ -72,14 +72,21 @@ def _entry(path: str) -> dict[str, Any]:
     return {"bytes": os.path.getsize(path), "sha256": sha256_file(path)}
 
 
-def save(ckpt_dir: str, step: int, state: Any, meta: dict[str, Any]) -> str:
+def save(ckpt_dir: str, step: int, state: Any, meta: dict[str, Any], *, writer: bool = True) -> str:
     """Saves ``state`` (a pytree of arrays) and ``meta`` (JSON) as checkpoint ``step`` (module
-    docstring); returns its path. A failure to write raises :class:`CheckpointError`."""
+    docstring); returns its path. A failure to write raises :class:`CheckpointError`.
+
+    With several processes every one calls this (orbax saves the arrays on every host); only the
+    ``writer`` (process 0) clears old temporaries and writes the metadata and the manifest."""
     import orbax.checkpoint as ocp
 
     path = os.path.abspath(os.path.join(ckpt_dir, ckpt_name(step)))
     try:
         os.makedirs(ckpt_dir, exist_ok=True)
+        if not writer:
+            with ocp.StandardCheckpointer() as ck:
+                ck.save(path, state, force=True)
+            return path
         if os.path.exists(path + MANIFEST):  # an earlier save of this step (a resumed run): incomplete from here on
             os.remove(path + MANIFEST)
         name = os.path.basename(path)

@@ -83,6 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "keeps the weights before it), warn (say so once and train on) or continue")
     p.add_argument("--json", action="store_true", help="print the final report as JSON (the only stdout output; "
                    "strict JSON: a non-finite number is null)")
+    from pimjax.apps import _distributed
+
+    _distributed.add_args(p)
     p.set_defaults(func=run)
     add_usage_errors(p)
 
@@ -99,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
     from pimjax.apps.train._nonfinite import NonFiniteError
     from pimjax.apps.train._report import written_files
 
+    from pimjax.apps import _distributed
+
+    _distributed.initialize_from_args(args)  # (pimjax's main already did, before building the parsers)
+    if _distributed.process_count() > 1 and args.devices == 1:  # several processes: every device of every one
+        import jax
+
+        args.devices = len(jax.devices())
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     # bad options, data or checkpoint (a missing --dataset file too): a usage error; an unwritable
     # --out or no intact checkpoint: one line, status 2; other errors while training stay tracebacks

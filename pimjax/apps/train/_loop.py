@@ -39,6 +39,7 @@ import optax
 from flax import nnx
 
 from pimjax.apps import _atomic
+from pimjax.apps import _distributed as dist
 from pimjax.apps.cost._collect import CostLayout, collect_costs, cost_rows, format_cost_table
 from pimjax.apps.train import _checkpoint as ckpt
 from pimjax.apps.train._nonfinite import NONFINITE_POLICIES, NonFiniteError, NonFiniteWatch, record_labels
@@ -263,7 +264,7 @@ def _save(ckpt_dir: str, step: int, model, optimizer, cfg: TrainConfig, epoch: _
     unit (:func:`pimjax.apps.train._checkpoint.save`)."""
     meta = {"config": run_config(cfg), "epoch_state": dataclasses.asdict(epoch),
             "history": [_atomic.flag_nonfinite(r) for r in (history or [])]}
-    ckpt.save(ckpt_dir, step, _ckpt_state(model, optimizer, step), meta)
+    ckpt.save(ckpt_dir, step, _ckpt_state(model, optimizer, step), meta, writer=dist.is_writer())
 
 
 def _fresh_start(ckpt_dir: str, overwrite: bool) -> None:
@@ -375,6 +376,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if cfg.out_dir:  # before anything loads or compiles: an unwritable --out fails here, in seconds
         _atomic.preflight(cfg.out_dir, os.path.join(cfg.out_dir, "checkpoints"), what="--out")
     mesh = default_mesh(devices=cfg.devices) if cfg.devices > 1 else None
+    dist.check_train_devices(cfg.devices)
     hw = training_hardware(cfg.precision, num_slices=cfg.slices, mesh=mesh, rows=cfg.rows, width=cfg.width,
                            weights=cfg.weights, weight_format=FixedFormat(bits=cfg.weight_bits, frac=cfg.weight_frac),
                            modules=cfg.modules)
@@ -387,10 +389,11 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     step, epoch_state, history = 0, _EpochState(update_base=update_events(optimizer)), []
-    if cfg.out_dir and not cfg.resume:
+    if cfg.out_dir and not cfg.resume and dist.is_writer():
         _fresh_start(os.path.join(cfg.out_dir, "checkpoints"), cfg.overwrite)
         if cfg.overwrite:  # the earlier run's metrics go with its checkpoints
             remove_outputs(cfg.out_dir)
+    dist.sync("pimjax train: fresh start")
     if cfg.resume:
         ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
         found = ckpt.newest_intact(ckpt_dir)  # damaged newer ones: reported, moved aside
@@ -402,6 +405,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
             step = _restore(latest, model, optimizer)
             print(f"pimjax train: resuming from step {step} of {total_steps}", file=sys.stderr)
             history = _resumed_history(cfg.out_dir, meta, step)
+    dist.replicate_modules(mesh, model, optimizer)  # several processes: the state on the global mesh
     return Prepared(cfg, task, model, optimizer, steps_per_epoch, total_steps, step, epoch_state, history,
                     load_events)
 
@@ -442,19 +446,20 @@ def _run(p: Prepared) -> dict[str, Any]:
     train_step, eval_step = make_steps(task)
     ckpt_dir = os.path.join(cfg.out_dir, "checkpoints") if cfg.out_dir else None
     step, ep, history = p.step, p.epoch_state, list(p.history)
+    place = dist.replicator(default_mesh(devices=cfg.devices) if cfg.devices > 1 else None)
     bar = None  # made after the first step: its compile would make the bar's rate and ETA meaningless
     table = EpochTable()
     table.start(history)
     evaluated = False
-    if step < p.total_steps:
+    if step < p.total_steps and dist.is_writer():
         print(compile_notice(), file=sys.stderr, flush=True)
     step_costs = index = None
     t0 = time.perf_counter() - ep.seconds
     watch = None
     while step < p.total_steps:
         epoch, i = divmod(step, spe)
-        batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=epoch, index=i)
-        seed = fold_key(jnp.uint32(cfg.seed), step)
+        batch = place(task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=epoch, index=i))
+        seed = place(fold_key(jnp.uint32(cfg.seed), step))
         loss, _, step_costs = train_step(model, optimizer, batch, seed)
         if index is None:
             index = _event_index(step_costs.treedef)
@@ -474,16 +479,17 @@ def _run(p: Prepared) -> dict[str, Any]:
             raise
         step += 1
         if bar is None:
-            bar = _progress(p.total_steps, step, cfg.progress, f"{cfg.model} [{cfg.precision}, {hardware_label(cfg)}]")
+            bar = _progress(p.total_steps, step, cfg.progress and dist.is_writer(),
+                            f"{cfg.model} [{cfg.precision}, {hardware_label(cfg)}]")
         else:
             bar.update(1)
         bar.set_postfix(loss=f"{float(loss):.4f}")
         end = step % spe == 0 or step == p.total_steps
         if end:
-            if not evaluated:
+            if not evaluated and dist.is_writer():
                 bar.write(compile_notice("evaluation step", "first epoch only"), file=sys.stderr)
                 evaluated = True
-            test = evaluate(task, model, eval_step, cfg)
+            test = evaluate(task, model, eval_step, cfg, place)
             upd = update_events(optimizer)
             rec = {"epoch": epoch + 1, "step": step, "partial": step % spe != 0,
                    "train_loss": ep.loss_sum / ep.loss_count, **{f"test_{k}": v for k, v in test.items()},
@@ -491,36 +497,38 @@ def _run(p: Prepared) -> dict[str, Any]:
                    **{f"update_{f}": upd[f] - ep.update_base.get(f, 0) for f in EVENTS if f in upd},
                    "seconds": time.perf_counter() - t0}
             history = [r for r in history if r["epoch"] != rec["epoch"]] + [rec]
-            bar.write(table.row(rec) + (f"\n{PARTIAL_NOTE}" if rec["partial"] else ""), file=sys.stderr)
+            if dist.is_writer():
+                bar.write(table.row(rec) + (f"\n{PARTIAL_NOTE}" if rec["partial"] else ""), file=sys.stderr)
             if step % spe == 0:
                 ep = _EpochState(update_base=upd)
         if ckpt_dir and (end or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
             ep.seconds = time.perf_counter() - t0
             _save(ckpt_dir, step, model, optimizer, cfg, ep, history)
-        if end and cfg.out_dir:
+        if end and cfg.out_dir and dist.is_writer():
             _write_metrics(cfg, history)
     if bar is not None:
         bar.close()
     if step_costs is None:  # nothing left to run (resumed at the end): cost of one step
         batch = task.train_batch(cfg.batch_size, seed=cfg.seed, epoch=0, index=0)
-        _, _, step_costs = train_step(nnx.clone(model), nnx.clone(optimizer), batch, jnp.uint32(0))
+        _, _, step_costs = train_step(nnx.clone(model), nnx.clone(optimizer), place(batch), place(jnp.uint32(0)))
     step_costs = layer_names(model, step_costs.unpack())  # the layer names of `pimjax cost`
-    final = evaluate(task, model, eval_step, cfg)
+    final = evaluate(task, model, eval_step, cfg, place)
     table = format_cost_table(step_costs, title=f"cost of one training step (batch {len(jax.tree.leaves(batch)[0])}), "
                                                  f"{hardware_label(cfg)}, precision {cfg.precision}")
-    if cfg.out_dir:
+    if cfg.out_dir and dist.is_writer():
         _write_costs(cfg, step_costs)
     return {"config": dataclasses.asdict(cfg), "epochs": history, "final": final, "step_costs": step_costs,
             "cost_table": table, "steps": step, "model": model, "update_events": update_events(optimizer),
             "load_events": p.load_events, "events": {f: sum(r.get(f, 0) for r in history) for f in EVENTS}}
 
 
-def evaluate(task: Task, model, eval_step, cfg: TrainConfig) -> dict[str, float]:
-    """Test-set metrics (emulated forward pass, eval mode)."""
+def evaluate(task: Task, model, eval_step, cfg: TrainConfig, place=lambda t: t) -> dict[str, float]:
+    """Test-set metrics (emulated forward pass, eval mode); ``place`` puts the batches on the
+    global mesh (several processes)."""
     sums: dict[str, float] = {}
     count = 0
     for j, batch in enumerate(task.test_batches(cfg.batch_size)):
-        m = eval_step(model, batch, fold_key(jnp.uint32(cfg.seed + 1), j))
+        m = eval_step(model, place(batch), place(fold_key(jnp.uint32(cfg.seed + 1), j)))
         n = int(m.pop("count"))
         for k, v in m.items():
             sums[k] = sums.get(k, 0.0) + float(v)

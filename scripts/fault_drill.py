@@ -33,8 +33,8 @@ import time
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN = ["train", "--model", "cnn_d2_k3_c4", "--input-size", "8", "--batch-size", "8", "--epochs", "1", "--rows", "8",
-         "--width", "4", "--lr", "0.01", "--no-progress"]
+TRAIN = ["train", "--model", "cnn_d2_k3_c4", "--input-size", "8", "--batch-size", "8", "--epochs", "1", "--array-rows", "8",
+         "--array-width", "4", "--lr", "0.01", "--no-progress"]
 SWEEP = {"name": "drill", "model": {"name": "cnn_d1_k3_c2", "epochs": 1},
          "grid": {"act_bits": [8], "weight_bits": [2, 8], "noise_kind": ["rescaled"], "noise_level": [0.0, 0.1]},
          "run": {"chunk": 2, "batch_size": 150}}

@@ -366,8 +366,8 @@ def test_damaged_model_cache_is_named_and_rebuilt(tmp_path, capsys, fault):
 
 # -------------------------------------------------------------------------- through the CLI
 
-TRAIN = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--batch-size", "8", "--epochs", "2", "--rows", "8",
-         "--width", "4", "--lr", "0.01", "--no-progress"]
+TRAIN = ["train", "--model", "cnn_d1_k3_c4", "--input-size", "8", "--batch-size", "8", "--epochs", "2", "--array-rows", "8",
+         "--array-width", "4", "--lr", "0.01", "--no-progress"]
 
 
 def test_cli_train_unwritable_out_is_one_line(tmp_path, capsys):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from pimjax.apps._atomic import write_csv as atomic_csv
@@ -174,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             preflight(files=[args.csv], what="--csv", min_free=1 << 20)
         except OutputError as e:
-            args.usage_error(str(e))
+            print(f"pimjax cost: error: {e}", file=sys.stderr)
+            return 2
     r = cost_report(**kw, inputs=inputs)
     if args.csv:
         write_csv(r, args.csv)

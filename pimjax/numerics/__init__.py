@@ -18,7 +18,7 @@ from pimjax.numerics._formats import (
     rounding_id,
 )
 from pimjax.numerics._pow2 import pow2, scale_pow2
-from pimjax.numerics._quantize import decode, encode, quantize
+from pimjax.numerics._quantize import decode, encode, quantize, quantize_values
 from pimjax.numerics._random import (
     BIT_SOURCES,
     DEFAULT_STOCHASTIC,
@@ -57,6 +57,7 @@ __all__ = [
     "needs_random",
     "pow2",
     "quantize",
+    "quantize_values",
     "random_words",
     "requantize",
     "requantize_exact",

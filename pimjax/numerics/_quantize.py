@@ -13,12 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from pimjax.numerics._events import NumericEvents, _rbits_count, _words
+from pimjax.numerics._events import count_masks as _counts
 from pimjax.numerics._events import count_true as _count
 from pimjax.numerics._float_rounding import _from_f64, _to_f64, round_to_float
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
 from pimjax.numerics._pow2 import scale_pow2
 from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig
-from pimjax.numerics._rounding import _STOCHASTIC_IDS, integer_codes
+from pimjax.numerics._rounding import _STOCHASTIC_IDS, integer_codes, needs_random
 
 _I64 = jnp.int64
 _F64 = jnp.float64
@@ -39,11 +40,13 @@ def quantize(
     every code of the format (int8 / int16 / int32, int64 for traced formats and 32-bit
     unsigned ones): upcast explicitly before wide arithmetic on them.
 
-    The overflow/NaN/Inf counts are skipped when one max reduction proves there are none
-    (``max |x| <= (max_code - 1) * 2**-frac``, NaN mapped to +Inf): then no rounding mode can
-    reach a code outside the format. Otherwise the counts come from recomputing the
-    quantization inside a ``lax.cond`` branch, so the common case pays one cheap reduction
-    instead of three counts (under ``vmap`` both branches run; the result is the same).
+    The overflow/NaN/Inf counts are one variadic integer reduction over the same data, fused
+    with the elementwise quantization that feeds it: one pass for the codes, one for the three
+    counts (:func:`~pimjax.numerics._events.count_masks`). Stochastic modes (whose counts
+    would draw every random word again) first try one max reduction that proves there is no
+    event (``max |x| <= (max_code - 1) * 2**-frac``, NaN mapped to +Inf: no rounding can then
+    reach a code outside the format), and count inside a ``lax.cond`` branch otherwise (under
+    ``vmap`` both branches run; the result is the same).
 
     >>> import jax.numpy as jnp
     >>> from pimjax.numerics import FixedFormat, quantize
@@ -83,19 +86,23 @@ def quantize_values(
 
 
 def _guarded(x, fmt, rounding, key, stochastic, offset, values) -> tuple[jax.Array, NumericEvents]:
+    """Codes (or values) and int64 events (see :func:`quantize`)."""
     codes, ev = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset, values=values)
-    safe = _guard_bound(x, fmt)
-    if safe is None or np.size(x) >= 2**31:  # the guard's cond carries int32 counts (exact below 2**31)
+    safe = _guard_bound(x, fmt) if needs_random(rounding) else None
+    if safe is None or np.size(x) >= 2**31:
         return codes, ev.to_int64()
+    # stochastic modes: counting would draw every random word a second time; one max
+    # reduction proves most calls free of events, else the branch counts them
     xa = jnp.asarray(x, safe.dtype)
     peak = jnp.max(jnp.where(jnp.isnan(xa), jnp.inf, jnp.abs(xa)))
-    z = jnp.zeros((), jnp.int32)
+    with jax.enable_x64(True):  # int64 out of the branches: no scalar converts after the cond
+        z = jnp.zeros((), jnp.int64)
 
-    def counts(x):
-        e = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)[1]
-        return e.overflow, e.nan, e.inf
+        def counts(x):
+            e = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)[1]
+            return tuple(c.astype(jnp.int64) for c in (e.overflow, e.nan, e.inf))
 
-    over, nan, inf = jax.lax.cond(peak <= safe, lambda _: (z, z, z), counts, xa)
+        over, nan, inf = jax.lax.cond(peak <= safe, lambda _: (z, z, z), counts, xa)
     return codes, NumericEvents(over, nan, inf, ev.random_bits).to_int64()
 
 
@@ -147,7 +154,7 @@ def _quantize_impl(
             if not isinstance(rounding, str) or rounding != "nearest_even":
                 raise ValueError(f"float formats round nearest_even only, got rounding={rounding!r}")
             v, over = round_to_float(xf, fmt)
-            ev = NumericEvents(_count(over), _count(nan), _count(inf), jnp.zeros((), jnp.int32))
+            ev = NumericEvents(*_counts(over, nan, inf), jnp.zeros((), jnp.int32))
             return _from_f64(v, fmt.dtype), ev
         rid = rounding_id(rounding)
         if _f32_fast_ok(x, fmt, rid):
@@ -218,7 +225,7 @@ def _quantize_impl(
         codes = qv.astype(_I64).astype(fmt.code_dtype)  # in range: exact (int64 when traced)
         size = int(np.prod(x.shape, dtype=np.int64))
         rb = _rbits_count(rounding, 64, size, r_bits) if words is not None else jnp.zeros((), jnp.int32)
-        ev = NumericEvents(_count(over), _count(nan), _count(inf), rb)
+        ev = NumericEvents(*_counts(over, nan, inf), rb)
         if values is not None:
             return decode(codes, fmt, values), ev
         return codes, ev
@@ -323,7 +330,7 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int, words: Any = None, r_bits: int 
             below, jnp.int32(fmt.min_code), jnp.where(above | below, 0.0, q).astype(jnp.int32)))
         with jax.enable_x64(True):
             codes = qi.astype(cdt)
-        ev = NumericEvents(_count(over), _count(nan), _count(inf), z)
+        ev = NumericEvents(*_counts(over, nan, inf), z)
         return (codes if values is None else decode(codes, fmt, values)), ev
     if int(fmt.bits) > 24:  # saturating unsigned 32 bits: clip to +-2**bits (exact), then integers
         span = jnp.float32(2.0 ** int(fmt.bits))
@@ -333,7 +340,7 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int, words: Any = None, r_bits: int 
             lo, hi = jnp.int64(fmt.min_code), jnp.int64(fmt.max_code)
             over = ((qi < lo) | (qi > hi)) & ~inf
             codes = jnp.where(inf, jnp.where(x > 0, hi, lo), jnp.clip(qi, lo, hi))
-        ev = NumericEvents(_count(over), _count(nan), _count(inf), z)
+        ev = NumericEvents(*_counts(over, nan, inf), z)
         return (codes if values is None else decode(codes, fmt, values)), ev
     lo, hi = float(fmt.min_code), float(fmt.max_code)  # |code| <= 2**24: exact in float32
     over = ((q < lo) | (q > hi)) & ~inf
@@ -347,7 +354,7 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int, words: Any = None, r_bits: int 
         qv = jnp.where(r > hi, r - span, jnp.where(r < lo, r + span, r))
         qv = jnp.where(jnp.isinf(q), 0.0, qv)
     qv = jnp.where(inf, jnp.where(x > 0, hi, lo), qv)
-    ev = NumericEvents(_count(over), _count(nan), _count(inf), z)
+    ev = NumericEvents(*_counts(over, nan, inf), z)
     if values is not None:  # |code| <= 2**24 and frac in -60..60: code * 2**-frac is exact
         with jax.enable_x64(True):
             qv = jnp.where(qv == 0, 0.0, qv)  # -0.0 (round of a negative y) decodes as +0.0

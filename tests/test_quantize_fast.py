@@ -88,3 +88,20 @@ def test_code_dtypes_are_narrow():
                 codes64, _ = quantize(x.astype(jnp.float64), fmt, mode, key=1)
             assert codes64.dtype == dt
             np.testing.assert_array_equal(np.asarray(codes), np.asarray(codes64))
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (33, 5), (4, 3, 9)])
+def test_count_masks_equals_separate_counts(shape):
+    from pimjax.numerics._events import count_masks, count_true
+
+    rng = np.random.default_rng(len(shape))
+    ms = [rng.random(shape) < p for p in (0.1, 0.5, 0.9)]
+    want = [int(np.sum(m)) for m in ms]
+    got = jax.jit(lambda *m: count_masks(*m))(*ms)
+    assert [int(g) for g in got] == want
+    assert [int(count_true(jnp.asarray(m))) for m in ms] == want
+    if shape:
+        vm = jax.vmap(lambda *m: count_masks(*m))(*(np.stack([m, ~m]) for m in ms))
+        assert [[int(v) for v in c] for c in vm] == [[w, int(np.prod(shape)) - w] for w in want]
+    # different shapes: counted one by one
+    assert [int(c) for c in count_masks(jnp.ones((3,), bool), jnp.ones((2, 2), bool))] == [3, 4]

@@ -4,7 +4,10 @@ Times, in one process (medians over repeats, warm-up excluded):
   * the Memory Slices array (256 x 8, Q8.8 operands, exact 32-bit accumulation, Q8.8 output,
     nearest-even) on M x K x N codes drawn from N(0, 1) data, vs ``jnp.dot`` of the same
     shapes in float32;
-  * stochastic rounding vs round-to-nearest-even of a 4M-element int64 array (32 -> 16 bits).
+  * stochastic rounding vs round-to-nearest-even of a 4M-element int64 array (32 -> 16 bits);
+  * the quantize API (``pimjax.numerics.quantize``: codes and event counts) of 4M float32
+    values to Q7.8 (``Fx(16, 8)``), nearest-even and stochastic, vs a native
+    ``clip(round(x * 256))`` in float32, interleaved in one loop (medians).
 
 The last line printed is one JSON object with the numbers and ratios (emulated / native).
 
@@ -55,6 +58,40 @@ def floor(args) -> dict:
                                         repeats=max(3, args.repeats // 3))
 
 
+def interleaved_ms(fns: dict, repeats: int) -> dict:
+    """Median ms of each ``name: (fn, args)``, the calls interleaved (robust to machine drift)."""
+    for fn, a in fns.values():
+        jax.block_until_ready(fn(*a))
+        jax.block_until_ready(fn(*a))
+    ts = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, (fn, a) in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*a))
+            ts[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v) * 1e3) for k, v in ts.items()}
+
+
+def quantize_bench(elems: int, repeats: int) -> dict:
+    """The quantize API vs a native round + clip (module docstring)."""
+    fmt = FixedFormat(bits=16, frac=8)
+    x = jnp.asarray(np.random.default_rng(1).standard_normal(elems) * 4, jnp.float32)
+    key = jax.random.key(0)
+    ms = interleaved_ms({
+        "native": (jax.jit(lambda v: jnp.clip(jnp.round(v * 256.0), -32768.0, 32767.0)), (x,)),
+        "nearest": (jax.jit(lambda v: quantize(v, fmt, "nearest_even")), (x,)),
+        "stochastic": (jax.jit(lambda v, k: quantize(v, fmt, "stochastic", key=k)), (x, key)),
+    }, repeats)
+    return {
+        "quantize_elems": elems,
+        "quantize_native_ms": round(ms["native"], 3),
+        "quantize_nearest_ms": round(ms["nearest"], 3),
+        "quantize_stochastic_ms": round(ms["stochastic"], 3),
+        "quantize_nearest_ratio": round(ms["nearest"] / ms["native"], 3),
+        "quantize_stochastic_ratio": round(ms["stochastic"] / ms["native"], 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--m", type=int, default=1024)
@@ -102,8 +139,12 @@ def main(argv: list[str] | None = None) -> dict:
         "sr_ratio": round(sr_ms / near_ms, 3),
     }
     out.update(floor(args))
+    out.update(quantize_bench(args.round_elems, args.repeats))
     print(f"native f32 dot {native_ms:.2f} ms, emulated slice matmul {emu_ms:.2f} ms ({out['path']} path)")
     print(f"round-to-nearest {near_ms:.2f} ms, stochastic {sr_ms:.2f} ms")
+    print(f"quantize API to Q7.8 ({args.round_elems} float32): native round+clip {out['quantize_native_ms']:.2f} ms, "
+          f"nearest {out['quantize_nearest_ms']:.2f} ms ({out['quantize_nearest_ratio']:.2f}x), "
+          f"stochastic {out['quantize_stochastic_ms']:.2f} ms ({out['quantize_stochastic_ratio']:.2f}x)")
     print(json.dumps(out))
     return out
 

@@ -1,7 +1,10 @@
 """Number formats, rounding and stochastic-rounding bit sources (docs/design.md sections 1-2).
 
 Pure ``jnp``; works under ``jit``, ``vmap`` and ``grad``. Exact intermediate integers are
-int64 (64-bit types are switched on locally, never globally).
+int64 (64-bit types are switched on locally, never globally). :func:`quantize` returns codes
+in the format's narrowest integer dtype (``FixedFormat.code_dtype``: int8 / int16 / int32,
+int64 for traced and 32-bit unsigned formats): upcast before wide arithmetic on them.
+:func:`quantize_values` returns the decoded values instead (the decode fused in).
 """
 
 from pimjax.numerics._events import NumericEvents
@@ -18,7 +21,7 @@ from pimjax.numerics._formats import (
     rounding_id,
 )
 from pimjax.numerics._pow2 import pow2, scale_pow2
-from pimjax.numerics._quantize import decode, encode, quantize
+from pimjax.numerics._quantize import decode, encode, quantize, quantize_values
 from pimjax.numerics._random import (
     BIT_SOURCES,
     DEFAULT_STOCHASTIC,
@@ -57,6 +60,7 @@ __all__ = [
     "needs_random",
     "pow2",
     "quantize",
+    "quantize_values",
     "random_words",
     "requantize",
     "requantize_exact",

@@ -13,12 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from pimjax.numerics._events import NumericEvents, _rbits_count, _words
+from pimjax.numerics._events import count_masks as _counts
 from pimjax.numerics._events import count_true as _count
 from pimjax.numerics._float_rounding import _from_f64, _to_f64, round_to_float
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
 from pimjax.numerics._pow2 import scale_pow2
 from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig
-from pimjax.numerics._rounding import _STOCHASTIC_IDS, integer_codes
+from pimjax.numerics._rounding import _STOCHASTIC_IDS, integer_codes, needs_random
 
 _I64 = jnp.int64
 _F64 = jnp.float64
@@ -35,31 +36,73 @@ def quantize(
 ) -> tuple[jax.Array, NumericEvents]:
     """Quantizes real ``x`` to ``fmt``: returns ``(codes, events)`` (see :func:`_quantize_impl`).
 
-    The overflow/NaN/Inf counts are skipped when one max reduction proves there are none
-    (``max |x| <= (max_code - 1) * 2**-frac``, NaN mapped to +Inf): then no rounding mode can
-    reach a code outside the format. Otherwise the counts come from recomputing the
-    quantization inside a ``lax.cond`` branch, so the common case pays one cheap reduction
-    instead of three counts (under ``vmap`` both branches run; the result is the same).
+    Fixed-point codes come back in ``fmt.code_dtype``, the narrowest integer dtype that holds
+    every code of the format (int8 / int16 / int32, int64 for traced formats and 32-bit
+    unsigned ones): upcast explicitly before wide arithmetic on them.
+
+    The overflow/NaN/Inf counts are one variadic integer reduction over the same data, fused
+    with the elementwise quantization that feeds it: one pass for the codes, one for the three
+    counts (:func:`~pimjax.numerics._events.count_masks`). Stochastic modes (whose counts
+    would draw every random word again) first try one max reduction that proves there is no
+    event (``max |x| <= (max_code - 1) * 2**-frac``, NaN mapped to +Inf: no rounding can then
+    reach a code outside the format), and count inside a ``lax.cond`` branch otherwise (under
+    ``vmap`` both branches run; the result is the same).
 
     >>> import jax.numpy as jnp
     >>> from pimjax.numerics import FixedFormat, quantize
     >>> codes, ev = quantize(jnp.array([0.3, 1000.0]), FixedFormat(bits=8, frac=4))
-    >>> [int(c) for c in codes], int(ev.overflow)
-    ([5, 127], 1)
+    >>> [int(c) for c in codes], int(ev.overflow), codes.dtype
+    ([5, 127], 1, dtype('int8'))
     """
-    codes, ev = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)
-    safe = _guard_bound(x, fmt)
-    if safe is None or np.size(x) >= 2**31:  # the guard's cond carries int32 counts (exact below 2**31)
+    return _guarded(x, fmt, rounding, key, stochastic, offset, None)
+
+
+def quantize_values(
+    x: jax.Array,
+    fmt: FixedFormat | FloatFormat,
+    rounding: Any = "nearest_even",
+    *,
+    key: Any = None,
+    stochastic: StochasticConfig = DEFAULT_STOCHASTIC,
+    offset: Any = 0,
+    dtype: Any = jnp.float32,
+) -> tuple[jax.Array, NumericEvents]:
+    """``(decode(codes, fmt, dtype), events)`` of :func:`quantize`, the decode fused in.
+
+    The same bits as decoding ``quantize``'s codes; for float32 inputs and static fixed
+    formats up to 24 bits the values come straight from the rounded float32 (no integer
+    codes are materialized).
+
+    >>> import jax.numpy as jnp
+    >>> from pimjax.numerics import FixedFormat, quantize_values
+    >>> v, ev = quantize_values(jnp.array([0.3, 1000.0]), FixedFormat(bits=8, frac=4))
+    >>> [float(a) for a in v], int(ev.overflow)
+    ([0.3125, 7.9375], 1)
+    """
+    if isinstance(fmt, FloatFormat):
+        codes, ev = quantize(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)
+        return decode(codes, fmt, dtype), ev
+    return _guarded(x, fmt, rounding, key, stochastic, offset, np.dtype(dtype))
+
+
+def _guarded(x, fmt, rounding, key, stochastic, offset, values) -> tuple[jax.Array, NumericEvents]:
+    """Codes (or values) and int64 events (see :func:`quantize`)."""
+    codes, ev = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset, values=values)
+    safe = _guard_bound(x, fmt) if needs_random(rounding) else None
+    if safe is None or np.size(x) >= 2**31:
         return codes, ev.to_int64()
+    # stochastic modes: counting would draw every random word a second time; one max
+    # reduction proves most calls free of events, else the branch counts them
     xa = jnp.asarray(x, safe.dtype)
     peak = jnp.max(jnp.where(jnp.isnan(xa), jnp.inf, jnp.abs(xa)))
-    z = jnp.zeros((), jnp.int32)
+    with jax.enable_x64(True):  # int64 out of the branches: no scalar converts after the cond
+        z = jnp.zeros((), jnp.int64)
 
-    def counts(x):
-        e = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)[1]
-        return e.overflow, e.nan, e.inf
+        def counts(x):
+            e = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset)[1]
+            return tuple(c.astype(jnp.int64) for c in (e.overflow, e.nan, e.inf))
 
-    over, nan, inf = jax.lax.cond(peak <= safe, lambda _: (z, z, z), counts, xa)
+        over, nan, inf = jax.lax.cond(peak <= safe, lambda _: (z, z, z), counts, xa)
     return codes, NumericEvents(over, nan, inf, ev.random_bits).to_int64()
 
 
@@ -88,13 +131,16 @@ def _quantize_impl(
     key: Any = None,
     stochastic: StochasticConfig = DEFAULT_STOCHASTIC,
     offset: Any = 0,
+    values: Any = None,
 ) -> tuple[jax.Array, NumericEvents]:
     """Quantizes real ``x`` to ``fmt``: returns ``(codes, events)``.
 
     Fixed point: ``x * 2**frac`` rounded by ``rounding`` (docs/design.md section 2), then saturated
-    or wrapped; NaN becomes 0 and +-Inf saturates (both counted). Codes come back as int64 (so
-    traced or 32-bit unsigned formats fit). Float formats: round-to-nearest-even; the "codes"
-    are the values in the format's own dtype.
+    or wrapped; NaN becomes 0 and +-Inf saturates (both counted). Codes come back in
+    ``fmt.code_dtype``, the narrowest integer dtype that holds the format (int8 / int16 /
+    int32; int64 for traced or 32-bit unsigned formats). Float formats: round-to-nearest-even;
+    the "codes" are the values in the format's own dtype. With ``values`` a float dtype (fixed
+    formats only), returns ``decode(codes, fmt, values)`` instead of the codes.
     """
     check_format("fmt", fmt)
     with jax.enable_x64(True):
@@ -108,11 +154,14 @@ def _quantize_impl(
             if not isinstance(rounding, str) or rounding != "nearest_even":
                 raise ValueError(f"float formats round nearest_even only, got rounding={rounding!r}")
             v, over = round_to_float(xf, fmt)
-            ev = NumericEvents(_count(over), _count(nan), _count(inf), jnp.zeros((), jnp.int32))
+            ev = NumericEvents(*_counts(over, nan, inf), jnp.zeros((), jnp.int32))
             return _from_f64(v, fmt.dtype), ev
         rid = rounding_id(rounding)
         if _f32_fast_ok(x, fmt, rid):
-            return _quantize_f32(x, fmt, rid)
+            words = _words(rounding, key, x.shape, stochastic, offset)
+            size = int(np.prod(x.shape, dtype=np.int64))
+            rb = _rbits_count(rounding, 64, size, stochastic.bits) if words is not None else None
+            return _quantize_f32(x, fmt, rid, words, stochastic.bits, rb, values)
         # 0 < |y| < 2**-64: every mode's result depends only on the sign of y (random words
         # have at most 32 bits), so use +-2**-64 there. Float64-subnormal x (which XLA:CPU
         # reads as zero) and y that underflows are told apart by integer tests on the bits.
@@ -173,26 +222,31 @@ def _quantize_impl(
             # x * 2**frac beyond float64 (q = +-Inf) is a multiple of 2**bits: wraps to 0
             qv = jnp.where(jnp.isinf(q), 0.0, qv)
         qv = jnp.where(inf, jnp.where(xf > 0, hi, lo), qv)
-        codes = qv.astype(_I64)
+        codes = qv.astype(_I64).astype(fmt.code_dtype)  # in range: exact (int64 when traced)
         size = int(np.prod(x.shape, dtype=np.int64))
         rb = _rbits_count(rounding, 64, size, r_bits) if words is not None else jnp.zeros((), jnp.int32)
-        ev = NumericEvents(_count(over), _count(nan), _count(inf), rb)
+        ev = NumericEvents(*_counts(over, nan, inf), rb)
+        if values is not None:
+            return decode(codes, fmt, values), ev
         return codes, ev
 
 
-_F32_FAST_MODES = tuple(ROUNDING_MODES.index(m) for m in ("nearest_even", "nearest_away", "toward_zero"))
+_F32_FAST_MODES = tuple(range(len(ROUNDING_MODES)))  # every static mode (floor, stochastic: see below)
 
 
 def _f32_fast_ok(x, fmt: FixedFormat, rid: Any) -> bool:
-    """Float32-only path: exact for nearest / toward-zero modes and static formats.
+    """Float32-only path: exact for every static rounding mode and static format.
 
     ``y = x * 2**frac`` is exact in float32 except on overflow (-> Inf, saturated and counted
-    as here) and underflow below 2**-126, which XLA:CPU may flush to zero: harmless for
-    nearest and toward-zero rounding (the result is 0 either way) but not for floor or
-    stochastic rounding, which take the exact path. ``round`` / ``trunc`` of a float32 is
-    exact. Codes up to 24 bits are exact float32 integers (any overflow mode); wider
-    saturating formats (up to 32 bits) clip the rounded float32 to +-2**bits, both exact, and
-    finish in integers.
+    as here) and underflow below 2**-126, which XLA:CPU may flush to zero: below ``2**-64``
+    every mode's result depends only on the sign of ``y`` (random words have at most 32 bits),
+    so such ``y`` (and float32-subnormal ``x``, told apart by integer tests on its bits) become
+    ``+-2**-64`` as on the float64 path. ``round`` / ``trunc`` / ``floor`` of a float32 is
+    exact, and so are the fraction ``y - floor(y)`` and its scaling by ``2**r``; stochastic
+    rounding compares the top ``r`` fraction bits with the random word in uint32 (see
+    :func:`_stochastic_inc_f32`). Codes up to 24 bits are exact float32 integers (any overflow
+    mode); wider saturating formats (up to 32 bits) clip the rounded float32 to +-2**bits,
+    both exact, and finish in integers.
     """
     if not (x.dtype in (jnp.float32, jnp.bfloat16, jnp.float16) and fmt.is_static and isinstance(rid, int)
             and rid in _F32_FAST_MODES and -60 <= int(fmt.frac) <= 60):
@@ -200,19 +254,71 @@ def _f32_fast_ok(x, fmt: FixedFormat, rid: Any) -> bool:
     return int(fmt.bits) <= 24 or (int(fmt.bits) <= 32 and fmt.overflow == "saturate")
 
 
-def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEvents]:
+def _stochastic_inc_f32(y: jax.Array, fl: jax.Array, words: jax.Array, r_bits: int) -> jax.Array:
+    """``[rem >= 1 - R / 2**r]`` (``y >= 0``, ``rem = y - floor(y)``) or ``[gap <= R / 2**r]``
+    (``y < 0`` not an integer, ``gap = ceil(y) - y``) exactly, in float32 and uint32.
+
+    ``rem * 2**r + R >= 2**r`` holds iff ``floor(rem * 2**r) + R >= 2**r`` (``R`` is an
+    integer), i.e. ``R > (2**r - 1) - t`` with ``t = floor(rem * 2**r) < 2**r``; and
+    ``gap * 2**r <= R`` iff ``ceil(gap * 2**r) <= R``. ``rem``, ``gap`` (fraction bits of ``y``)
+    and their scaling by ``2**r`` (``|y| >= 2**-64`` here) are exact float32 values, and the
+    integers ``t``, ``g`` below ``2**r <= 2**32`` convert exactly to uint32 (the largest
+    float32 below 2**32 is 2**32 - 256).
+    """
+    scale = jnp.float32(2.0 ** r_bits)
+    mask = jnp.uint32((1 << r_bits) - 1)
+    neg = y < 0
+    rem = y - fl
+    t = jnp.floor(jnp.where(neg, 0.0, rem) * scale).astype(jnp.uint32)
+    inc_pos = words > (mask - t)
+    g = jnp.ceil(jnp.where(neg, jnp.ceil(y) - y, 0.0) * scale)
+    ok = (y != fl) & (g < scale)
+    inc_neg = ok & (words >= jnp.where(ok, g, 0.0).astype(jnp.uint32))
+    return jnp.where(neg, inc_neg, inc_pos)
+
+
+def _round_f32(x, fmt: FixedFormat, rid: int, words: Any, r_bits: int):
+    """Float32 ``x`` scaled by ``2**frac`` and rounded by mode ``rid`` (exact, integer-valued float32)."""
+    x0 = x
     x = x.astype(jnp.float32)
-    nan, inf = jnp.isnan(x), jnp.isinf(x)
     y = x * jnp.float32(2.0 ** int(fmt.frac))
     name = ROUNDING_MODES[rid]
     if name == "toward_zero":
-        q = jnp.trunc(y)
-    else:
+        return jnp.trunc(y)
+    if name in ("nearest_even", "nearest_away"):
         q = jnp.round(y)  # half to even, exact in float32
         if name == "nearest_away":
             t = jnp.trunc(y)
             q = jnp.where(jnp.abs(y - t) == 0.5, t + jnp.sign(y), q)
-    z = jnp.zeros((), jnp.int32)
+        return q
+    # floor / stochastic / sr_lo: the sign of a tiny (or flushed) y matters
+    w = np.dtype(x0.dtype).itemsize * 8
+    ut = {16: jnp.uint16, 32: jnp.uint32}[w]
+    ux = jax.lax.bitcast_convert_type(x0, ut)
+    # nonzero finite, as an unsigned range test: LLVM folds the plain `(bits & ~sign) != 0`
+    # into a float compare with zero, which a subnormal x fails under XLA:CPU's denormals-are-zero
+    inf_bits = int(np.asarray(np.inf, x0.dtype).view({16: np.uint16, 32: np.uint32}[w]))
+    nonzero = (ux & ut((1 << (w - 1)) - 1)) - ut(1) < ut(inf_bits)
+    tiny = nonzero & ~jnp.isnan(x) & ~jnp.isinf(x) & (jnp.abs(y) < jnp.float32(2.0**-64))
+    y = jnp.where(tiny, jnp.where((ux >> ut(w - 1)) == 1, jnp.float32(-(2.0**-64)), jnp.float32(2.0**-64)), y)
+    fl = jnp.floor(y)
+    if name == "floor":
+        return fl
+    return fl + _stochastic_inc_f32(y, fl, words, r_bits).astype(jnp.float32)
+
+
+def _quantize_f32(x, fmt: FixedFormat, rid: int, words: Any = None, r_bits: int = 32,
+                  rbits: Any = None, values: Any = None) -> tuple[jax.Array, NumericEvents]:
+    """The float32 path (:func:`_f32_fast_ok`): codes in ``fmt.code_dtype`` and the events.
+
+    With ``values`` a float dtype, returns the decoded values ``code * 2**-frac`` in it instead
+    of the codes (formats up to 24 bits: the float32 value is exact, one rounding to ``values``).
+    """
+    q = _round_f32(x, fmt, rid, words, r_bits)
+    x = x.astype(jnp.float32)
+    nan, inf = jnp.isnan(x), jnp.isinf(x)
+    z = jnp.zeros((), jnp.int32) if rbits is None else rbits
+    cdt = fmt.code_dtype
     q = jnp.where(nan, 0.0, q)
     if int(fmt.bits) > 24 and (fmt.signed or int(fmt.bits) <= 31):
         # saturating, 25..32 bits, codes fit int32: q is an integer-valued float32, so q > hi
@@ -223,8 +329,9 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
         qi = jnp.where(above, jnp.int32(fmt.max_code), jnp.where(
             below, jnp.int32(fmt.min_code), jnp.where(above | below, 0.0, q).astype(jnp.int32)))
         with jax.enable_x64(True):
-            codes = qi.astype(_I64)
-        return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
+            codes = qi.astype(cdt)
+        ev = NumericEvents(*_counts(over, nan, inf), z)
+        return (codes if values is None else decode(codes, fmt, values)), ev
     if int(fmt.bits) > 24:  # saturating unsigned 32 bits: clip to +-2**bits (exact), then integers
         span = jnp.float32(2.0 ** int(fmt.bits))
         q = jnp.clip(q, -span, span)
@@ -233,7 +340,8 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
             lo, hi = jnp.int64(fmt.min_code), jnp.int64(fmt.max_code)
             over = ((qi < lo) | (qi > hi)) & ~inf
             codes = jnp.where(inf, jnp.where(x > 0, hi, lo), jnp.clip(qi, lo, hi))
-        return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
+        ev = NumericEvents(*_counts(over, nan, inf), z)
+        return (codes if values is None else decode(codes, fmt, values)), ev
     lo, hi = float(fmt.min_code), float(fmt.max_code)  # |code| <= 2**24: exact in float32
     over = ((q < lo) | (q > hi)) & ~inf
     if fmt.overflow == "saturate":
@@ -246,9 +354,14 @@ def _quantize_f32(x, fmt: FixedFormat, rid: int) -> tuple[jax.Array, NumericEven
         qv = jnp.where(r > hi, r - span, jnp.where(r < lo, r + span, r))
         qv = jnp.where(jnp.isinf(q), 0.0, qv)
     qv = jnp.where(inf, jnp.where(x > 0, hi, lo), qv)
+    ev = NumericEvents(*_counts(over, nan, inf), z)
+    if values is not None:  # |code| <= 2**24 and frac in -60..60: code * 2**-frac is exact
+        with jax.enable_x64(True):
+            qv = jnp.where(qv == 0, 0.0, qv)  # -0.0 (round of a negative y) decodes as +0.0
+            return (qv * jnp.float32(2.0 ** -int(fmt.frac))).astype(values), ev
     with jax.enable_x64(True):
-        codes = qv.astype(jnp.int32).astype(_I64)
-    return codes, NumericEvents(_count(over), _count(nan), _count(inf), z)
+        codes = qv.astype(jnp.int32).astype(cdt)  # in range: exact
+    return codes, ev
 
 
 def encode(x: jax.Array, fmt: FixedFormat | FloatFormat, rounding: Any = "nearest_even", **kw) -> jax.Array:

@@ -294,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo" and args.preset not in array_presets():
         args.usage_error(f"argument --hw: {args.preset!r} is not an array preset; array presets: "
                          f"{', '.join(array_presets())}")
+    from pimjax._compile_cache import enable_compile_cache
+
+    enable_compile_cache()  # a second run of the same program loads it (docs: README, "Compile cache")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -1,9 +1,10 @@
 """A deterministic synthetic sequence task for decoder-only transformers (nothing downloaded).
 
-A sequence is ``length`` random digits, a separator, and the answer: the digits reversed
-(``kind="reverse"``, the default) or sorted ascending (``kind="sort"``)::
+A sequence is ``length`` random digits, a separator, and the answer: the digits sorted
+ascending (``kind="sort"``, the default) or reversed (``kind="reverse"``)::
 
-    3 1 4 1 5 9 2 6 | 6 2 9 5 1 4 1 3          (reverse, length 8)
+    3 1 4 1 5 9 2 6 | 1 1 2 3 4 5 6 9          (sort, length 8)
+    3 1 4 1 5 9 2 6 | 6 2 9 5 1 4 1 3          (reverse)
 
 Token ids: digits ``0..9`` are ``0..9``, the separator is :data:`SEP` ``= 10``
 (:data:`SEQ_VOCAB` ``= 11`` tokens). A model reads ``seq[:-1]`` and predicts ``seq[1:]``; only
@@ -25,13 +26,13 @@ SEP = 10
 """The separator token between the digits and the answer."""
 SEQ_VOCAB = 11
 """Tokens of the sequence task: the ten digits and :data:`SEP`."""
-SEQUENCE_KINDS = ("reverse", "sort")
+SEQUENCE_KINDS = ("sort", "reverse")
 
 
-def answer(digits: np.ndarray, kind: str = "reverse") -> np.ndarray:
+def answer(digits: np.ndarray, kind: str = "sort") -> np.ndarray:
     """The answer to digit rows ``(N, L)``: reversed or sorted along the last axis.
 
-    >>> answer(np.array([[3, 1, 2]])), answer(np.array([[3, 1, 2]]), "sort")
+    >>> answer(np.array([[3, 1, 2]]), "reverse"), answer(np.array([[3, 1, 2]]))
     (array([[2, 1, 3]]), array([[1, 2, 3]]))
     """
     if kind not in SEQUENCE_KINDS:
@@ -59,7 +60,7 @@ class SequenceData:
         return 2 * self.length
 
 
-def make_sequence_dataset(*, kind: str = "reverse", length: int = 8, n_train: int = 8000, n_test: int = 1000,
+def make_sequence_dataset(*, kind: str = "sort", length: int = 8, n_train: int = 8000, n_test: int = 1000,
                           seed: int = 0) -> SequenceData:
     """``n_train`` training and ``n_test`` test sequences of ``length`` digits, a function of
     ``(kind, length, n_train, n_test, seed)`` only; the sets are disjoint and each holds
@@ -69,7 +70,7 @@ def make_sequence_dataset(*, kind: str = "reverse", length: int = 8, n_train: in
       ValueError naming the argument: an unknown ``kind``, ``length`` outside 1..64, sizes below 1
       or more sequences than ``10 ** length`` digit strings allow.
 
-    >>> d = make_sequence_dataset(length=3, n_train=4, n_test=2, seed=1)
+    >>> d = make_sequence_dataset(kind="reverse", length=3, n_train=4, n_test=2, seed=1)
     >>> d.train.shape, bool((d.train[:, 3] == SEP).all()), bool((d.train[:, 4:] == d.train[:, 2::-1]).all())
     ((4, 7), True, True)
     """

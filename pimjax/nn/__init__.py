@@ -9,6 +9,8 @@ The public surface, by concept:
 * **Layers**: ``EmuLinear``, ``EmuConv`` (im2col), ``EmuLSTMCell``, ``EmulatedDotGeneral`` for any
   Flax layer's ``dot_general``, pooling with indices, LUT activations, output noise.
 * **Resident weights**: fixed-point weights living in emulated memory, updated there.
+* **Bring your own model**: ``emulate`` a stock Flax NNX model (or JAX function): its
+  ``dot_general`` / ``conv_general_dilated`` calls run on the hardware chosen by ``EmulationRule``s.
 * **Models**: AlexNet, VGG, ResNet, small CNNs, the GNMT-style translator, and their matmul shapes;
   ``TinyTransformer``, a decoder-only transformer of stock Flax NNX layers (emulated through
   interception).
@@ -50,6 +52,11 @@ from pimjax.nn._translator_shapes import layer_shapes as translator_layer_shapes
 from pimjax.nn._transformer import TinyTransformer
 from pimjax.nn._vgg import VGG, VGG_CONFIGS
 
+# Bring your own model.
+from pimjax.nn._intercept import (EmulatedOp, EmulationReport, OpSite, emulate, emulation, emulation_report,
+                                  no_emulation)
+from pimjax.nn._rules import OP_KINDS, EmulationRule
+
 __all__ = [
     # Training hardware.
     "PHASES", "PRECISIONS", "WEIGHTS", "PhaseConfig", "TrainingHardware", "default_central", "training_hardware",
@@ -66,4 +73,7 @@ __all__ = [
     "ATTENTION_PRODUCTS", "CNN_MODELS", "RESNET_CONFIGS", "VGG_CONFIGS", "VGG", "AlexNet", "GemmShape", "ResNet",
     "SmallCNN", "TinyTransformer", "Translator", "TranslatorConfig", "abstract_cnn", "abstract_translator", "emulated_layers",
     "gemm_shapes", "gnmt_config", "make_cnn", "translator_gemm_shapes", "translator_layer_shapes",
+    # Bring your own model.
+    "EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "emulate", "emulation",
+    "emulation_report", "no_emulation",
 ]

@@ -1,0 +1,184 @@
+"""Lowering an intercepted ``dot_general`` / ``conv_general_dilated`` onto the emulated arrays.
+
+The same functions the built-in layers use carry every product, so there is one way a matmul
+reaches the arrays:
+
+* ``dot_general`` without batch dimensions: the lhs is transposed to ``(free..., contracting...)``
+  and reshaped to ``(M, K)``, the rhs to ``(K, N)`` (its contracting dimensions first), and
+  :func:`~pimjax.nn.emulated_dot` multiplies them (FF/BP/UP custom VJP): the lhs streams through
+  register A, the rhs is the preloaded operand, as ``x @ W`` in :class:`~pimjax.nn.EmuLinear`.
+* with batch dimensions: ``(B, M, K) @ (B, K, N)``, the ``B`` products independent matmuls on
+  :func:`~pimjax.nn.emulated_bmm` (attention's scores and context).
+* ``conv_general_dilated`` (1 or 2 spatial dimensions, any layout): the input to NHWC, the kernel
+  to the im2col matrix ``(C * kh * kw, O)`` (channel major, :class:`~pimjax.nn.EmuConv`'s
+  layout); patches by :func:`~pimjax.nn.im2col` (strides, padding) or, with input dilation
+  (transposed convolutions) or kernel dilation, by the same gather over the dilated, padded
+  input; then one matmul, or with ``feature_group_count = G`` the ``G`` group matmuls
+  ``(M, C/G * kh * kw) @ (C/G * kh * kw, O/G)`` on :func:`~pimjax.nn.emulated_bmm`.
+
+Results are float32 from the arrays, cast to the op's native result dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pimjax.cost import CostRecord
+from pimjax.nn._attention import emulated_bmm
+from pimjax.nn._emulated import TrainingHardware, emulated_dot
+from pimjax.nn._im2col import im2col
+from pimjax.nn._layers import events_only_costs, matmul_costs
+
+
+def _dims(name: str, dims: Any, ndim: int, where: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(d) for d in dims)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {name} must be a sequence of dimension indices, got {dims!r}") from None
+    if any(not 0 <= d < ndim for d in out) or len(set(out)) != len(out):
+        raise ValueError(f"{where}: {name} {out} must be distinct dimensions in [0, {ndim}) of a rank-{ndim} operand")
+    return out
+
+
+def _costs(m: int, k: int, n: int, hw: TrainingHardware, ev: jax.Array, calls: int = 1,
+           per_example: bool = False) -> dict[str, CostRecord]:
+    if not hw.record_costs:
+        return events_only_costs(ev)
+    return matmul_costs(m, k, n, hw, {"ff": ev}, calls=calls, per_example=per_example)
+
+
+def lower_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, hw: TrainingHardware, *,
+                      seed: jax.Array, probe: jax.Array | None, out_dtype: Any,
+                      where: str) -> tuple[jax.Array, dict[str, CostRecord]]:
+    """``jax.lax.dot_general(lhs, rhs, dimension_numbers)`` on ``hw`` (module docstring).
+
+    Returns ``(y, costs)``: ``y`` in ``out_dtype`` with dot_general's output layout (batch, lhs
+    free, rhs free dimensions) and the per-phase cost records (FF events included).
+
+    Raises:
+      ValueError naming ``where``: dimension numbers the operands cannot map.
+    """
+    try:
+        (lc, rc), (lb, rb) = dimension_numbers
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: dimension_numbers must be ((lhs_contracting, rhs_contracting), "
+                         f"(lhs_batch, rhs_batch)), got {dimension_numbers!r}") from None
+    lc, lb = _dims("lhs contracting dims", lc, lhs.ndim, where), _dims("lhs batch dims", lb, lhs.ndim, where)
+    rc, rb = _dims("rhs contracting dims", rc, rhs.ndim, where), _dims("rhs batch dims", rb, rhs.ndim, where)
+    if len(lc) != len(rc) or len(lb) != len(rb) or set(lc) & set(lb) or set(rc) & set(rb):
+        raise ValueError(f"{where}: dimension_numbers {dimension_numbers} must pair as many lhs as rhs contracting "
+                         f"and batch dimensions, disjoint (shapes {lhs.shape} and {rhs.shape})")
+    for a, b, what in ((lc, rc, "contracting"), (lb, rb, "batch")):
+        if [lhs.shape[d] for d in a] != [rhs.shape[d] for d in b]:
+            raise ValueError(f"{where}: {what} dimensions {a} of lhs {lhs.shape} and {b} of rhs {rhs.shape} "
+                             f"must have equal sizes")
+    lf = tuple(d for d in range(lhs.ndim) if d not in lc and d not in lb)
+    rf = tuple(d for d in range(rhs.ndim) if d not in rc and d not in rb)
+    bshape = tuple(lhs.shape[d] for d in lb)
+    mshape, nshape = tuple(lhs.shape[d] for d in lf), tuple(rhs.shape[d] for d in rf)
+    bsz, m, k, n = math.prod(bshape), math.prod(mshape), math.prod(lhs.shape[d] for d in lc), math.prod(nshape)
+    a = jnp.transpose(lhs, lb + lf + lc) if lb + lf + lc != tuple(range(lhs.ndim)) else lhs
+    b = jnp.transpose(rhs, rb + rc + rf) if rb + rc + rf != tuple(range(rhs.ndim)) else rhs
+    if not lb:
+        y, ev = emulated_dot(a.reshape(m, k), b.reshape(k, n), hw, seed=seed, probe=probe)
+        costs = _costs(m, k, n, hw, ev)
+    else:
+        y, ev = emulated_bmm(a.reshape(bsz, m, k), b.reshape(bsz, k, n), hw, seed=seed, probe=probe)
+        costs = _costs(m, k, n, hw, ev, calls=bsz, per_example=True)
+    return y.reshape(bshape + mshape + nshape).astype(out_dtype), costs
+
+
+def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: list[tuple[int, int]],
+             lhs_dil: tuple[int, int], rhs_dil: tuple[int, int]) -> jax.Array:
+    """Channel-major patches ``(N, Ho, Wo, C * kh * kw)`` of an NHWC ``x``: :func:`im2col` for
+    plain convolutions, else one gather over the dilated, padded input."""
+    if lhs_dil == (1, 1) and rhs_dil == (1, 1) and min(min(p) for p in pads) >= 0:
+        return im2col(x, kernel, strides, pads)
+    n, _, _, c = x.shape
+    cfg = [(0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in zip(pads, lhs_dil)] + [(0, 0, 0)]
+    xp = jax.lax.pad(x, jnp.zeros((), x.dtype), cfg)
+    hp, wp = xp.shape[1], xp.shape[2]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, rhs_dil
+    ho, wo = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"kernel {kernel} (dilation {rhs_dil}) does not fit the padded input {hp}x{wp}")
+    rows = np.arange(ho)[:, None, None, None] * sh + np.arange(kh)[None, None, :, None] * dh
+    cols = np.arange(wo)[None, :, None, None] * sw + np.arange(kw)[None, None, None, :] * dw
+    idx = (rows * wp + cols).reshape(ho * wo, kh * kw)
+    p = xp.reshape(n, hp * wp, c)[:, idx, :]
+    return p.transpose(0, 1, 3, 2).reshape(n, ho, wo, c * kh * kw)
+
+
+def _ints(name: str, v: Any, n: int, where: str) -> tuple[int, ...]:
+    v = (1,) * n if v is None else tuple(int(s) for s in v)
+    if len(v) != n or min(v) < 1:
+        raise ValueError(f"{where}: {name} must be {n} integers >= 1, got {v}")
+    return v
+
+
+def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: TrainingHardware, *, seed: jax.Array,
+               probe: jax.Array | None, out_dtype: Any, where: str) -> tuple[jax.Array, dict[str, CostRecord]]:
+    """``jax.lax.conv_general_dilated(lhs, rhs, **args)`` on ``hw`` by im2col (module docstring).
+
+    Raises:
+      ValueError naming ``where``: other than 1 or 2 spatial dimensions, ``batch_group_count > 1``,
+        channels not divisible into the feature groups, grouped convolutions with ``hw.modules > 1``.
+    """
+    nsp = lhs.ndim - 2
+    if nsp not in (1, 2) or rhs.ndim != lhs.ndim:
+        raise ValueError(f"{where}: conv_general_dilated lowers 1 or 2 spatial dimensions (rank-3 or rank-4 operands), "
+                         f"got shapes {lhs.shape} and {rhs.shape}")
+    if int(args.get("batch_group_count") or 1) != 1:
+        raise ValueError(f"{where}: batch_group_count must be 1 (got {args['batch_group_count']}): the arrays have "
+                         f"no batch-grouped convolution")
+    dn = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, args.get("dimension_numbers"))
+    strides = _ints("window_strides", args["window_strides"], nsp, where)
+    lhs_dil = _ints("lhs_dilation", args.get("lhs_dilation"), nsp, where)
+    rhs_dil = _ints("rhs_dilation", args.get("rhs_dilation"), nsp, where)
+    x = jnp.transpose(lhs, (dn.lhs_spec[0], *dn.lhs_spec[2:], dn.lhs_spec[1]))  # N, spatial, C
+    w = jnp.transpose(rhs, (*dn.rhs_spec[2:], dn.rhs_spec[1], dn.rhs_spec[0]))  # spatial, I, O
+    kernel = w.shape[:nsp]
+    padding = args["padding"]
+    if isinstance(padding, str):
+        eff = [(k - 1) * d + 1 for k, d in zip(kernel, rhs_dil)]
+        padding = jax.lax.padtype_to_pads(x.shape[1:1 + nsp], eff, strides, padding)
+    pads = [tuple(int(v) for v in p) for p in padding]
+    if len(pads) != nsp or any(len(p) != 2 for p in pads):
+        raise ValueError(f"{where}: padding must be a string or {nsp} (low, high) pairs, got {args['padding']!r}")
+    if nsp == 1:
+        x, w = x[:, None], w[None]
+        kernel, strides, lhs_dil, rhs_dil, pads = (1, *kernel), (1, *strides), (1, *lhs_dil), (1, *rhs_dil), [(0, 0), *pads]
+    groups = int(args.get("feature_group_count") or 1)
+    c, (cg, o) = x.shape[-1], w.shape[-2:]
+    if groups < 1 or c != cg * groups or o % groups:
+        raise ValueError(f"{where}: feature_group_count {groups} must divide the {o} output features and give the "
+                         f"kernel's {cg} input features per group of the input's {c}")
+    patches = _patches(x, tuple(kernel), tuple(strides), pads, tuple(lhs_dil), tuple(rhs_dil))
+    nb, ho, wo, kdim = patches.shape
+    wmat = w.transpose(2, 0, 1, 3).reshape(cg * kernel[0] * kernel[1], o)  # EmuConv's (C * kh * kw, O)
+    m = nb * ho * wo
+    if groups == 1:
+        y, ev = emulated_dot(patches, wmat, hw, seed=seed, probe=probe)
+        costs = _costs(m, kdim, o, hw, ev)
+    else:
+        if hw.modules > 1:
+            raise ValueError(f"{where}: grouped convolutions (feature_group_count={groups}) need hw.modules == 1, "
+                             f"got {hw.modules}")
+        kg, og = kdim // groups, o // groups
+        a = patches.reshape(m, groups, kg).transpose(1, 0, 2)
+        b = wmat.reshape(kg, groups, og).transpose(1, 0, 2)
+        y, ev = emulated_bmm(a, b, hw, seed=seed, probe=probe)
+        y = y.transpose(1, 0, 2).reshape(nb, ho, wo, o)
+        costs = _costs(m, kg, og, hw, ev, calls=groups, per_example=True)
+    if nsp == 1:
+        y = y[:, 0]
+    src = (dn.out_spec[0], *dn.out_spec[2:], dn.out_spec[1])
+    return jnp.transpose(y, tuple(int(i) for i in np.argsort(src))).astype(out_dtype), costs
+
+
+__all__ = ["lower_conv", "lower_dot_general"]

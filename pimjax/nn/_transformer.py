@@ -12,18 +12,46 @@ on the emulated hardware only through :func:`pimjax.emulate`, which intercepts i
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 
+def lax_attention(query: jax.Array, key: jax.Array, value: jax.Array, bias: jax.Array | None = None,
+                  mask: jax.Array | None = None, **unused: Any) -> jax.Array:
+    """``softmax(Q K^T / sqrt(d) + bias, masked) V`` for ``nnx.MultiHeadAttention``
+    (``attention_fn``; no dropout), its two products as plain ``jax.lax.dot_general`` calls.
+
+    ``query (B, T, H, D)``, ``key`` and ``value (B, S, H, D)``; ``mask`` broadcastable to
+    ``(B, H, T, S)``, True where attending. Flax's default attention would do: in float it
+    computes the same math; the products here are direct ``lax.dot_general`` calls because
+    pimjax's first interception API cannot emulate a contraction that runs inside an inner
+    ``jax.jit`` (``jnp.einsum``, ``jnp.matmul``) or ``jax.vmap`` (``jax.nn.dot_product_attention``,
+    what Flax's default calls without dropout): updating the emulated call site's state there
+    raises ``TraceContextError``.
+    """
+    d = query.shape[-1]
+    q = query / jnp.sqrt(d).astype(query.dtype)
+    scores = jax.lax.dot_general(q, key, (((3,), (3,)), ((0, 2), (0, 2))))  # (B, H, T, S)
+    if bias is not None:
+        scores = scores + bias
+    if mask is not None:
+        scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+    weights = jax.nn.softmax(scores, axis=-1)
+    out = jax.lax.dot_general(weights, value, (((3,), (1,)), ((0, 1), (0, 2))))  # (B, H, T, D)
+    return jnp.transpose(out, (0, 2, 1, 3))
+
+
 class Block(nnx.Module):
     """One pre-LayerNorm transformer block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``."""
 
-    def __init__(self, d_model: int, heads: int, mlp_ratio: int, *, rngs: nnx.Rngs):
+    def __init__(self, d_model: int, heads: int, mlp_ratio: int, *, attention_fn: Callable[..., jax.Array],
+                 rngs: nnx.Rngs):
         self.ln1 = nnx.LayerNorm(d_model, rngs=rngs)
         self.attn = nnx.MultiHeadAttention(num_heads=heads, in_features=d_model, decode=False, deterministic=True,
-                                           keep_rngs=False, rngs=rngs)
+                                           keep_rngs=False, attention_fn=attention_fn, rngs=rngs)
         self.ln2 = nnx.LayerNorm(d_model, rngs=rngs)
         self.mlp_in = nnx.Linear(d_model, mlp_ratio * d_model, rngs=rngs)
         self.mlp_out = nnx.Linear(mlp_ratio * d_model, d_model, rngs=rngs)
@@ -43,6 +71,8 @@ class TinyTransformer(nnx.Module):
       layers: blocks.
       max_len: longest sequence (learned position embeddings).
       mlp_ratio: hidden width of each block's MLP over ``d_model`` (default 4).
+      attention_fn: ``nnx.MultiHeadAttention``'s ``attention_fn`` (default :func:`lax_attention`:
+        Flax's attention math, its two products plain ``lax.dot_general`` calls).
       rngs: initialisation.
 
     Raises:
@@ -56,7 +86,7 @@ class TinyTransformer(nnx.Module):
     """
 
     def __init__(self, vocab: int, d_model: int, heads: int, layers: int, max_len: int, *, mlp_ratio: int = 4,
-                 rngs: nnx.Rngs):
+                 attention_fn: Callable[..., jax.Array] = lax_attention, rngs: nnx.Rngs):
         for name, v in (("vocab", vocab), ("d_model", d_model), ("heads", heads), ("layers", layers),
                         ("max_len", max_len), ("mlp_ratio", mlp_ratio)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -66,7 +96,7 @@ class TinyTransformer(nnx.Module):
         self.vocab, self.d_model, self.heads, self.num_layers, self.max_len = vocab, d_model, heads, layers, max_len
         self.embed = nnx.Embed(vocab, d_model, rngs=rngs)
         self.pos = nnx.Embed(max_len, d_model, rngs=rngs)
-        self.blocks = nnx.List([Block(d_model, heads, mlp_ratio, rngs=rngs) for _ in range(layers)])
+        self.blocks = nnx.List([Block(d_model, heads, mlp_ratio, attention_fn=attention_fn, rngs=rngs) for _ in range(layers)])
         self.ln_f = nnx.LayerNorm(d_model, rngs=rngs)
         self.head = nnx.Linear(d_model, vocab, rngs=rngs)
 
@@ -81,4 +111,4 @@ class TinyTransformer(nnx.Module):
         return self.head(self.ln_f(x))
 
 
-__all__ = ["Block", "TinyTransformer"]
+__all__ = ["Block", "TinyTransformer", "lax_attention"]

@@ -197,7 +197,7 @@ class SequenceTask(Task):
 
     LENGTH, HEADS, LAYERS = 8, 4, 2
 
-    def __init__(self, cfg: Any, hw: TrainingHardware, *, n_train: int = 8000, n_test: int = 1000):
+    def __init__(self, cfg: Any, hw: TrainingHardware, *, n_train: int = 8000, n_test: int = 500):
         from pimjax.apps.data._sequences import make_sequence_dataset
 
         self.cfg, self.hw = cfg, hw

@@ -505,6 +505,6 @@ def _write_costs(cfg: TrainConfig, costs) -> None:
     rows = cost_rows(costs)
     os.makedirs(cfg.out_dir, exist_ok=True)
     with open(os.path.join(cfg.out_dir, "costs.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["layer", "phase"])  # no emulated layer: a header
         w.writeheader()
         w.writerows(rows)

@@ -52,7 +52,7 @@ from pimjax._checks import check_int
 from pimjax.nn._dot_general import SRCalls
 from pimjax.nn._emulated import TrainingHardware, zero_probe
 from pimjax.nn._layers import CostProbe, add_costs
-from pimjax.nn._lowering import lower_conv, lower_dot_general
+from pimjax.nn._lowering import lower_conv, lower_dot_general, op_costs
 from pimjax.nn._rules import DEFAULT, OP_KINDS, EmulationRule, check_rules, match_rule, resolve_hw
 from pimjax.numerics import fold_key
 
@@ -162,11 +162,21 @@ class EmulatedOp(nnx.Module):
 
     def __call__(self, args: dict[str, Any]) -> jax.Array:
         i = self.calls[...]
-        self.calls[...] = i + jnp.uint32(1)
         s = fold_key(fold_key(jnp.uint32(self.seed), i), self.salt)
-        y, costs = _lower(self.op, args, self.hw, s, self.probe[...], f"{self.path or '<root>'}/{self.op}#{self.index}")
-        self.sow(nnx.Intermediate, "cost", costs, init_fn=dict, reduce_fn=add_costs)
+        y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], f"{self.path or '<root>'}/{self.op}#{self.index}")
+        if self.calls._can_update:  # the model's own trace level (or an NNX transform of it)
+            self.finish(ev, gemm)
+        else:  # inside an inner trace (jnp.einsum's jit, a vmap): state is updated by the model's call
+            scopes = getattr(_TLS, "scopes", None)
+            if not scopes:
+                raise RuntimeError(f"{self.path}: EmulatedOp called outside its model")
+            scopes[-1].deferred.append((self, gemm))
         return y
+
+    def finish(self, ev: jax.Array | None, gemm: Any) -> None:
+        """Advances the SR counter and sows the costs (FF events ``ev``; ``None``: not recorded)."""
+        self.calls[...] = self.calls[...] + jnp.uint32(1)
+        self.sow(nnx.Intermediate, "cost", op_costs(gemm, self.hw, ev), init_fn=dict, reduce_fn=add_costs)
 
 
 def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: jax.Array, probe: Any, where: str):
@@ -226,6 +236,7 @@ class _Scope:
         self.counts: dict[tuple[str, str], int] = {}
         self.sites: list[OpSite] = []
         self.first_ctx: Any = None
+        self.deferred: list[tuple[EmulatedOp, Any]] = []
 
     def renew(self) -> None:
         ctx = _USER_CTX(("pimjax.emulate", next(_TOKENS)))
@@ -373,8 +384,11 @@ def _emulated_class(cls: type) -> type:
                     raise ValueError("pimjax.emulate: the model was not planned yet; call it once outside jit/grad "
                                      "or pass inputs=(...) to emulate()")
                 emu.plan(self, orig_call, args, kwargs)
-            with emu.scope("run"):
-                return orig_call(self, *args, **kwargs)
+            with emu.scope("run") as sc:
+                out = orig_call(self, *args, **kwargs)
+            for op, gemm in sc.deferred:
+                op.finish(None, gemm)
+            return out
 
         _CLASSES[cls] = type(f"Emulated{cls.__name__}", (cls,), {"__call__": __call__, "_pim_original_class": cls,
                                                                    "__module__": cls.__module__})

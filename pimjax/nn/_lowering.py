@@ -30,7 +30,7 @@ import numpy as np
 
 from pimjax.cost import CostRecord
 from pimjax.nn._attention import emulated_bmm
-from pimjax.nn._emulated import TrainingHardware, emulated_dot
+from pimjax.nn._emulated import TrainingHardware, emulated_dot, zero_events
 from pimjax.nn._im2col import im2col
 from pimjax.nn._layers import events_only_costs, matmul_costs
 
@@ -45,20 +45,27 @@ def _dims(name: str, dims: Any, ndim: int, where: str) -> tuple[int, ...]:
     return out
 
 
-def _costs(m: int, k: int, n: int, hw: TrainingHardware, ev: jax.Array, calls: int = 1,
-           per_example: bool = False) -> dict[str, CostRecord]:
+Gemm = tuple[int, int, int, int, bool]
+"""An op's matmul shape ``(m, k, n, calls, per_example)``: ``calls`` independent ``(m, k) @ (k, n)``."""
+
+
+def op_costs(gemm: Gemm, hw: TrainingHardware, ev: jax.Array | None) -> dict[str, CostRecord]:
+    """Per-phase cost records of an op (:func:`~pimjax.nn._layers.matmul_costs`), FF events ``ev``
+    (encoded; ``None``: not recorded)."""
+    m, k, n, calls, per_example = gemm
     if not hw.record_costs:
-        return events_only_costs(ev)
-    return matmul_costs(m, k, n, hw, {"ff": ev}, calls=calls, per_example=per_example)
+        return events_only_costs(ev if ev is not None else zero_events())
+    return matmul_costs(m, k, n, hw, None if ev is None else {"ff": ev}, calls=calls, per_example=per_example)
 
 
 def lower_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, hw: TrainingHardware, *,
                       seed: jax.Array, probe: jax.Array | None, out_dtype: Any,
-                      where: str) -> tuple[jax.Array, dict[str, CostRecord]]:
+                      where: str) -> tuple[jax.Array, jax.Array, Gemm]:
     """``jax.lax.dot_general(lhs, rhs, dimension_numbers)`` on ``hw`` (module docstring).
 
-    Returns ``(y, costs)``: ``y`` in ``out_dtype`` with dot_general's output layout (batch, lhs
-    free, rhs free dimensions) and the per-phase cost records (FF events included).
+    Returns ``(y, ff_events, gemm)``: ``y`` in ``out_dtype`` with dot_general's output layout
+    (batch, lhs free, rhs free dimensions), the encoded FF events and the matmul shape
+    (:data:`Gemm`, for :func:`op_costs`).
 
     Raises:
       ValueError naming ``where``: dimension numbers the operands cannot map.
@@ -86,11 +93,11 @@ def lower_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, hw
     b = jnp.transpose(rhs, rb + rc + rf) if rb + rc + rf != tuple(range(rhs.ndim)) else rhs
     if not lb:
         y, ev = emulated_dot(a.reshape(m, k), b.reshape(k, n), hw, seed=seed, probe=probe)
-        costs = _costs(m, k, n, hw, ev)
+        gemm = (m, k, n, 1, False)
     else:
         y, ev = emulated_bmm(a.reshape(bsz, m, k), b.reshape(bsz, k, n), hw, seed=seed, probe=probe)
-        costs = _costs(m, k, n, hw, ev, calls=bsz, per_example=True)
-    return y.reshape(bshape + mshape + nshape).astype(out_dtype), costs
+        gemm = (m, k, n, bsz, True)
+    return y.reshape(bshape + mshape + nshape).astype(out_dtype), ev, gemm
 
 
 def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: list[tuple[int, int]],
@@ -122,7 +129,7 @@ def _ints(name: str, v: Any, n: int, where: str) -> tuple[int, ...]:
 
 
 def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: TrainingHardware, *, seed: jax.Array,
-               probe: jax.Array | None, out_dtype: Any, where: str) -> tuple[jax.Array, dict[str, CostRecord]]:
+               probe: jax.Array | None, out_dtype: Any, where: str) -> tuple[jax.Array, jax.Array, Gemm]:
     """``jax.lax.conv_general_dilated(lhs, rhs, **args)`` on ``hw`` by im2col (module docstring).
 
     Raises:
@@ -164,7 +171,7 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
     m = nb * ho * wo
     if groups == 1:
         y, ev = emulated_dot(patches, wmat, hw, seed=seed, probe=probe)
-        costs = _costs(m, kdim, o, hw, ev)
+        gemm = (m, kdim, o, 1, False)
     else:
         if hw.modules > 1:
             raise ValueError(f"{where}: grouped convolutions (feature_group_count={groups}) need hw.modules == 1, "
@@ -174,11 +181,11 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
         b = wmat.reshape(kg, groups, og).transpose(1, 0, 2)
         y, ev = emulated_bmm(a, b, hw, seed=seed, probe=probe)
         y = y.transpose(1, 0, 2).reshape(nb, ho, wo, o)
-        costs = _costs(m, kg, og, hw, ev, calls=groups, per_example=True)
+        gemm = (m, kg, og, groups, True)
     if nsp == 1:
         y = y[:, 0]
     src = (dn.out_spec[0], *dn.out_spec[2:], dn.out_spec[1])
-    return jnp.transpose(y, tuple(int(i) for i in np.argsort(src))).astype(out_dtype), costs
+    return jnp.transpose(y, tuple(int(i) for i in np.argsort(src))).astype(out_dtype), ev, gemm
 
 
-__all__ = ["lower_conv", "lower_dot_general"]
+__all__ = ["Gemm", "lower_conv", "lower_dot_general", "op_costs"]

@@ -1,0 +1,238 @@
+"""Bring your own model: intercepted stock Flax layers and jnp code equal the built-in emulated
+layers bit for bit (forward, both gradients, events, costs); rules, reports, bad input, pitfalls."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import pimjax
+from pimjax.apps.costs import collect_costs
+from pimjax.nn import (CostProbe, EmuConv, EmuLinear, EmulationRule, emulate, emulated_bmm, emulation,
+                       emulation_report, training_hardware)
+from pimjax.numerics import fold_key
+from pimjax.system import default_mesh
+
+HW = training_hardware("neurotrainer", rows=4, width=2)  # FF 16-bit nearest, BP/UP 32-bit SR
+DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
+
+
+def _seed(step: int = 0) -> jax.Array:
+    """The step seed an emulated site folds its salt into (``fold(fold(seed, calls), salt)``)."""
+    return fold_key(jnp.uint32(0), step)
+
+
+@nnx.jit
+def _step(model, x):
+    """Loss, parameter/probe gradients, input gradient and the cost table of one step."""
+    def loss(m, x):
+        y = m(x, seed=_seed()) if isinstance(m, (EmuLinear, EmuConv)) else m(x)
+        return jnp.sum(y * jnp.arange(y.size, dtype=y.dtype).reshape(y.shape) / y.size)
+
+    l, (g, gx) = nnx.value_and_grad(loss, argnums=(DIFF, 1))(model, x)
+    return l, g, gx, collect_costs(nnx.pop(model, nnx.Intermediate), nnx.state(g, CostProbe))
+
+
+def _same_costs(a, b):
+    assert sorted(a) == sorted(b) == ["bp", "ff", "up"]
+    for ph in a:
+        jax.tree.map(np.testing.assert_array_equal, a[ph], b[ph])
+
+
+def test_linear_equals_emulinear_bit_for_bit():
+    x = jax.random.normal(jax.random.key(1), (3, 8))
+    lin = nnx.Linear(8, 4, rngs=nnx.Rngs(0))
+    em = emulate(lin, HW, inputs=(x,))
+    site, = emulation_report(em).emulated
+    assert (site.path, site.op, site.layer) == ("", "dot_general", "pim_dot0")
+    ref = EmuLinear(8, 4, hw=HW, layer_id=site.salt, rngs=nnx.Rngs(0))
+    ref.kernel[...], ref.bias[...] = lin.kernel[...], lin.bias[...]
+    l1, g1, gx1, c1 = _step(em, x)
+    l2, g2, gx2, c2 = _step(ref, x)
+    np.testing.assert_array_equal(l1, l2)
+    np.testing.assert_array_equal(gx1, gx2)
+    np.testing.assert_array_equal(g1["kernel"][...], g2["kernel"][...])
+    np.testing.assert_array_equal(g1["pim_dot0"]["probe"][...], g2["probe"][...])
+    assert np.any(g2["probe"][...] != 0)  # SR random bits counted in BP/UP
+    _same_costs(c1["pim_dot0"], c2[""])
+    assert int(em.pim_dot0.calls[...]) == 1
+
+
+def test_conv_equals_emuconv_bit_for_bit():
+    x = jax.random.normal(jax.random.key(1), (2, 6, 6, 3))
+    conv = nnx.Conv(3, 4, (3, 3), strides=2, padding="SAME", rngs=nnx.Rngs(0))
+    em = emulate(conv, HW, inputs=(x,))
+    site, = emulation_report(em).emulated
+    ref = EmuConv(3, 4, (3, 3), hw=HW, layer_id=site.salt, rngs=nnx.Rngs(0), strides=(2, 2), padding="SAME")
+    ref.linear.kernel[...] = conv.kernel[...].transpose(2, 0, 1, 3).reshape(27, 4)
+    l1, g1, gx1, c1 = _step(em, x)
+    l2, g2, gx2, c2 = _step(ref, x)
+    np.testing.assert_array_equal(l1, l2)
+    np.testing.assert_array_equal(gx1, gx2)
+    np.testing.assert_array_equal(g1["kernel"][...].transpose(2, 0, 1, 3).reshape(27, 4), g2["linear"]["kernel"][...])
+    np.testing.assert_array_equal(g1["pim_conv0"]["probe"][...], g2["linear"]["probe"][...])
+    _same_costs(c1["pim_conv0"], c2["linear"])
+
+
+def test_batched_einsum_equals_emulated_bmm():
+    q = jax.random.normal(jax.random.key(2), (2, 5, 4))
+    k = jax.random.normal(jax.random.key(3), (2, 7, 4))
+    f = emulate(lambda q, k: jnp.einsum("bqd,bkd->bqk", q, k), HW)
+    y, (dq, dk) = jax.jit(jax.value_and_grad(lambda q, k: jnp.sum(f(q, k) ** 2), argnums=(0, 1)))(q, k)
+    site, = emulation_report(f).emulated
+    s = fold_key(_seed(), site.salt)
+
+    def ref(q, k):
+        return jnp.sum(emulated_bmm(q, k.transpose(0, 2, 1), HW, seed=s)[0] ** 2)
+
+    y2, (dq2, dk2) = jax.jit(jax.value_and_grad(ref, argnums=(0, 1)))(q, k)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(dq, dq2)
+    np.testing.assert_array_equal(dk, dk2)
+
+
+def _ints(key, shape):
+    return jax.random.randint(jax.random.key(key), shape, -1, 2).astype(jnp.float32)
+
+
+@pytest.mark.parametrize("case", [
+    dict(x=(1, 7, 7, 4), w=(3, 3, 2, 4), strides=(2, 1), padding="SAME", groups=2),
+    dict(x=(1, 6, 5, 2), w=(2, 3, 2, 3), strides=(1, 2), padding=((1, 0), (2, 1)), rhs_dilation=(2, 1)),
+    dict(x=(1, 4, 4, 2), w=(3, 3, 2, 3), strides=(1, 1), padding=((2, 2), (1, 1)), lhs_dilation=(2, 2)),
+    dict(x=(2, 9, 3), w=(3, 3, 6), strides=(2,), padding="VALID", groups=1),
+    dict(x=(1, 2, 5, 5), w=(3, 2, 3, 3), strides=(1, 1), padding="SAME", dn=("NCHW", "OIHW", "NCHW")),
+])
+def test_conv_geometry_exact_on_integers(case):
+    """fp32 datapath on small integers is exact: any layout/stride/padding/dilation/group lowering
+    must then equal XLA's convolution bit for bit, forward and both gradients."""
+    nsp = len(case["x"]) - 2
+    dn = case.get("dn") or (("NWC", "WIO", "NWC") if nsp == 1 else ("NHWC", "HWIO", "NHWC"))
+
+    def conv(x, w):
+        return jax.lax.conv_general_dilated(x, w, case["strides"], case["padding"], case.get("lhs_dilation"),
+                                            case.get("rhs_dilation"), dn, feature_group_count=case.get("groups", 1))
+
+    x, w = _ints(1, case["x"]), _ints(2, case["w"])
+    em = emulate(conv, training_hardware("fp32", rows=4, width=2))
+    def loss(f):
+        def fn(x, w):
+            y = f(x, w)
+            return jnp.sum(y * (jnp.arange(y.size).reshape(y.shape) % 3))
+        return jax.jit(jax.value_and_grad(fn, argnums=(0, 1)))
+
+    jax.tree.map(np.testing.assert_array_equal, loss(em)(x, w), loss(conv)(x, w))
+    assert len(emulation_report(em).emulated) == 1
+
+
+class _Two(nnx.Module):
+    def __init__(self, rngs):
+        self.body = nnx.Linear(4, 4, rngs=rngs)
+        self.head = nnx.Linear(4, 2, rngs=rngs)
+
+    def __call__(self, x):
+        return self.head(jax.nn.relu(self.body(x)))
+
+
+def test_rules_pick_hardware_per_path_first_match_wins():
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    fx16 = training_hardware("fixed16", rows=4, width=2)
+    rules = [EmulationRule(module_path="head", hw=None), EmulationRule(module_path="body", hw=fx16),
+             EmulationRule(hw="bf16")]
+    with pytest.warns(UserWarning, match="matched no contraction"):
+        em = emulate(_Two(nnx.Rngs(0)), rules=rules, inputs=(x,))
+    rep = emulation_report(em)
+    routes = {s.path: (s.route, s.rule, s.hw) for s in rep.sites}
+    assert routes == {"body": ("emulated", 1, fx16), "head": ("float", 0, None)}
+    assert rep.unused_rules == (rules[2],)
+    assert em.body.pim_dot0.hw is fx16 and not hasattr(em.head, "pim_dot0")
+
+
+def test_unmatched_ops_are_reported_and_stay_native():
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    model = _Two(nnx.Rngs(0))
+    with pytest.warns(UserWarning, match="1 contraction.*head dot_general#0"):
+        em = emulate(model, rules=[EmulationRule(module_path="body", hw="fixed16")], inputs=(x,))
+    rep = emulation_report(em)
+    assert [s.path for s in rep.unmatched] == ["head"] and [s.path for s in rep.emulated] == ["body"]
+
+
+def test_no_matching_rule_equals_native_float_exactly():
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    model = _Two(nnx.Rngs(0))
+    with pytest.warns(UserWarning):
+        em = emulate(model, rules=[EmulationRule(module_path="nothing", hw="fixed16")], inputs=(x,))
+    f = nnx.jit(nnx.value_and_grad(lambda m, x: jnp.sum(m(x) ** 2)))
+    (l1, g1), (l2, g2) = f(em, x), f(model, x)
+    np.testing.assert_array_equal(l1, l2)
+    jax.tree.map(np.testing.assert_array_equal, nnx.state(g1, nnx.Param), nnx.state(g2, nnx.Param))
+
+
+def test_jit_eager_and_vmap_identical_bits():
+    x = jax.random.normal(jax.random.key(0), (3, 2, 4))
+    w = jax.random.normal(jax.random.key(1), (4, 5))
+    f = emulate(lambda x: x @ w, HW)
+    per_example = np.stack([jax.jit(f)(xi) for xi in x])
+    np.testing.assert_array_equal(jax.jit(jax.vmap(f))(x), per_example)
+    np.testing.assert_array_equal(f(x[0]), per_example[0])  # eager
+    model = _Two(nnx.Rngs(0))
+    em1 = emulate(model, HW, inputs=(x[0],))
+    em2 = emulate(model, HW, inputs=(x[0],))
+    graphdef, state = nnx.split(em2)  # the functional NNX pattern: merge inside jax.jit
+    functional = jax.jit(lambda st, x: nnx.merge(graphdef, st)(x))(state, x[0])
+    np.testing.assert_array_equal(nnx.jit(lambda m, x: m(x))(em1, x[0]), functional)
+
+
+def test_one_and_eight_devices_same_bits():
+    if len(jax.devices()) < 8:
+        pytest.skip("needs 8 (fake) devices")
+    x = jax.random.normal(jax.random.key(0), (2, 16))
+    lin = nnx.Linear(16, 3, rngs=nnx.Rngs(0))
+    out = []
+    for d in (1, 8):
+        hw = training_hardware("neurotrainer", num_slices=8, rows=2, width=2, mesh=default_mesh(devices=d))
+        em = emulate(lin, hw, inputs=(x,))
+        l, g, gx, _ = _step(em, x)
+        out.append((l, g["kernel"][...], gx, g["pim_dot0"]["probe"][...]))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_input_names_path_and_valid_range():
+    with pytest.raises(ValueError, match="unknown hardware preset 'fixed12'; valid: neurotrainer"):
+        EmulationRule(hw="fixed12")
+    with pytest.raises(ValueError, match="unknown op kind 'matmul'; valid: dot_general, conv_general_dilated"):
+        EmulationRule(ops=("matmul",))
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        EmulationRule(module_path="(")
+    with pytest.raises(TypeError):
+        EmulationRule(precision="fixed16")  # no such field
+    with pytest.raises(TypeError, match="rules\\[0\\] must be an EmulationRule"):
+        emulate(lambda x: x, rules=["fixed16"])
+
+    class Bad(nnx.Module):
+        def __init__(self):
+            self.w = nnx.Param(jnp.ones((4, 3)))
+
+        def __call__(self, x):
+            return jax.lax.dot_general(x, self.w[...], (((1,), (1,)), ((), ())))
+
+    class Box(nnx.Module):
+        def __init__(self):
+            self.inner = Bad()
+
+        def __call__(self, x):
+            return self.inner(x)
+
+    with pytest.raises(ValueError, match=r"inner/dot_general#0: contracting dimensions \(1,\) of lhs \(2, 4\)"):
+        emulate(Box(), "fixed16")(jnp.ones((2, 4)))
+    conv3d = emulate(lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1, 1), "SAME"), "fixed16")
+    with pytest.raises(ValueError, match="lowers 1 or 2 spatial dimensions"):
+        conv3d(jnp.ones((1, 1, 3, 3, 3)), jnp.ones((1, 1, 2, 2, 2)))
+
+
+def test_top_level_api():
+    assert pimjax.emulate is emulate and pimjax.EmulationRule is EmulationRule
+    assert {"emulation", "emulation_report", "EmulationReport", "no_emulation"} <= set(dir(pimjax))

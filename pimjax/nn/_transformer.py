@@ -25,12 +25,13 @@ def lax_attention(query: jax.Array, key: jax.Array, value: jax.Array, bias: jax.
     (``attention_fn``; no dropout), its two products as plain ``jax.lax.dot_general`` calls.
 
     ``query (B, T, H, D)``, ``key`` and ``value (B, S, H, D)``; ``mask`` broadcastable to
-    ``(B, H, T, S)``, True where attending. Flax's default attention would do: in float it
-    computes the same math; the products here are direct ``lax.dot_general`` calls because
-    pimjax's first interception API cannot emulate a contraction that runs inside an inner
-    ``jax.jit`` (``jnp.einsum``, ``jnp.matmul``) or ``jax.vmap`` (``jax.nn.dot_product_attention``,
-    what Flax's default calls without dropout): updating the emulated call site's state there
-    raises ``TraceContextError``.
+    ``(B, H, T, S)``, True where attending. In float this is the math of Flax's default
+    attention; the products are direct ``lax.dot_general`` calls so that :func:`pimjax.emulate`
+    sees them as call sites of the attention module itself (``attn/pim_dot0`` = ``Q K^T``,
+    ``attn/pim_dot1`` = ``P V``) with their FF events and costs recorded in full: Flax's default
+    without dropout calls ``jax.nn.dot_product_attention``, whose einsums run inside an inner
+    ``jit`` and ``vmap``, where an emulated site cannot record its FF events and its costs miss
+    the mapped axis (docs/your_model.md, "State, seeds, costs").
     """
     d = query.shape[-1]
     q = query / jnp.sqrt(d).astype(query.dtype)

@@ -77,7 +77,7 @@ def make_run(model, builtin: bool, x, labels):
     opt = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
 
     @nnx.jit
-    def step(model, opt, seed):
+    def step(model, opt, x, labels, seed):
         def loss(m):
             logits = m(x, seed=seed) if builtin else m(x)
             return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
@@ -87,7 +87,7 @@ def make_run(model, builtin: bool, x, labels):
         return l, layout.pack(collect_costs(nnx.pop(model, nnx.Intermediate), nnx.state(g, CostProbe)))
 
     def run(i: int) -> None:
-        jax.block_until_ready(step(model, opt, jnp.uint32(i)))
+        jax.block_until_ready(step(model, opt, x, labels, jnp.uint32(i)))
 
     run(0)  # compile
     run(1)

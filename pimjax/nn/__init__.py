@@ -53,8 +53,8 @@ from pimjax.nn._transformer import TinyTransformer
 from pimjax.nn._vgg import VGG, VGG_CONFIGS
 
 # Bring your own model.
-from pimjax.nn._intercept import (EmulatedOp, EmulationReport, OpSite, emulate, emulation, emulation_report,
-                                  no_emulation)
+from pimjax.nn._intercept import (EmulatedOp, EmulationReport, OpSite, StackIndex, emulate, emulation,
+                                  emulation_report, no_emulation, sum_probe_stacks)
 from pimjax.nn._rules import OP_KINDS, EmulationRule
 
 __all__ = [
@@ -74,6 +74,6 @@ __all__ = [
     "SmallCNN", "TinyTransformer", "Translator", "TranslatorConfig", "abstract_cnn", "abstract_translator", "emulated_layers",
     "gemm_shapes", "gnmt_config", "make_cnn", "translator_gemm_shapes", "translator_layer_shapes",
     # Bring your own model.
-    "EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "emulate", "emulation",
-    "emulation_report", "no_emulation",
+    "EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "StackIndex", "emulate", "emulation",
+    "emulation_report", "no_emulation", "sum_probe_stacks",
 ]

@@ -103,6 +103,7 @@ class OpSite:
     hw: TrainingHardware | None
     shapes: tuple[tuple[int, ...], ...]
     salt: int
+    params: tuple[tuple[int, ...], ...] = ()  # the module's parameter shapes at the call (stacks: one layer's)
 
     @property
     def name(self) -> str:
@@ -149,20 +150,36 @@ def _salt(path: str, op: str, index: int) -> int:
     return zlib.crc32(f"{path}|{op}|{index}".encode()) & 0x7FFFFFFF
 
 
+class StackIndex(nnx.Variable):
+    """The layer index of a stacked :class:`EmulatedOp` (``nnx.scan`` over ``nnx.vmap``-made layers)."""
+
+
 class EmulatedOp(nnx.Module):
     """The state of one emulated call site: a :class:`CostProbe`, an :class:`SRCalls` counter and
-    its sown costs; calling it lowers the op (:mod:`pimjax.nn._lowering`)."""
+    its sown costs; calling it lowers the op (:mod:`pimjax.nn._lowering`).
 
-    def __init__(self, hw: TrainingHardware, *, op: str, path: str, index: int, seed: int = 0):
+    ``stack = L > 0``: the site's module is a stack of ``L`` layers (made by ``nnx.vmap``, run
+    by ``nnx.scan``): the state has a leading axis ``L`` and layer ``l`` folds ``l`` into its seed
+    (``fold(fold(fold(seed, c), salt), l)``), so the layers draw their own words."""
+
+    def __init__(self, hw: TrainingHardware, *, op: str, path: str, index: int, seed: int = 0, stack: int = 0):
         self.hw, self.op, self.path, self.index = hw, op, path, index
         self.seed = check_int("seed", seed, 0, 2**32 - 1)
+        self.stack = check_int("stack", stack, 0)
         self.salt = _salt(path, op, index)
-        self.probe = CostProbe(zero_probe())
-        self.calls = SRCalls(jnp.zeros((), jnp.uint32))
+        lead = (stack,) if stack else ()
+        self.probe = CostProbe(jnp.zeros(lead + zero_probe().shape, jnp.float32))
+        self.calls = SRCalls(jnp.zeros(lead, jnp.uint32))
+        self.layer = StackIndex(jnp.arange(stack, dtype=jnp.uint32)) if stack else None
 
     def __call__(self, args: dict[str, Any]) -> jax.Array:
         i = self.calls[...]
+        if i.ndim:
+            raise ValueError(f"{self.path}: this op's module is a stack of {self.stack} layers; run it one layer at a "
+                             f"time (nnx.scan over the stack), not as a whole")
         s = fold_key(fold_key(jnp.uint32(self.seed), i), self.salt)
+        if self.layer is not None:
+            s = fold_key(s, self.layer[...])
         y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], f"{self.path or '<root>'}/{self.op}#{self.index}")
         if self.calls._can_update:  # the model's own trace level (or an NNX transform of it)
             self.finish(ev, gemm)
@@ -179,15 +196,17 @@ class EmulatedOp(nnx.Module):
         self.sow(nnx.Intermediate, "cost", op_costs(gemm, self.hw, ev), init_fn=dict, reduce_fn=add_costs)
 
 
-def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: jax.Array, probe: Any, where: str):
+def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: Any, probe: Any, where: str,
+           check_only: bool = False) -> Any:
     lhs, rhs = jnp.asarray(args["lhs"]), jnp.asarray(args["rhs"])
     out_dtype = args.get("preferred_element_type") or jnp.result_type(lhs, rhs)
     with _suspended():
         try:
             if op == "dot_general":
                 return lower_dot_general(lhs, rhs, args["dimension_numbers"], hw, seed=seed, probe=probe,
-                                         out_dtype=out_dtype, where=where)
-            return lower_conv(lhs, rhs, args, hw, seed=seed, probe=probe, out_dtype=out_dtype, where=where)
+                                         out_dtype=out_dtype, where=where, check_only=check_only)
+            return lower_conv(lhs, rhs, args, hw, seed=seed, probe=probe, out_dtype=out_dtype, where=where,
+                              check_only=check_only)
         except (ValueError, TypeError, NotImplementedError) as e:
             msg = str(e)
             if not msg.startswith(where):
@@ -302,11 +321,16 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
     hw = None if rule is None else emu.rule_hw(rule)
     floating = all(jnp.issubdtype(jnp.result_type(a[n]), jnp.floating) for n in ("lhs", "rhs"))
     route = "integer" if not floating else "unmatched" if rule is None else "float" if hw is None else "emulated"
+    params = tuple(tuple(v.shape) for v in jax.tree.leaves(nnx.state(owner, nnx.Param))) if (
+        owner is not None and scope.mode == "plan") else ()
     site = OpSite(path=path, op=op, index=index, route=route, rule=rule, hw=hw, shapes=shapes,
-                  salt=_salt(path, op, index))
+                  salt=_salt(path, op, index), params=params)
     scope.sites.append(site)
     scope.renew()  # the next inner jit (another site) must not reuse this one's trace
-    if route != "emulated" or scope.mode == "plan":
+    if route != "emulated":
+        return orig(*args, **kwargs)
+    if scope.mode == "plan":  # validate (dimension numbers, layouts, hardware) so bad ops raise with their path
+        _lower(op, a, hw, None, None, f"{path or '<root>'}/{op}#{index}", check_only=True)
         return orig(*args, **kwargs)
     if scope.mode == "stateless":
         s = fold_key(fold_key(jnp.uint32(emu.seed), 0), site.salt)
@@ -364,8 +388,22 @@ class Emulation:
         report = self.finish(holder[0])
         modules = {"/".join(str(p) for p in path): m for path, m in nnx.iter_modules(model)}
         for s in report.emulated:
-            setattr(modules[s.path], s.name, EmulatedOp(s.hw, op=s.op, path=s.path, index=s.index, seed=self.seed))
+            owner = modules[s.path]
+            setattr(owner, s.name, EmulatedOp(s.hw, op=s.op, path=s.path, index=s.index, seed=self.seed,
+                                              stack=_stack(owner, s.params)))
             self.planned_sites[(s.path, s.op, s.index)] = s
+
+
+def _stack(module: nnx.Module, at_call: tuple[tuple[int, ...], ...]) -> int:
+    """``L`` when ``module``'s parameters are those seen at the call with a leading axis ``L`` (a
+    stack of layers run one at a time by ``nnx.scan``), else 0."""
+    full = [tuple(v.shape) for v in jax.tree.leaves(nnx.state(module, nnx.Param))]
+    if not full or len(full) != len(at_call) or all(f == c for f, c in zip(full, at_call)):
+        return 0
+    leads = {f[0] for f, c in zip(full, at_call) if len(f) == len(c) + 1 and f[1:] == c}
+    if len(leads) == 1 and all(len(f) == len(c) + 1 for f, c in zip(full, at_call)):
+        return leads.pop()
+    return 0
 
 
 _CLASSES: dict[type, type] = {}
@@ -387,6 +425,10 @@ def _emulated_class(cls: type) -> type:
             with emu.scope("run") as sc:
                 out = orig_call(self, *args, **kwargs)
             for op, gemm in sc.deferred:
+                if not op.calls._can_update:  # the functional pattern with the model merged outside jax.grad
+                    raise ValueError(f"{op.path or '<root>'}: pimjax.emulate cannot update this op's state from the "
+                                     f"current trace (the model's variables belong to an outer trace): nnx.merge the "
+                                     f"model inside the differentiated function, or use nnx.jit / nnx.grad")
                 op.finish(None, gemm)
             return out
 
@@ -474,17 +516,25 @@ def emulation(hw: Any = None, *, rules: Sequence[EmulationRule] | None = None, s
     """Context-manager form of :func:`emulate` for plain code: inside the block every contraction
     runs on the hardware its rule chooses, statelessly (no cost records, fixed SR seed per site).
 
-    >>> import jax.numpy as jnp
+    >>> import jax, jax.numpy as jnp
     >>> with emulation("fixed16") as em:
-    ...     y = jnp.ones((2, 8)) @ jnp.ones((8, 3))
-    >>> em.report.emulated[0].shapes
-    ((2, 8), (8, 3))
+    ...     y = jax.jit(lambda a, b: a @ b)(jnp.ones((2, 8)), jnp.full((8, 3), 0.5))
+    >>> em.report.emulated[0].shapes, y[0].tolist()
+    (((2, 8), (8, 3)), [4.0, 4.0, 4.0])
     """
     hw, rules = _default_rules(hw, rules)
     emu = Emulation(hw, rules, check_int("seed", seed, 0, 2**32 - 1))
     with emu.scope("stateless") as sc:
         yield emu
     emu.finish(sc.sites)
+
+
+def sum_probe_stacks(probe_grads: Any) -> Any:
+    """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed, so
+    :func:`pimjax.apps.costs.collect_costs` gets one probe per op (encoded event sums stay exact:
+    :data:`~pimjax.nn.MAX_PROBE_USES`)."""
+    n = len(zero_probe().shape)
+    return jax.tree.map(lambda g: g.reshape(-1, *g.shape[-n:]).sum(0) if g.ndim > n else g, probe_grads)
 
 
 def emulation_report(model_or_fn: Any) -> EmulationReport:
@@ -498,5 +548,5 @@ def emulation_report(model_or_fn: Any) -> EmulationReport:
     return emu.report
 
 
-__all__ = ["EmulatedOp", "Emulation", "EmulationReport", "OP_KINDS", "OpSite", "emulate", "emulation",
-           "emulation_report", "no_emulation"]
+__all__ = ["EmulatedOp", "Emulation", "EmulationReport", "OP_KINDS", "OpSite", "StackIndex", "emulate", "emulation",
+           "emulation_report", "no_emulation", "sum_probe_stacks"]

@@ -33,6 +33,7 @@ from pimjax.nn._attention import emulated_bmm
 from pimjax.nn._emulated import TrainingHardware, emulated_dot, zero_events
 from pimjax.nn._im2col import im2col
 from pimjax.nn._layers import events_only_costs, matmul_costs
+from pimjax.nn._modules import check_module_batch
 
 
 def _dims(name: str, dims: Any, ndim: int, where: str) -> tuple[int, ...]:
@@ -60,7 +61,7 @@ def op_costs(gemm: Gemm, hw: TrainingHardware, ev: jax.Array | None) -> dict[str
 
 def lower_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, hw: TrainingHardware, *,
                       seed: jax.Array, probe: jax.Array | None, out_dtype: Any,
-                      where: str) -> tuple[jax.Array, jax.Array, Gemm]:
+                      where: str, check_only: bool = False) -> tuple[jax.Array, jax.Array, Gemm] | None:
     """``jax.lax.dot_general(lhs, rhs, dimension_numbers)`` on ``hw`` (module docstring).
 
     Returns ``(y, ff_events, gemm)``: ``y`` in ``out_dtype`` with dot_general's output layout
@@ -89,6 +90,9 @@ def lower_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, hw
     bshape = tuple(lhs.shape[d] for d in lb)
     mshape, nshape = tuple(lhs.shape[d] for d in lf), tuple(rhs.shape[d] for d in rf)
     bsz, m, k, n = math.prod(bshape), math.prod(mshape), math.prod(lhs.shape[d] for d in lc), math.prod(nshape)
+    check_module_batch((bsz,) if lb else (m,), hw.modules, where)
+    if check_only:
+        return None
     a = jnp.transpose(lhs, lb + lf + lc) if lb + lf + lc != tuple(range(lhs.ndim)) else lhs
     b = jnp.transpose(rhs, rb + rc + rf) if rb + rc + rf != tuple(range(rhs.ndim)) else rhs
     if not lb:
@@ -129,7 +133,8 @@ def _ints(name: str, v: Any, n: int, where: str) -> tuple[int, ...]:
 
 
 def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: TrainingHardware, *, seed: jax.Array,
-               probe: jax.Array | None, out_dtype: Any, where: str) -> tuple[jax.Array, jax.Array, Gemm]:
+               probe: jax.Array | None, out_dtype: Any, where: str,
+               check_only: bool = False) -> tuple[jax.Array, jax.Array, Gemm] | None:
     """``jax.lax.conv_general_dilated(lhs, rhs, **args)`` on ``hw`` by im2col (module docstring).
 
     Raises:
@@ -165,6 +170,13 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
     if groups < 1 or c != cg * groups or o % groups:
         raise ValueError(f"{where}: feature_group_count {groups} must divide the {o} output features and give the "
                          f"kernel's {cg} input features per group of the input's {c}")
+    if groups > 1 and hw.modules > 1:
+        raise ValueError(f"{where}: grouped convolutions (feature_group_count={groups}) need hw.modules == 1, "
+                         f"got {hw.modules}")
+    check_module_batch(x.shape, hw.modules, where)
+    if check_only:
+        jax.eval_shape(lambda x: _patches(x, tuple(kernel), tuple(strides), pads, tuple(lhs_dil), tuple(rhs_dil)), x)
+        return None
     patches = _patches(x, tuple(kernel), tuple(strides), pads, tuple(lhs_dil), tuple(rhs_dil))
     nb, ho, wo, kdim = patches.shape
     wmat = w.transpose(2, 0, 1, 3).reshape(cg * kernel[0] * kernel[1], o)  # EmuConv's (C * kh * kw, O)
@@ -173,9 +185,6 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
         y, ev = emulated_dot(patches, wmat, hw, seed=seed, probe=probe)
         gemm = (m, kdim, o, 1, False)
     else:
-        if hw.modules > 1:
-            raise ValueError(f"{where}: grouped convolutions (feature_group_count={groups}) need hw.modules == 1, "
-                             f"got {hw.modules}")
         kg, og = kdim // groups, o // groups
         a = patches.reshape(m, groups, kg).transpose(1, 0, 2)
         b = wmat.reshape(kg, groups, og).transpose(1, 0, 2)

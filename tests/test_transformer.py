@@ -97,6 +97,7 @@ def test_emulated_with_no_matching_rule_is_native_float_exactly():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow  # ~35 s of CPU on a cold compile cache (the emulated step of 9 call sites x 3 phases)
 def test_cli_trains_the_transformer_emulated_with_costs_by_module_path(capsys, monkeypatch):
     monkeypatch.setattr(SequenceTask, "LAYERS", 1)  # one block: a tiny model compiles fast
     assert main(["train", "--model", "transformer", "--hw", "fixed16", "--max-steps", "2", "--model-width", "0.0625",

@@ -67,6 +67,19 @@ def test_batch_is_a_pure_function_of_seed_epoch_index():
         make_task(dataclasses.replace(task.cfg, dataset="translation"), None)
 
 
+def test_sequence_metrics_count_answer_tokens_and_whole_sequences():
+    task = make_task(TrainConfig(model="transformer", precision="native", batch_size=64), None)
+    *_, last = task.test_batches(64)  # 500 = 7 x 64 + 52: the last batch has 12 padded rows
+    inputs, targets, mask, valid = last
+    wrong = targets.at[0, -1].set((targets[0, -1] + 1) % 11)  # one answer token wrong in row 0
+    wrong = wrong.at[1, 0].set((targets[1, 0] + 1) % 11)  # a non-answer position: not counted
+    m = task.evaluate(lambda x: jax.nn.one_hot(wrong, 11), last, seed=None)
+    assert float(m["count"]) == 52
+    assert float(m["token_accuracy"]) == 52 - 1 / 8 and float(m["sequence_accuracy"]) == 51
+    loss, acc = task.loss(lambda x: 50.0 * jax.nn.one_hot(targets, 11), last, seed=None, train=True)
+    assert float(acc) == 1.0 and float(loss) < 1e-6
+
+
 def _tiny(seed=0):
     return TinyTransformer(vocab=11, d_model=8, heads=2, layers=1, max_len=6, rngs=nnx.Rngs(seed))
 

@@ -127,3 +127,20 @@ def test_cli_trains_the_transformer_emulated_with_costs_by_module_path(capsys, m
     assert ff["blocks/0/attn/query/pim_dot0"] == round(1600 * 8 * 8 / 1e9, 4)
     assert "emulated matmul events over the run's epochs (2 steps)" in out
     assert "final test sequence_accuracy" in out and "token_accuracy" in out
+
+
+@pytest.mark.slow  # three short emulated runs (~2 min of CPU)
+def test_resume_after_a_max_steps_stop_gives_the_uninterrupted_bits(tmp_path, monkeypatch):
+    """SR words come from the call sites' counters: evaluating (at the max_steps stop) must not move them."""
+    from pimjax.apps.train import train
+
+    monkeypatch.setattr(SequenceTask, "LAYERS", 1)
+    base = dict(model="transformer", precision="neurotrainer", model_width=0.0625, batch_size=100, rows=8, width=4,
+                progress=False, epochs=1)
+    whole = train(TrainConfig(**base, max_steps=3))
+    train(TrainConfig(**base, max_steps=2, out_dir=str(tmp_path)))
+    resumed = train(TrainConfig(**base, max_steps=3, out_dir=str(tmp_path), resume=True))
+    assert whole["steps"] == resumed["steps"] == 3
+    for a, b in zip(jax.tree.leaves(nnx.state(whole["model"])), jax.tree.leaves(nnx.state(resumed["model"]))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert whole["final"] == resumed["final"]

@@ -187,7 +187,8 @@ class SequenceTask(Task):
     with the run's hardware (every contraction on it; costs under module paths such as
     ``blocks/0/attn/query/pim_dot0``), or leaves it alone for ``precision="native"`` (plain
     float32, no emulation: an empty cost table). Its stochastic-rounding words come from the
-    emulated call sites' own counters (model state, checkpointed), not from ``seed``.
+    emulated call sites' own counters (model state, checkpointed, advanced by training steps
+    only: :meth:`evaluate` runs a copy), not from ``seed``.
 
     Size: ``d_model = 4 * max(2, round(32 * model_width))`` (32 at the default width 0.25), 4
     heads, 2 blocks. Loss: next-token cross-entropy on the answer tokens (teacher forcing).
@@ -231,7 +232,14 @@ class SequenceTask(Task):
 
     def evaluate(self, model, batch, *, seed):
         """Sums over the valid sequences of the batch: per-sequence token accuracy (every sequence
-        has ``LENGTH`` answer tokens, so their mean is the token accuracy) and exact sequences."""
+        has ``LENGTH`` answer tokens, so their mean is the token accuracy) and exact sequences.
+
+        The model runs as a detached copy (``nnx.merge(*nnx.split(model))``): the emulated call
+        sites' SR call counters do not advance, so the training steps draw the same words
+        whether or not (and how often) the run evaluated in between: a run stopped by
+        ``max_steps`` (evaluated there) and resumed trains with the bits of an uninterrupted one."""
+        if isinstance(model, nnx.Module):
+            model = nnx.merge(*nnx.split(model))
         logits, _, mask = self._forward(model, batch)
         right = (jnp.argmax(logits, -1) == batch[1]) * mask
         valid = batch[3]

@@ -234,12 +234,13 @@ class SequenceTask(Task):
         """Sums over the valid sequences of the batch: per-sequence token accuracy (every sequence
         has ``LENGTH`` answer tokens, so their mean is the token accuracy) and exact sequences.
 
-        The model runs as a detached copy (``nnx.merge(*nnx.split(model))``): the emulated call
-        sites' SR call counters do not advance, so the training steps draw the same words
-        whether or not (and how often) the run evaluated in between: a run stopped by
-        ``max_steps`` (evaluated there) and resumed trains with the bits of an uninterrupted one."""
+        The model runs as a copy (``nnx.clone``; ``nnx.merge(*nnx.split(model))`` would share its
+        variables): the emulated call sites' SR call counters do not advance, so the training
+        steps draw the same words whether or not (and how often) the run evaluated in between: a
+        run stopped by ``max_steps`` (evaluated there) and resumed trains with the bits of an
+        uninterrupted one."""
         if isinstance(model, nnx.Module):
-            model = nnx.merge(*nnx.split(model))
+            model = nnx.clone(model)
         logits, _, mask = self._forward(model, batch)
         right = (jnp.argmax(logits, -1) == batch[1]) * mask
         valid = batch[3]

@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
           _bench_train().interleaved_times({"builtin": builtin_run, "intercepted": stock_run}, args.repeats).items()}
     out = {"precision": args.precision, "input_size": args.input_size, "model_width": args.model_width,
            "batch_size": args.batch_size, "backend": jax.default_backend(), "repeats": args.repeats,
-           "emulated_ops": emulated, "builtin_ms": round(ms["builtin"], 2), "intercepted_ms": round(ms["intercepted"], 2),
+           "emulated_ops": emulated, "builtin_ms": round(ms["builtin"], 2),
+           "intercepted_ms": round(ms["intercepted"], 2),
            "ratio": round(ms["intercepted"] / ms["builtin"], 3)}
     print(json.dumps(out))
     return out

@@ -47,7 +47,7 @@ def test_linear_equals_emulinear_bit_for_bit():
     lin = nnx.Linear(8, 4, rngs=nnx.Rngs(0))
     em = emulate(lin, HW, inputs=(x,))
     site, = emulation_report(em).emulated
-    assert (site.path, site.op, site.layer) == ("", "dot_general", "pim_dot0")
+    assert (site.path, site.op, site.layer, site.ff_events) == ("", "dot_general", "pim_dot0", True)
     ref = EmuLinear(8, 4, hw=HW, layer_id=site.salt, rngs=nnx.Rngs(0))
     ref.kernel[...], ref.bias[...] = lin.kernel[...], lin.bias[...]
     l1, g1, gx1, c1 = _step(em, x)
@@ -273,6 +273,7 @@ def test_jit_caches_neither_stale_nor_leaking():
     ref = before(x, native.a.w[...])  # traced natively before any emulation
     em = emulate(native, "fixed16", inputs=(x,))
     assert [s.path for s in emulation_report(em).emulated] == ["a", "b"]  # not one cached site
+    assert not any(s.ff_events for s in emulation_report(em).sites)  # x @ w: inside jnp.matmul's jit
     traces = []
 
     @nnx.jit
@@ -412,7 +413,8 @@ def test_scan_over_layers_each_layer_its_own_sr_stream():
             y = m(x)
             return jnp.sum(y * jnp.arange(y.size).reshape(y.shape))
         l, (g, gx) = nnx.value_and_grad(loss, argnums=(DIFF, 1))(m, x)
-        return l, (g, gx), collect_costs(nnx.pop(m, nnx.Intermediate), pimjax.nn.sum_probe_stacks(nnx.state(g, CostProbe)))
+        probes = pimjax.nn.sum_probe_stacks(nnx.state(g, CostProbe))
+        return l, (g, gx), collect_costs(nnx.pop(m, nnx.Intermediate), probes)
 
     l1, (g1, gx1), costs = em_step(em, x)
     l2, (g2, gx2) = ref_step(nnx.List(refs), x)
@@ -423,3 +425,56 @@ def test_scan_over_layers_each_layer_its_own_sr_stream():
         np.testing.assert_array_equal(g1["blocks"]["lin"]["pim_dot0"]["probe"][...][l], g2[l]["probe"][...])
     assert list(costs) == ["blocks/lin/pim_dot0"] and float(costs["blocks/lin/pim_dot0"]["ff"].macs) == 3 * 2 * 4 * 4
     np.testing.assert_array_equal(em.blocks.lin.pim_dot0.calls[...], [1, 1, 1])
+
+
+@pytest.mark.slow
+def test_remat_same_bits_and_one_counted_call():
+    class Inner(nnx.Module):
+        def __init__(self):
+            self.lin = nnx.Linear(4, 4, rngs=nnx.Rngs(0))
+
+        def __call__(self, x):
+            return jnp.tanh(self.lin(x))
+
+    class Outer(nnx.Module):
+        def __init__(self, remat):
+            self.b, self.remat = Inner(), remat
+
+        def __call__(self, x):
+            return nnx.remat(Inner.__call__)(self.b, x) if self.remat else self.b(x)
+
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    outs = []
+    for remat in (False, True):
+        em = emulate(Outer(remat), HW, inputs=(x,))
+        l, g = nnx.jit(nnx.value_and_grad(lambda m, x: jnp.sum(m(x) ** 2), argnums=DIFF))(em, x)
+        outs.append((l, g["b"]["lin"]["kernel"][...], g["b"]["lin"]["pim_dot0"]["probe"][...],
+                     em.b.lin.pim_dot0.calls[...]))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    assert int(outs[1][3]) == 1
+
+
+def test_threads_one_emulated_one_native():
+    """The patch is process-wide but active per thread: a native thread tracing concurrently stays native."""
+    import threading
+
+    x = jax.random.normal(jax.random.key(0), (2, 4))
+    w = jax.random.normal(jax.random.key(1), (4, 3))
+    em = emulate(lambda x: x @ w, "fixed16")
+    out, barrier = {}, threading.Barrier(2)
+
+    def run(name, fn):
+        barrier.wait()
+        for _ in range(3):
+            out[name] = np.asarray(fn(x))
+
+    threads = [threading.Thread(target=run, args=("emu", jax.jit(em))),
+               threading.Thread(target=run, args=("native", jax.jit(lambda x: x @ w)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(out["native"], np.asarray(jax.jit(lambda x: x @ w)(x)))
+    np.testing.assert_array_equal(out["emu"], np.asarray(jax.jit(em)(x)))
+    assert not np.array_equal(out["emu"], out["native"])

@@ -104,6 +104,7 @@ class OpSite:
     shapes: tuple[tuple[int, ...], ...]
     salt: int
     params: tuple[tuple[int, ...], ...] = ()  # the module's parameter shapes at the call (stacks: one layer's)
+    ff_events: bool = True  # False: the op runs inside an inner trace (jnp.matmul/einsum's jit, a vmap)
 
     @property
     def name(self) -> str:
@@ -140,7 +141,8 @@ class EmulationReport:
         lines = [f"{len(self.emulated)} of {len(self.sites)} contractions emulated"]
         for s in self.sites:
             lines.append(f"  {s.path or '<root>'} {s.op}#{s.index} {s.route} shapes={list(s.shapes)}"
-                         + (f" rule={s.rule}" if s.rule is not None else ""))
+                         + (f" rule={s.rule}" if s.rule is not None else "")
+                         + ("" if s.ff_events or s.route != "emulated" else " (inner trace: FF events not recorded)"))
         for r in self.unused_rules:
             lines.append(f"  unused rule: {r}")
         return "\n".join(lines)
@@ -180,7 +182,8 @@ class EmulatedOp(nnx.Module):
         s = fold_key(fold_key(jnp.uint32(self.seed), i), self.salt)
         if self.layer is not None:
             s = fold_key(s, self.layer[...])
-        y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], f"{self.path or '<root>'}/{self.op}#{self.index}")
+        where = f"{self.path or '<root>'}/{self.op}#{self.index}"
+        y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], where)
         if self.calls._can_update:  # the model's own trace level (or an NNX transform of it)
             self.finish(ev, gemm)
         else:  # inside an inner trace (jnp.einsum's jit, a vmap): state is updated by the model's call
@@ -321,10 +324,12 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
     hw = None if rule is None else emu.rule_hw(rule)
     floating = all(jnp.issubdtype(jnp.result_type(a[n]), jnp.floating) for n in ("lhs", "rhs"))
     route = "integer" if not floating else "unmatched" if rule is None else "float" if hw is None else "emulated"
-    params = tuple(tuple(v.shape) for v in jax.tree.leaves(nnx.state(owner, nnx.Param))) if (
-        owner is not None and scope.mode == "plan") else ()
+    params, ff_events = (), True
+    if owner is not None and scope.mode == "plan":
+        params = tuple(tuple(v.shape) for v in jax.tree.leaves(nnx.state(owner, nnx.Param)))
+        ff_events = all(v._can_update for _, v in nnx.to_flat_state(nnx.state(owner)) if isinstance(v, nnx.Variable))
     site = OpSite(path=path, op=op, index=index, route=route, rule=rule, hw=hw, shapes=shapes,
-                  salt=_salt(path, op, index), params=params)
+                  salt=_salt(path, op, index), params=params, ff_events=ff_events)
     scope.sites.append(site)
     scope.renew()  # the next inner jit (another site) must not reuse this one's trace
     if route != "emulated":
@@ -338,7 +343,8 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
     planned = emu.planned_sites.get((path, op, index))
     target = getattr(owner, site.name, None) if owner is not None else None
     if planned is None or not isinstance(target, EmulatedOp):
-        raise ValueError(f"{path or '<root>'}: {op} #{index} (shapes {shapes}) was not seen when the model was planned; "
+        raise ValueError(f"{path or '<root>'}: {op} #{index} (shapes {shapes}) was not seen when the model was "
+                         f"planned; "
                          f"emulate() the model again with inputs= that take this branch")
     return target(a)
 

@@ -164,7 +164,8 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
         raise ValueError(f"{where}: padding must be a string or {nsp} (low, high) pairs, got {args['padding']!r}")
     if nsp == 1:
         x, w = x[:, None], w[None]
-        kernel, strides, lhs_dil, rhs_dil, pads = (1, *kernel), (1, *strides), (1, *lhs_dil), (1, *rhs_dil), [(0, 0), *pads]
+        kernel, strides, pads = (1, *kernel), (1, *strides), [(0, 0), *pads]
+        lhs_dil, rhs_dil = (1, *lhs_dil), (1, *rhs_dil)
     groups = int(args.get("feature_group_count") or 1)
     c, (cg, o) = x.shape[-1], w.shape[-2:]
     if groups < 1 or c != cg * groups or o % groups:

@@ -72,7 +72,8 @@ class EmulationRule:
         try:
             re.compile(self.module_path)
         except re.error as e:
-            raise ValueError(f"EmulationRule.module_path {self.module_path!r} is not a valid regular expression: {e}") from None
+            raise ValueError(f"EmulationRule.module_path {self.module_path!r} is not a valid regular expression: "
+                             f"{e}") from None
         ops = (self.ops,) if isinstance(self.ops, str) else self.ops
         try:
             ops = tuple(ops)

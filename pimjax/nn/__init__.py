@@ -9,9 +9,11 @@ The public surface, by concept:
 * **Layers**: ``EmuLinear``, ``EmuConv`` (im2col), ``EmuLSTMCell``, ``EmulatedDotGeneral`` for any
   Flax layer's ``dot_general``, pooling with indices, LUT activations, output noise.
 * **Resident weights**: fixed-point weights living in emulated memory, updated there.
-* **Models**: AlexNet, VGG, ResNet, small CNNs, the GNMT-style translator, and their matmul shapes.
-* **Bring your own model**: `emulate` puts any Flax NNX model or JAX function on the arrays
-  (its contractions intercepted, chosen per module path by `EmulationRule`s).
+* **Bring your own model**: ``emulate`` a stock Flax NNX model (or JAX function): its
+  ``dot_general`` / ``conv_general_dilated`` calls run on the hardware chosen by ``EmulationRule``s.
+* **Models**: AlexNet, VGG, ResNet, small CNNs, the GNMT-style translator, and their matmul shapes;
+  ``TinyTransformer``, a decoder-only transformer of stock Flax NNX layers (emulated through
+  interception).
 """
 
 # Training hardware.
@@ -47,6 +49,7 @@ from pimjax.nn._translator_config import TranslatorConfig, gnmt_config
 from pimjax.nn._translator_shapes import ATTENTION_PRODUCTS, GemmShape, abstract_translator
 from pimjax.nn._translator_shapes import gemm_shapes as translator_gemm_shapes
 from pimjax.nn._translator_shapes import layer_shapes as translator_layer_shapes
+from pimjax.nn._transformer import TinyTransformer
 from pimjax.nn._vgg import VGG, VGG_CONFIGS
 
 # Bring your own model: any Flax NNX model or JAX function on the emulated arrays.
@@ -68,8 +71,8 @@ __all__ = [
     "ResidentState", "ResidentWeights", "resident_update", "rounded_sum", "to_resident", "total_events",
     # Models and their shapes.
     "ATTENTION_PRODUCTS", "CNN_MODELS", "RESNET_CONFIGS", "VGG_CONFIGS", "VGG", "AlexNet", "GemmShape", "ResNet",
-    "SmallCNN", "Translator", "TranslatorConfig", "abstract_cnn", "abstract_translator", "emulated_layers",
-    "gemm_shapes", "gnmt_config", "make_cnn", "translator_gemm_shapes", "translator_layer_shapes",
+    "SmallCNN", "TinyTransformer", "Translator", "TranslatorConfig", "abstract_cnn", "abstract_translator",
+    "emulated_layers", "gemm_shapes", "gnmt_config", "make_cnn", "translator_gemm_shapes", "translator_layer_shapes",
     # Bring your own model.
     "EmulatedOp", "EmulationReport", "EmulationRule", "OP_KINDS", "OpSite", "StackIndex", "emulate", "emulation",
     "emulation_report", "no_emulation", "sum_probe_stacks",

@@ -8,9 +8,9 @@
 from pimjax.apps.train._loop import (EVENTS, OPTIMIZERS, RUNTIME_FIELDS, Prepared, TrainConfig, evaluate,
                                      hardware_label, load_resident, make_steps, prepare, run_config, train,
                                      update_events)
-from pimjax.apps.train._tasks import (CNN_NAMES, TRANSLATOR_NAMES, ClassificationTask, Task, TranslationTask,
-                                      make_task)
+from pimjax.apps.train._tasks import (CNN_NAMES, TRANSFORMER_NAMES, TRANSLATOR_NAMES, ClassificationTask, SequenceTask,
+                                      Task, TranslationTask, make_task)
 
 __all__ = ["CNN_NAMES", "EVENTS", "OPTIMIZERS", "RUNTIME_FIELDS", "TRANSLATOR_NAMES", "ClassificationTask", "Prepared",
-           "Task", "TrainConfig", "TranslationTask", "evaluate", "hardware_label", "load_resident", "make_steps",
+           "SequenceTask", "TRANSFORMER_NAMES", "Task", "TrainConfig", "TranslationTask", "evaluate", "hardware_label", "load_resident", "make_steps",
            "make_task", "prepare", "run_config", "train", "update_events"]

@@ -18,10 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model on emulated slices; print accuracy and per-layer costs",
                        description="Train a model whose every matmul (FF, BP, UP) runs on emulated slices. "
                        "The progress bar and the per-epoch table go to stderr, the report to stdout.")
-    p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50, translator (the "
-                   "GNMT-style LSTM), or a small CNN cnn_d<depth>_k<kernel>_c<channels> (default %(default)s)")
+    p.add_argument("--model", default=d.model, help="alexnet, vgg11, vgg16, resnet18, resnet50, translator, transformer "
+                   "(a stock Flax NNX decoder-only transformer, emulated through pimjax.emulate; d_model from "
+                   "--model-width), or a small CNN cnn_d<depth>_k<kernel>_c<channels> (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset, help="digits (bundled) or a path to your own .npz "
-                   "(x_train, y_train, x_test, y_test) (default %(default)s)")
+                   "(x_train, y_train, x_test, y_test); the transformer: sort (digits means sort) or reverse "
+                   "(default %(default)s)")
     p.add_argument("--hw", dest="precision", default=d.precision, choices=PRECISIONS,
                    help="training hardware preset: the per-phase precisions (default %(default)s: NeuroTrainer "
                    "Table 4; `pimjax presets` lists them)")

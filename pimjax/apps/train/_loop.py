@@ -553,4 +553,5 @@ def _write_metrics(cfg: TrainConfig, history: list[dict[str, Any]]) -> None:
 
 def _write_costs(cfg: TrainConfig, costs) -> None:
     rows = cost_rows(costs)
-    _atomic.write_csv(os.path.join(cfg.out_dir, "costs.csv"), rows, list(rows[0]))
+    fields = list(rows[0]) if rows else ["layer", "phase"]  # no emulated layer (native): a header only
+    _atomic.write_csv(os.path.join(cfg.out_dir, "costs.csv"), rows, fields)

@@ -4,6 +4,9 @@
   (upsampled) or on a user's own ``.npz`` arrays.
 * ``translation``: the GNMT-style LSTM translator on the deterministic synthetic task, with
   teacher forcing.
+* ``sequence``: the stock-Flax decoder-only :class:`~pimjax.nn.TinyTransformer` on the synthetic
+  sequence task (sort or reverse digits), emulated through :func:`pimjax.emulate` (every
+  ``dot_general`` on the hardware, under its module path), native with ``precision="native"``.
 
 Batch ``i`` of epoch ``e`` is a pure function of (seed, e, i), so a resumed run sees exactly
 the batches an uninterrupted one would.
@@ -24,6 +27,7 @@ from pimjax.nn import TrainingHardware
 
 CNN_NAMES = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet50")
 TRANSLATOR_NAMES = ("translator",)
+TRANSFORMER_NAMES = ("transformer",)
 
 
 def _perm(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -174,14 +178,107 @@ class TranslationTask(Task):
             yield src, src_mask, tgt_in, tgt_out, mask * valid[:, None]
 
 
+class SequenceTask(Task):
+    """A decoder-only transformer of stock Flax NNX layers (:class:`~pimjax.nn.TinyTransformer`)
+    on the synthetic sequence task (:func:`pimjax.apps.data.make_sequence_dataset`): 8 digits, a
+    separator, the digits sorted (``dataset="sort"``, the default) or reversed (``"reverse"``).
+
+    The model is the user's as written; :meth:`make_model` hands it to :func:`pimjax.emulate`
+    with the run's hardware (every contraction on it; costs under module paths such as
+    ``blocks/0/attn/query/pim_dot0``), or leaves it alone for ``precision="native"`` (plain
+    float32, no emulation: an empty cost table). Its stochastic-rounding words come from the
+    emulated call sites' own counters (model state, checkpointed, advanced by training steps
+    only: :meth:`evaluate` runs a copy), not from ``seed``.
+
+    Size: ``d_model = 4 * max(2, round(32 * model_width))`` (32 at the default width 0.25), 4
+    heads, 2 blocks. Loss: next-token cross-entropy on the answer tokens (teacher forcing).
+    Metrics: ``token_accuracy`` (answer tokens predicted right) and ``sequence_accuracy``
+    (sequences whose every answer token is right), both teacher-forced.
+    """
+
+    LENGTH, HEADS, LAYERS = 8, 4, 2
+
+    def __init__(self, cfg: Any, hw: TrainingHardware, *, n_train: int = 8000, n_test: int = 500):
+        from pimjax.apps.data._sequences import make_sequence_dataset
+
+        self.cfg, self.hw = cfg, hw
+        kind = "sort" if cfg.dataset == "digits" else cfg.dataset
+        self.data = make_sequence_dataset(kind=kind, length=self.LENGTH, n_train=n_train, n_test=n_test,
+                                          seed=cfg.seed)
+        self.n_train = len(self.data.train)
+        self.d_model = self.HEADS * max(2, int(round(32 * cfg.model_width)))
+
+    def make_model(self, rngs: nnx.Rngs) -> nnx.Module:
+        from pimjax.nn import TinyTransformer
+
+        model = TinyTransformer(self.data.vocab_size, self.d_model, self.HEADS, self.LAYERS, self.data.max_len,
+                                rngs=rngs)
+        if self.cfg.precision == "native":
+            return model
+        from pimjax import emulate
+
+        sample = jnp.zeros((self.cfg.batch_size, self.data.max_len), jnp.int32)
+        return emulate(model, self.hw, inputs=(sample,), seed=self.cfg.seed, copy=False)
+
+    def _forward(self, model, batch):
+        inputs, targets, mask = batch[:3]
+        logits = model(inputs)
+        return logits, optax.softmax_cross_entropy_with_integer_labels(logits, targets), mask
+
+    def loss(self, model, batch, *, seed, train: bool):
+        logits, ce, mask = self._forward(model, batch)
+        n = jnp.maximum(jnp.sum(mask), 1)
+        return jnp.sum(ce * mask) / n, jnp.sum((jnp.argmax(logits, -1) == batch[1]) * mask) / n
+
+    def evaluate(self, model, batch, *, seed):
+        """Sums over the valid sequences of the batch: per-sequence token accuracy (every sequence
+        has ``LENGTH`` answer tokens, so their mean is the token accuracy) and exact sequences.
+
+        The model runs as a copy (``nnx.clone``; ``nnx.merge(*nnx.split(model))`` would share its
+        variables): the emulated call sites' SR call counters do not advance, so the training
+        steps draw the same words whether or not (and how often) the run evaluated in between: a
+        run stopped by ``max_steps`` (evaluated there) and resumed trains with the bits of an
+        uninterrupted one."""
+        if isinstance(model, nnx.Module):
+            model = nnx.clone(model)
+        logits, _, mask = self._forward(model, batch)
+        right = (jnp.argmax(logits, -1) == batch[1]) * mask
+        valid = batch[3]
+        per_seq = jnp.sum(right, -1) / jnp.maximum(jnp.sum(mask, -1), 1)
+        exact = jnp.all((right > 0) | (mask == 0), -1)
+        return {"token_accuracy": jnp.sum(per_seq * valid), "sequence_accuracy": jnp.sum(exact * valid),
+                "count": jnp.sum(valid)}
+
+    def train_batch(self, batch_size, *, seed, epoch, index):
+        from pimjax.apps.data._sequences import sequence_batch
+
+        return tuple(jnp.asarray(a) for a in sequence_batch(self.data, batch_size, seed=seed, epoch=epoch,
+                                                              index=index))
+
+    def test_batches(self, batch_size):
+        """All of the test set; the last batch zero-padded, its padded rows invalid."""
+        from pimjax.apps.data._sequences import split_sequences
+
+        for (inputs, targets, mask), valid in _padded_batches(split_sequences(self.data.test, self.LENGTH),
+                                                              batch_size):
+            yield inputs, targets, mask, valid.astype(jnp.float32)
+
+
 def make_task(cfg: Any, hw: TrainingHardware) -> Task:
-    """The task of ``cfg.model`` on ``cfg.dataset`` (digits, translation or an .npz path).
+    """The task of ``cfg.model`` on ``cfg.dataset`` (digits, translation, sort/reverse or an .npz path).
 
     ValueError for a ``batch_size`` outside ``[1, training set size]``, a dataset other than
     ``"digits"`` (the default) or ``"translation"`` for the translator (it trains on the
     synthetic translation task only), or, for an ``.npz`` (whose images are not resized), an
     ``input_size`` set to neither its default nor the images' side.
     """
+    if cfg.model in TRANSFORMER_NAMES:
+        if cfg.dataset not in ("digits", "sort", "reverse"):
+            raise ValueError(f"TrainConfig.dataset: the transformer trains on the synthetic sequence task only "
+                             f"('sort', 'reverse', or the default 'digits' = 'sort'), got {cfg.dataset!r}")
+        task = SequenceTask(cfg, hw)
+        task.check_batch_size(cfg.batch_size)
+        return task
     if cfg.model in TRANSLATOR_NAMES:
         if cfg.dataset not in ("digits", "translation"):
             raise ValueError(f"TrainConfig.dataset: the translator trains on the synthetic translation task only "
@@ -192,7 +289,7 @@ def make_task(cfg: Any, hw: TrainingHardware) -> Task:
     from pimjax.nn._small_cnn import parse_name
 
     if cfg.model not in CNN_NAMES and parse_name(cfg.model) is None:
-        raise ValueError(f"TrainConfig.model must be one of {CNN_NAMES + TRANSLATOR_NAMES} or "
+        raise ValueError(f"TrainConfig.model must be one of {CNN_NAMES + TRANSLATOR_NAMES + TRANSFORMER_NAMES} or "
                          f"cnn_d<depth>_k<kernel>_c<channels>, got {cfg.model!r}")
     from pimjax.apps.data import _datasets as data_mod
 

@@ -1,4 +1,4 @@
-"""The fidelity table (issue 21): the Row contract, the docs blocks, the golden verdicts of the
+"""The fidelity table: the Row contract, the docs blocks, the golden verdicts of the
 quick mode, and the mechanisms behind the rows on hand-computed cases."""
 
 from __future__ import annotations

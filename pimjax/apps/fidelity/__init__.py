@@ -1,4 +1,4 @@
-"""Fidelity: every headline number and trend of the five source papers next to pimjax's (issue 21).
+"""Fidelity: every headline number and trend of the five source papers next to pimjax's.
 
 Each paper has a module ``pimjax.apps.fidelity._<paper>`` with ``rows(quick: bool) -> list[Row]``
 (:class:`~pimjax.apps.fidelity._row.Row`). :func:`collect` runs them; ``pimjax fidelity``

@@ -27,9 +27,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     """Adds ``--coordinator``, ``--num-processes``, ``--process-id`` to a subcommand's parser."""
     g = p.add_argument_group("multi-process (jax.distributed; docs/devices.md)")
     g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                   help="address of process 0's coordinator (all processes pass the same)")
-    g.add_argument("--num-processes", type=int, default=None, metavar="N", help="number of processes")
-    g.add_argument("--process-id", type=int, default=None, metavar="I", help="this process's id, 0..N-1")
+                   help="address of process 0's coordinator (all processes pass the same; default: "
+                   "$JAX_COORDINATOR_ADDRESS, else a detected cluster's, else one process)")
+    g.add_argument("--num-processes", type=int, default=None, metavar="N", help="number of processes (default: $JAX_NUM_PROCESSES or the cluster's)")
+    g.add_argument("--process-id", type=int, default=None, metavar="I", help="this process's id, 0..N-1 (default: $JAX_PROCESS_ID or the cluster's)")
 
 
 def cluster_detected() -> str | None:

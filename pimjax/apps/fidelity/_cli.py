@@ -29,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from . import PAPER_SLUGS
 
     p = sub.add_parser("fidelity", help="the papers' headline numbers and trends next to pimjax's (one table)",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("--paper", action="append", choices=PAPER_SLUGS, help="only this paper (repeatable)")
+                       description="The papers' headline numbers and trends next to pimjax's, in one table, with verdicts.")
+    p.add_argument("--paper", action="append", choices=PAPER_SLUGS, help="only this paper (repeatable; default: all five)")
     p.add_argument("--full", action="store_true", help="not the quick mode (today the same rows)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--markdown", action="store_true", help="print the table as markdown")

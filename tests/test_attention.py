@@ -33,13 +33,13 @@ def test_bmm_is_emulated_dot_per_example_bit_for_bit():
     (_, (y, ev)), (da, db, dp) = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))(A, BB, zero_probe())
     ff_sum = np.zeros(4, np.int64)
     bpup_sum = np.zeros((2, 4), np.int64)
-    for i in range(B):
-        def one(a, b, p):
-            yi, evi = emulated_dot(a, b, HW, seed=fold_key(SEED, jnp.uint32(i)), probe=p)
-            return jnp.sum(yi * DY[i]), (yi, evi)
+    def one(a, b, p, i, dy):
+        yi, evi = emulated_dot(a, b, HW, seed=fold_key(SEED, i), probe=p)
+        return jnp.sum(yi * dy), (yi, evi)
 
-        (_, (yi, evi)), (dai, dbi, dpi) = jax.value_and_grad(one, argnums=(0, 1, 2), has_aux=True)(
-            A[i], BB[i], zero_probe())
+    one_grad = jax.jit(jax.value_and_grad(one, argnums=(0, 1, 2), has_aux=True))  # one compile for every i
+    for i in range(B):
+        (_, (yi, evi)), (dai, dbi, dpi) = one_grad(A[i], BB[i], zero_probe(), jnp.uint32(i), DY[i])
         np.testing.assert_array_equal(y[i], yi)
         np.testing.assert_array_equal(da[i], dai)
         np.testing.assert_array_equal(db[i], dbi)

@@ -66,7 +66,7 @@ def _train_step(model, x, y, seed):
 # 54 layers) are marked slow (deselect with -m "not slow"). VGG is AlexNet's code path with a
 # longer config, ResNet-50 adds the bottleneck block.
 STEP_CASES = [pytest.param("alexnet", None, id="alexnet"),
-              pytest.param("resnet18", (1, 1, 1, 1), id="resnet18-d1111")] + [
+              pytest.param("resnet18", (1, 1, 1, 1), marks=pytest.mark.slow, id="resnet18-d1111")] + [
     pytest.param(n, None, marks=pytest.mark.slow, id=n) for n in ("vgg11", "vgg16", "resnet18", "resnet50")]
 
 

@@ -95,6 +95,7 @@ def test_resume_is_bit_exact(uninterrupted, tmp_path):
     _assert_same_params(resumed["model"], uninterrupted["model"])
 
 
+@pytest.mark.slow  # 1 vs 8 devices of a training step: test_modules' and test_multiprocess' cover it
 def test_one_and_eight_devices_same_bits():
     if len(jax.devices()) < 8:
         pytest.skip("needs 8 (fake) devices")

@@ -259,6 +259,7 @@ def tiny_nt():
     return model, d
 
 
+@pytest.mark.slow  # the translator's emulated training: test_exact_events' LSTM steps cover its events
 def test_training_steps_neurotrainer(tiny_nt):
     """Adam steps on NeuroTrainer precisions with LUT activations, compiled once (``lax.scan``).
 

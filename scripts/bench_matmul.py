@@ -27,6 +27,7 @@ import numpy as np
 from pimjax import hw
 from pimjax.numerics import FixedFormat, quantize, requantize_exact
 from pimjax.units import systolic_matmul
+import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 
 
 def median_ms(fn, *args, repeats: int) -> float:
@@ -40,21 +41,10 @@ def median_ms(fn, *args, repeats: int) -> float:
     return float(np.median(ts) * 1e3)
 
 
-def _floor_module():
-    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
-    import importlib.util
-    import os
-
-    spec = importlib.util.spec_from_file_location(
-        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def floor(args) -> dict:
     """The machine's floor: the exact 16 x 16-bit integer GEMM of the same shape."""
-    return _floor_module().floor_fields([(args.m, args.k, args.n)], a_bits=16, b_bits=16,
+    return _floor.floor_fields([(args.m, args.k, args.n)], a_bits=16, b_bits=16,
                                         repeats=max(3, args.repeats // 3))
 
 

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from pimjax import hw  # noqa: E402
 from pimjax.numerics import FixedFormat, quantize  # noqa: E402
 from pimjax.system import default_mesh, system_matmul  # noqa: E402
+import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 
 
 def median_ms(fn, *args, repeats: int) -> float:
@@ -41,17 +42,6 @@ def median_ms(fn, *args, repeats: int) -> float:
         ts.append(time.perf_counter() - t0)
     return float(np.median(ts) * 1e3)
 
-
-def _floor_module():
-    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
-    import importlib.util
-    import os
-
-    spec = importlib.util.spec_from_file_location(
-        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -101,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio_ordered_ndev": round(t_sat / t_native, 3),
     }
     # floor: the exact 16 x 16-bit GEMM of the whole product on one device
-    out.update(_floor_module().floor_fields([(args.m, args.k, args.n)], repeats=max(3, args.repeats // 2)))
+    out.update(_floor.floor_fields([(args.m, args.k, args.n)], repeats=max(3, args.repeats // 2)))
     print(f"native f32 {t_native:.1f} ms | {args.slices} slices on {n_dev} devices {t_n:.1f} ms "
           f"| on 1 device {t_1:.1f} ms | ordered on {n_dev} devices {t_sat:.1f} ms")
     print(json.dumps(out))

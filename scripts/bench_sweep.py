@@ -49,28 +49,17 @@ from flax import nnx
 from pimjax.apps.sweep import ModelSpec, SweepEvaluator, SweepGrid, training_hardware_for
 from pimjax.apps.sweep.models import accuracy, load_data, trained_model
 from pimjax.nn import with_hardware
-
-
-def _floor_module():
-    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 
 
 def sweep_floor(ev: SweepEvaluator, hw, configs: int) -> dict:
     """The exact integer GEMMs of the sweep's emulated layers (traced from the model), at the
     swept hardware's widest codes, once per test batch and config."""
-    fl = _floor_module()
     xb = next(iter(ev.batches()))[0]
-    shapes = fl.traced_gemm_shapes(lambda x: nnx.merge(ev.graphdef, ev.state)(x, seed=jnp.uint32(0), train=False), xb)
+    shapes = _floor.traced_gemm_shapes(lambda x: nnx.merge(ev.graphdef, ev.state)(x, seed=jnp.uint32(0), train=False), xb)
     if not shapes:
         return {"floor_ms": None}
-    f = fl.floor_fields(shapes, a_bits=hw.max_act_bits, b_bits=hw.max_weight_bits, scale=ev.num_batches * configs)
+    f = _floor.floor_fields(shapes, a_bits=hw.max_act_bits, b_bits=hw.max_weight_bits, scale=ev.num_batches * configs)
     f.pop("floor_shapes")
     return {**f, "floor_gemms_per_batch": len(shapes)}
 

@@ -28,6 +28,7 @@ from flax import nnx
 from pimjax.apps.train import make_task
 from pimjax.apps.train._loop import TrainConfig, _tx, load_resident, make_steps
 from pimjax.nn import training_hardware
+import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 
 
 def _ready(out) -> None:
@@ -68,17 +69,6 @@ def interleaved_times(runs: dict, repeats: int) -> dict:
     return ts
 
 
-def _floor_module():
-    """scripts/_floor.py (loaded by path: the scripts are no package): the machine's floor."""
-    import importlib.util
-    import os
-
-    spec = importlib.util.spec_from_file_location(
-        "pimjax_bench_floor", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def train_floor(cfg: TrainConfig, repeats: int = 5) -> dict:
     """The floor of one step: the exact integer GEMMs of its FF (16 x 16 bits), BP and UP (32 x
@@ -91,9 +81,8 @@ def train_floor(cfg: TrainConfig, repeats: int = 5) -> dict:
         ff = [(m, k, n) for _, m, k, n in gemm_shapes(model, cfg.batch_size)]
     except Exception:  # noqa: BLE001 - a model gemm_shapes does not know: no floor
         return {"floor_ms": None}
-    fl = _floor_module()
-    t = fl.floor_fields(ff, a_bits=16, b_bits=16, repeats=repeats)
-    back = fl.floor_fields([(m, n, k) for m, k, n in ff] + [(k, m, n) for m, k, n in ff], a_bits=32, b_bits=32,
+    t = _floor.floor_fields(ff, a_bits=16, b_bits=16, repeats=repeats)
+    back = _floor.floor_fields([(m, n, k) for m, k, n in ff] + [(k, m, n) for m, k, n in ff], a_bits=32, b_bits=32,
                            repeats=repeats)
     return {"floor_ms": round(t["floor_ms"] + back["floor_ms"], 3), "floor_method": t["floor_method"],
             "floor_gemms": 3 * len(ff)}

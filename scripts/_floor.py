@@ -21,7 +21,7 @@ from pimjax.units import exact_matmul
 from pimjax.units._exact_gemm import resolve_method
 
 
-def _median_ms(fn, *args, repeats: int) -> float:
+def median_ms(fn, *args, repeats: int) -> float:
     jax.block_until_ready(fn(*args))
     ts = []
     for _ in range(repeats):
@@ -43,7 +43,7 @@ def exact_gemm_ms(m: int, k: int, n: int, *, a_bits: int = 16, b_bits: int = 16,
     one = lambda x, y: exact_matmul(x, y, a_bits=a_bits, b_bits=b_bits)  # noqa: E731
     fn = jax.jit(jax.vmap(one) if batch > 1 else one)
     jax.block_until_ready(fn(a, b))
-    return _median_ms(fn, a, b, repeats=repeats)
+    return median_ms(fn, a, b, repeats=repeats)
 
 
 def floor_fields(shapes: Iterable[tuple[int, int, int]], *, a_bits: int = 16, b_bits: int = 16,

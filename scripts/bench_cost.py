@@ -15,22 +15,14 @@ one JSON object with both times, their ratio and the median paired difference.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 
 import jax
 import numpy as np
 
 from pimjax.apps.train import TrainConfig
+import bench_train  # noqa: E402  scripts/bench_train.py (scripts/ is on sys.path when a script runs)
 
-
-def _bench_train():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_train.py")
-    spec = importlib.util.spec_from_file_location("pimjax_bench_train", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -42,7 +34,6 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=21, help="timed steps of each setting (median)")
     args = p.parse_args(argv)
-    bench_train = _bench_train()
     cfg = TrainConfig(model=args.model, precision=args.precision, input_size=args.input_size,
                       model_width=args.model_width, batch_size=args.batch_size, progress=False)
     runs = {True: bench_train.make_step(cfg, True), False: bench_train.make_step(cfg, False)}

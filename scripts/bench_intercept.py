@@ -14,9 +14,7 @@ times and ``ratio`` = intercepted / built-in.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -26,16 +24,10 @@ from flax import nnx
 
 from pimjax.apps.cost import CostLayout, collect_costs
 from pimjax.nn import AlexNet, CostProbe, emulate, emulation_report, max_pool_with_index, training_hardware
+import bench_train  # noqa: E402  scripts/bench_train.py (scripts/ is on sys.path when a script runs)
 
 DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
 
-
-def _bench_train():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_train.py")
-    spec = importlib.util.spec_from_file_location("pimjax_bench_train", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class StockAlexNet(nnx.Module):
@@ -112,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     builtin_run, lb = make_run(ref, True, x, labels)
     stock_run, ls = make_run(stock, False, x, labels)
     ms = {k: float(np.median(v)) for k, v in
-          _bench_train().interleaved_times({"builtin": builtin_run, "intercepted": stock_run}, args.repeats).items()}
+          bench_train.interleaved_times({"builtin": builtin_run, "intercepted": stock_run}, args.repeats).items()}
     out = {"precision": args.precision, "input_size": args.input_size, "model_width": args.model_width,
            "batch_size": args.batch_size, "backend": jax.default_backend(), "repeats": args.repeats,
            "emulated_ops": emulated, "builtin_ms": round(ms["builtin"], 2),

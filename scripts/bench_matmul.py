@@ -30,15 +30,6 @@ from pimjax.units import systolic_matmul
 import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 
 
-def median_ms(fn, *args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))  # compile + warm-up
-    jax.block_until_ready(fn(*args))
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts) * 1e3)
 
 
 
@@ -102,8 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     native = jax.jit(lambda x, y: jnp.dot(x, y))
     emulated = jax.jit(lambda x, y: systolic_matmul(x, y, cfg, method=args.method))
     res = emulated(qa, qb)
-    native_ms = median_ms(native, af, bf, repeats=args.repeats)
-    emu_ms = median_ms(emulated, qa, qb, repeats=args.repeats)
+    native_ms = _floor.median_ms(native, af, bf, repeats=args.repeats)
+    emu_ms = _floor.median_ms(emulated, qa, qb, repeats=args.repeats)
 
     with jax.enable_x64(True):
         codes = jnp.asarray(rng.integers(-(2**31), 2**31, args.round_elems), jnp.int64)
@@ -111,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
     nearest = jax.jit(lambda c: requantize_exact(c, 16, dst, "nearest_even")[0])
     stoch = jax.jit(lambda c, k: requantize_exact(c, 16, dst, "stochastic", key=k)[0])
     key = jax.random.key(0)
-    near_ms = median_ms(nearest, codes, repeats=args.repeats)
-    sr_ms = median_ms(stoch, codes, key, repeats=args.repeats)
+    near_ms = _floor.median_ms(nearest, codes, repeats=args.repeats)
+    sr_ms = _floor.median_ms(stoch, codes, key, repeats=args.repeats)
 
     out = {
         "m": args.m,

@@ -32,15 +32,6 @@ from pimjax.system import default_mesh, system_matmul  # noqa: E402
 import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 
 
-def median_ms(fn, *args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))
-    jax.block_until_ready(fn(*args))
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts) * 1e3)
 
 
 
@@ -77,10 +68,10 @@ def main(argv: list[str] | None = None) -> dict:
     same = bool(np.array_equal(f_n(qa, qb), f_1(qa, qb)))
     path = "ordered" if bool(system_matmul(qa, qb, cfg, mesh=mesh_n).ordered) else "fast"
 
-    t_native = median_ms(native, af, bf, repeats=args.repeats)
-    t_n = median_ms(f_n, qa, qb, repeats=args.repeats)
-    t_1 = median_ms(f_1, qa, qb, repeats=args.repeats)
-    t_sat = median_ms(f_sat, qa, qb, repeats=args.repeats)
+    t_native = _floor.median_ms(native, af, bf, repeats=args.repeats)
+    t_n = _floor.median_ms(f_n, qa, qb, repeats=args.repeats)
+    t_1 = _floor.median_ms(f_1, qa, qb, repeats=args.repeats)
+    t_sat = _floor.median_ms(f_sat, qa, qb, repeats=args.repeats)
     out = {
         "m": args.m, "k": args.k, "n": args.n, "slices": args.slices, "devices": n_dev,
         "backend": jax.default_backend(), "path": path, "identical_1_vs_n": same,

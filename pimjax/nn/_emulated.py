@@ -190,6 +190,14 @@ def phase_matmul(a: jax.Array, b: jax.Array, phase: PhaseConfig, *, key: Any, me
         raise ValueError("phase_matmul: node.unit must be the phase's system")
     if cfg is None:
         return jnp.dot(a, b.T if transpose_b else b, precision=jax.lax.Precision.HIGHEST), NumericEvents.zero()
+    return _phase_matmul_jit(a, b, key, phase=phase, mesh=mesh, transpose_b=transpose_b, node=node)
+
+
+@partial(jax.jit, static_argnames=("phase", "mesh", "transpose_b", "node"))
+def _phase_matmul_jit(a, b, key, *, phase: PhaseConfig, mesh, transpose_b: bool, node):
+    """:func:`phase_matmul` on a system, as one jitted function: traced (and lowered) once per
+    shape and configuration, whether called eagerly or inside a model's trace."""
+    cfg = phase.system
     arr = cfg.array
     kq = None if key is None else fold_key(key, 101)
     qa, ea = quantize(a, arr.a_format, phase.input_rounding if not arr.is_float else "nearest_even",

@@ -17,7 +17,8 @@ pimjax: small CNNs of :mod:`pimjax.apps.sweep.models` trained in float32 on the 
 evaluated on the emulated slice datapath (16-bit activations Q6.10, 16-bit weights with a
 per-layer scale, 32-bit accumulator, 256 x 8 array) with noise on every emulated layer's output
 (:class:`pimjax.hw.NoiseConfig`), every noise level of a network in one vmapped program, the
-accuracy averaged over ``--seeds`` noise draws. ``sigma50`` is the noise level at which the
+accuracy averaged over ``--seeds`` noise draws (one compiled program per network and kind, reseeded
+for each draw: :meth:`pimjax.apps.sweep.SweepEvaluator.reseeded`). ``sigma50`` is the noise level at which the
 accuracy has lost half of its margin over chance (10 %), interpolated linearly: a network whose
 ``sigma50`` is smaller degrades faster. ``max_abs_activation_per_layer`` (mean over examples of
 each layer's largest output magnitude) shows how large the activations that fixed noise is
@@ -111,9 +112,9 @@ def main(argv=None) -> int:
             grid = SweepGrid(act_bits=[16], act_int_bits=[6], weight_bits=[16], noise_kind=[kind], noise_level=list(lv))
             (hw, pts), = grid.groups().items()
             accs = []
-            for s in range(seeds):
-                ev = SweepEvaluator(model, hw, data.x_test, data.y_test, batch_size=150, seed=s, events=False)
-                accs.append(ev.evaluate(pts)["accuracy"])
+            ev = SweepEvaluator(model, hw, data.x_test, data.y_test, batch_size=150, seed=0, events=False)
+            for s in range(seeds):  # one compile per network and kind: the noise draws only reseed it
+                accs.append(ev.reseeded(s).evaluate(pts)["accuracy"])
             accs = np.asarray(accs)
             mean = accs.mean(axis=0)
             curves[(name, kind)] = (np.asarray(lv), mean)

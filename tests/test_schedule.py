@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pimjax import cli
 from pimjax.apps.schedule import (BUFFER, EDRAM, ON_PE, DataFlowGraph, Edge, Latencies, MemolutionOptions,
                                   ScheduleConfig, Vertex, compare, format_tables, list_schedule,
-                                  memolution_schedule, merge_vertices, model_graph, parse_bytes)
+                                  memolution_schedule, merge_vertices, model_graph, parse_bytes, sparta_schedule)
 from sched_validator import validate
 
 
@@ -191,6 +191,10 @@ def test_random_dags_every_schedule_is_valid(g, p, c, n, in_flight, order, q, me
     batched = list_schedule(g, conf, batch=in_flight)  # the paper's LS: iterations of in_flight images
     validate(batched)
     assert batched.total_time >= max(-(-n * g.work // p), g.critical_path())
+    sp = sparta_schedule(g, conf, batch=in_flight)  # SPARTA: retimed, any relative retiming
+    validate(sp)
+    assert sp.total_time >= -(-n * g.work // p) and sp.prologue == sp.r_max * sp.period
+    assert sp.period >= max(-(-min(in_flight, n) * g.work // p), max((g.times[v] for v in g.ops), default=1))
     mem = memolution_schedule(g, conf, MemolutionOptions(edram_order=order, group_size=q, merge=merge))
     validate(mem, check_theorem_3_1=True)
     assert mem.total_time >= -(-n * g.work // p)
@@ -327,12 +331,15 @@ def test_compare_tables_and_their_consistency():
         for s in r["schedules"].values():
             validate(s, check_theorem_3_1=s.scheduler == "memolution")
         sch = r["schedules"]
-        for name in ("ls", "ls_pipelined", "memolution"):
+        for name in ("ls", "ls_pipelined", "memolution", "sparta"):
             assert r[f"{name}_time_us"] == pytest.approx(sch[name].total_time * g.time_unit_s * 1e6)
             assert r[f"{name}_buffer_results"] == sch[name].place_counts()["buffer"]
         assert sch["ls_pipelined"].info["in_flight"] == 4 * r["memolution_groups"]
         assert r["reduction_vs_ls"] == pytest.approx(1 - sch["memolution"].total_time / sch["ls"].total_time)
         assert r["ls_retimings"] == 0 and r["memolution_r_max"] <= 1
+        assert sch["sparta"].info["batch"] == r["ls_batch"]
+        assert r["reduction_vs_sparta"] == pytest.approx(1 - sch["memolution"].total_time / sch["sparta"].total_time)
+        assert r["sparta_retimings_per_image"] == sch["sparta"].retimings / r["ls_batch"]
     text = format_tables(rows)
     assert "Table 1" in text and "Table 2" in text and "Table 3" in text
 

@@ -90,6 +90,16 @@ def test_specialised_programs_give_the_same_bits(evaluator):
         ev.evaluate([POINTS[2]])
 
 
+def test_reseeded_evaluator_equals_a_new_one_without_compiling(evaluator):
+    # the noise draws of another seed, from the same compiled program (scripts/repro_yang_sze_noise.py)
+    pts = [POINTS[0], POINTS[3]]
+    fresh = SweepEvaluator(MODEL, HW, X, Y, batch_size=12, devices=1, seed=7)
+    re = evaluator.reseeded(7)
+    np.testing.assert_array_equal(re.logits(pts), fresh.logits(pts))
+    assert re._batched is evaluator._batched  # the programs are shared, not rebuilt
+    assert not np.array_equal(re.logits(pts)[0], evaluator.logits(pts)[0])  # fixed noise: other draws
+
+
 @pytest.mark.multidevice
 def test_configs_sharded_over_devices_give_the_same_bits(evaluator):
     if len(jax.devices()) < 4:

@@ -48,6 +48,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from pimjax.apps.fidelity._memolution_sparta import rows as sparta_rows
 from pimjax.apps.fidelity._row import Row, verdict_for
 
 PAPER = "Memolution"
@@ -281,9 +282,9 @@ def rows_from(measured: Sequence[dict[str, Any]], *, models: Sequence[str] = (),
                        verdict=verdict_for(pv, 100 * _mean(measured, "reduction_vs_ls_per_image")),
                        assumptions=asm + ("labelled variant, not the paper's LS: one image at a time, flat in the "
                                           "PE count",)))
-    out.append(Row(paper=PAPER, quantity="Memolution time cut vs SPARTA, average", source="Table 1", kind="value",
-                   paper_value=round(100 * ps["imp_vs_sparta_all"], 4), pimjax_value=None, unit="%", verdict="misses",
-                   assumptions=asm, gap=(("SPARTA (runtime sensor-driven allocator + retiming) not implemented", 100.0),)))
+    sparta = (sparta_rows(measured, ps, asm, PAPER, PAPER_MEAN_UTILIZATION) if all("sparta_time_us" in r for r in measured)
+              else {"table1": [], "table2": [], "table3": [], "fig10": []})
+    out += sparta["table1"]
     # Table 2: buffered results
     ratio = float(np.mean([t(g, p, "memolution_buffer_results") / max(1e-9, t(g, p, "ls_buffer_results"))
                            for g in graphs for p in pes]))  # as the paper: the mean of the per-cell ratios
@@ -316,9 +317,7 @@ def rows_from(measured: Sequence[dict[str, Any]], *, models: Sequence[str] = (),
               f"-{100 * np.mean(cut):.0f}% on average (-{100 * min(cut):.0f} to -{100 * max(cut):.0f}%; "
               f"{min(r['memolution_groups'] for r in measured)}-{max(r['memolution_groups'] for r in measured)} groups)",
               min(cut) > 0, gap=(("staggering does not lower the peak of pimjax's iterations", 100.0),))
-    out.append(Row(paper=PAPER, quantity="Results in the shared buffer, Memolution / SPARTA", source="Table 2",
-                   kind="value", paper_value=round(ps["buffer_ratio_vs_sparta"], 4), pimjax_value=None, unit="x",
-                   verdict="misses", assumptions=asm, gap=(("SPARTA not implemented", 100.0),)))
+    out += sparta["table2"]
     # Table 3: retimings
     if 64 in pes and 128 in pes:
         r64 = sum(t(g, 64, "memolution_retimings_per_group") for g in graphs)
@@ -338,10 +337,7 @@ def rows_from(measured: Sequence[dict[str, Any]], *, models: Sequence[str] = (),
               f"{r64:.1f} -> {r128:.1f} per group (sum over graphs)", r128 < r64,
               gap=(("buffer share per PE group halves (more results to eDRAM) and the per-iteration count "
                     "does not halve with the PEs (see the 128/64 row)", 100.0),))
-    for j, p in enumerate((64, 128)):
-        out.append(Row(paper=PAPER, quantity=f"Memolution retiming cut vs SPARTA, {p} PEs", source="Table 3",
-                       kind="value", paper_value=round(100 * ps["retiming_cut_vs_sparta"][j], 4), pimjax_value=None,
-                       unit="%", verdict="misses", assumptions=asm, gap=(("SPARTA not implemented", 100.0),)))
+    out += sparta["table3"]
     # Sec. 4.2 item 2 / Fig. 10: PE utilization
     us = [r["memolution_utilization"] for r in measured]
     for lab, pv, pim, pick in (("lowest", PAPER_UTILIZATION[0], min(us), min), ("highest", PAPER_UTILIZATION[1],
@@ -358,6 +354,7 @@ def rows_from(measured: Sequence[dict[str, Any]], *, models: Sequence[str] = (),
           f"LS {100 * _mean(measured, 'ls_utilization'):.1f}% vs Memolution "
           f"{100 * _mean(measured, 'memolution_utilization'):.1f}% on average", lowest,
           gap=_imp_gap(measured, ps["imp_vs_ls_all"]))
+    out += sparta["fig10"]
     if sec31:
         ext = (SEC31,)
         for j, p in enumerate(PES):

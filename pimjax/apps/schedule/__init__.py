@@ -1,10 +1,11 @@
-"""Scheduling CNN data-flow graphs on PIM processing engines: list scheduling vs Memolution.
+"""Scheduling CNN data-flow graphs on PIM processing engines: list scheduling, SPARTA and Memolution.
 
 Memolution (Wang, Zhang, Yang, LCTES 2017, doi:10.1145/3078633.3081032) allocates the
 convolutions of a CNN and their intermediate results to processing engines (PEs) and a shared
 buffer. This package builds the data-flow graph of a pimjax model's forward pass
 (:func:`model_graph`, execution times from :mod:`pimjax.cost`), schedules it with the paper's
-baseline (:func:`list_schedule`) and with Memolution (:func:`memolution_schedule`), and
+baselines (:func:`list_schedule`, :func:`sparta_schedule`) and with Memolution
+(:func:`memolution_schedule`), and
 tabulates the paper's Tables 1-3 (:func:`compare`). ``docs/scheduling.md`` describes the model,
 the algorithms and the deviations from the paper.
 
@@ -32,6 +33,7 @@ from pimjax.apps.schedule._memolution import memolution_schedule
 from pimjax.apps.schedule._merge import MergedGraph, merge_vertices
 from pimjax.apps.schedule._plots import plot_schedules, plot_tables
 from pimjax.apps.schedule._result import BUFFER, EDRAM, ON_PE, PLACES, Schedule, step_profile
+from pimjax.apps.schedule._sparta import sparta_schedule
 from pimjax.apps.schedule._tables import PAPER, compare, format_tables, write_csv
 from pimjax.apps.schedule._trace import trace_ops
 
@@ -40,5 +42,5 @@ __all__ = [
     "Latencies", "MemolutionOptions", "MergedGraph", "ON_PE", "PAPER", "PLACES", "SINK", "SOURCE", "Schedule",
     "ScheduleConfig", "Vertex", "b_levels", "compare", "format_tables", "graph_table", "list_schedule",
     "memolution_schedule", "merge_vertices", "model_graph", "parse_bytes", "plot_schedules", "plot_tables",
-    "step_profile", "trace_ops", "write_csv",
+    "sparta_schedule", "step_profile", "trace_ops", "write_csv",
 ]

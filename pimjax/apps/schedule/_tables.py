@@ -10,6 +10,9 @@ For every PE count ``P`` the same graph, buffer and images are scheduled by
   intermediate processing results", Sec. 4.2 item 2). Its time halves when the PEs double, as
   the LS column of the paper's Table 1 does;
 * ``memolution``: :func:`memolution_schedule`;
+* ``sparta``: the paper's second baseline, :func:`sparta_schedule` with the LS iteration's ``N_g``
+  images per iteration (throughput-aware allocation by modelled task cost plus simple retiming,
+  the design and its assumptions in :mod:`pimjax.apps.schedule._sparta`);
 * ``ls_per_image`` (optional, pimjax's earlier baseline, a labelled variant): one image at a
   time (flat in the PE count);
 * ``ls_pipelined`` (optional, not in the paper): a sliding window of ``4 N_g`` images in
@@ -36,6 +39,7 @@ from pimjax.apps.schedule._graph import DataFlowGraph
 from pimjax.apps.schedule._list import list_schedule
 from pimjax.apps.schedule._memolution import memolution_schedule
 from pimjax.apps.schedule._result import Schedule
+from pimjax.apps.schedule._sparta import sparta_schedule
 
 #: Averages reported by the paper (Memolution Tables 1-3).
 PAPER = {
@@ -66,7 +70,9 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
       ``..._vs_ls_pipelined``) and Memolution's period, prologue, ``R_max``, group size, groups,
       rounds, stagger, Alg. 3.1 case (with ``C_max``, ``C_min`` and the peak requirement of all
       groups aligned / staggered, Fig. 8), merged ops, escalations and
-      ``memolution_retimings_per_group`` (retimings / ``N_g``).
+      ``memolution_retimings_per_group`` (retimings / ``N_g``); SPARTA's ``sparta_*`` columns,
+      ``reduction_vs_sparta``, ``buffer_ratio_vs_sparta`` and the retimings per image of one
+      iteration, ``{memolution,sparta}_retimings_per_image`` (Memolution: ``4 N_g`` images).
     """
     if not pes:
         raise ValueError("pes must name at least one PE count")
@@ -78,7 +84,8 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
         ng = int(mem.info["groups"])
         ls = list_schedule(graph, cfg, batch=min(int(images), ng))
         k = min(int(images), 4 * ng)
-        scheds: dict[str, Schedule] = {"ls": ls, "memolution": mem}
+        sp = sparta_schedule(graph, cfg, batch=min(int(images), ng))
+        scheds: dict[str, Schedule] = {"ls": ls, "memolution": mem, "sparta": sp}
         if per_image_ls:
             scheds["ls_per_image"] = list_schedule(graph, cfg)
         if pipelined_ls:
@@ -102,10 +109,14 @@ def compare(graph: DataFlowGraph, pes: Sequence[int], *, buffer_bytes: int, imag
             row[f"memolution_{key}"] = mem.info.get(key, -1)
         row["memolution_stagger_us"] = mem.info["stagger"] * u
         row["memolution_retimings_per_group"] = mem.retimings / max(1, int(mem.info["groups"]))
+        row["memolution_retimings_per_image"] = mem.retimings / max(1, 4 * int(mem.info["groups"]))
+        row["sparta_retimings_per_image"] = float(sp.info["retimings_per_image"])
+        row["sparta_r_max"] = sp.r_max
+        row["sparta_period_utilization"] = float(sp.info["period_utilization"])
         row["reduction_vs_ls"] = 1.0 - mem.total_time / ls.total_time
         mb = mem.place_counts()["buffer"]
         row["buffer_ratio_vs_ls"] = mb / ls.place_counts()["buffer"] if ls.place_counts()["buffer"] else float("inf")
-        for name in ("ls_per_image", "ls_pipelined"):
+        for name in ("ls_per_image", "ls_pipelined", "sparta"):
             if name in scheds:
                 other = scheds[name]
                 row[f"reduction_vs_{name}"] = 1.0 - mem.total_time / other.total_time
@@ -124,11 +135,11 @@ def format_tables(rows: Sequence[dict[str, Any]]) -> str:
       rows: rows of :func:`compare` (of one or several graphs).
 
     Returns:
-      Tables 1-3, one after the other. ``LS`` is the paper's LS (iterations of ``4 N_g``
-      images); ``LS/img`` (one image at a time) and ``LS-pipe`` (sliding window) are shown when
+      Tables 1-3, one after the other. ``LS`` is the paper's LS (iterations of ``N_g``
+      images), ``SPARTA`` the paper's second baseline; ``LS/img`` (one image at a time) and ``LS-pipe`` (sliding window) are shown when
       the rows have them.
     """
-    extra = [(n, lab) for n, lab in (("ls_per_image", "LS/img"), ("ls_pipelined", "LS-pipe"))
+    extra = [(n, lab) for n, lab in (("sparta", "SPARTA"), ("ls_per_image", "LS/img"), ("ls_pipelined", "LS-pipe"))
              if all(f"{n}_time_us" in r for r in rows)]
     lines = []
     h1 = (f"{'graph':<40} {'PEs':>4} {'LS us':>12} " + "".join(f"{lab + ' us':>12} " for _, lab in extra)
@@ -148,12 +159,13 @@ def format_tables(rows: Sequence[dict[str, Any]]) -> str:
                      + f"{r['memolution_buffer_results']:>10.1f} {r['memolution_pe_results']:>8.1f} "
                      + f"{r['buffer_ratio_vs_ls']:>6.2f}x"
                      + "".join(f" {r['buffer_ratio_vs_' + n]:>9.2f}x" for n, _ in extra))
-    h3 = (f"{'graph':<40} {'PEs':>4} {'LS':>6} {'Memolution':>10} {'per group':>10} {'R_max':>6} "
+    h3 = (f"{'graph':<40} {'PEs':>4} {'LS':>6} {'SPARTA':>7} {'/image':>7} {'Memolution':>10} {'per group':>10} {'R_max':>6} "
           f"{'prologue us':>12} {'groups':>7} {'q':>4} {'util %':>7} {'LS util %':>9}")
     lines += ["", "Table 3. Number of retiming operations (LS never retimes); PE utilization (Fig. 10)", h3,
               "-" * len(h3)]
     for r in rows:
-        lines.append(f"{r['graph'][:40]:<40} {r['pes']:>4} {r['ls_retimings']:>6d} {r['memolution_retimings']:>10d} "
+        lines.append(f"{r['graph'][:40]:<40} {r['pes']:>4} {r['ls_retimings']:>6d} {r.get('sparta_retimings', 0):>7d} "
+                     f"{r.get('sparta_retimings_per_image', 0.0):>7.1f} {r['memolution_retimings']:>10d} "
                      f"{r['memolution_retimings_per_group']:>10.1f} {r['memolution_r_max']:>6d} "
                      f"{r['memolution_prologue_us']:>12.1f} {r['memolution_groups']:>7d} "
                      f"{r['memolution_group_size']:>4d} {100 * r['memolution_utilization']:>7.1f} "

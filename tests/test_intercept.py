@@ -273,7 +273,7 @@ def test_jit_caches_neither_stale_nor_leaking():
     ref = before(x, native.a.w[...])  # traced natively before any emulation
     em = emulate(native, "fixed16", inputs=(x,))
     assert [s.path for s in emulation_report(em).emulated] == ["a", "b"]  # not one cached site
-    assert not any(s.ff_events for s in emulation_report(em).sites)  # x @ w: inside jnp.matmul's jit
+    assert all(s.ff_events for s in emulation_report(em).sites)  # x @ w: jnp.matmul runs in the model's trace
     traces = []
 
     @nnx.jit

@@ -12,13 +12,18 @@ module is the innermost calling ``self`` that is a module of the emulated model 
 
 Pitfalls handled:
 
+* Inner traces: ``@``, ``jnp.matmul``/``dot``/``einsum`` jit internally; while an emulation is
+  active they run their bodies in the caller's trace (:mod:`pimjax.nn._patch`), and a
+  ``jax.vmap`` carries its ops' FF events out, summed over the mapped axis
+  (:mod:`pimjax.nn._carry`), so their ops record FF events and costs like a direct call.
 * JAX's jit caches: every emulated call runs under a fresh value of a ``jax.make_user_context``
   context (part of the jit cache keys), renewed after each intercepted op, so inner jits
   (``jnp.matmul``, ``jnp.einsum``) traced before, after or for another op site are never reused.
 * JAX's own batching/transposition rules call the patched functions (private functions of
   ``jax._src.lax``): passed through, as are the emulator's own contractions (units, system,
   numerics and the ``Emu*`` layers' internals) and everything inside an emulated op.
-* ``jax.disable_jit`` is never used (it would unroll ``lax.scan``).
+* ``jax.disable_jit`` is used only around ``jnp.einsum``'s own code, never the model's (it would
+  unroll ``lax.scan``).
 
 State: a model is planned once (an abstract trace on sample inputs, as qwix's
 ``quantize_nnx_model``): each emulated call site gets an :class:`EmulatedOp` submodule on its
@@ -81,6 +86,7 @@ class OpSite:
     salt: int
     params: tuple[tuple[int, ...], ...] = ()  # the module's parameter shapes at the call (stacks: one layer's)
     ff_events: bool = True  # False: inside an inner trace its FF events cannot leave (a user jit, lax.scan)
+    # (jnp.matmul/dot/einsum and vmaps made during the emulation record them: pimjax.nn._patch, _carry)
 
     @property
     def name(self) -> str:
@@ -476,9 +482,10 @@ def emulation(hw: Any = None, *, rules: Sequence[EmulationRule] | None = None, s
 
 
 def sum_probe_stacks(probe_grads: Any) -> Any:
-    """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed, so
-    :func:`pimjax.apps.cost._collect.collect_costs` gets one probe per op (encoded event sums stay exact:
-    :data:`~pimjax.nn.MAX_PROBE_USES`)."""
+    """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed: one
+    probe per op (encoded event sums stay exact: :data:`~pimjax.nn.MAX_PROBE_USES`).
+    :func:`pimjax.apps.cost._collect.collect_costs` no longer needs it (it sums stacked probes
+    itself, exactly, after decoding); kept for code that reads the probes directly."""
     n = len(zero_probe().shape)
     return jax.tree.map(lambda g: g.reshape(-1, *g.shape[-n:]).sum(0) if g.ndim > n else g, probe_grads)
 

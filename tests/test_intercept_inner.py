@@ -175,3 +175,21 @@ def test_native_after_emulation_and_other_threads_untouched():
     assert (jnp.matmul, jnp.dot, tc.matmul, jnp.einsum.__code__, jax.vmap.__wrapped__.__code__) == before
     w = em.w[...]
     np.testing.assert_array_equal(_X @ w, jax.lax.dot_general(_X, w, (((1,), (0,)), ((), ()))))
+
+
+def test_user_jit_inside_the_model_is_reported_without_ff_events():
+    """A user ``jax.jit`` inside the model is an inner trace nothing carries out of: the site is
+    emulated, marked ``ff_events=False`` in the report, and its counter still advances."""
+    class Jitted(nnx.Module):
+        def __init__(self):
+            self.w = nnx.Param(jnp.ones((8, 4)))
+
+        def __call__(self, x):
+            return jax.jit(lambda a, b: a @ b)(x, self.w[...])
+
+    em = emulate(Jitted(), HW, inputs=(_X,))
+    site, = emulation_report(em).sites
+    assert site.route == "emulated" and not site.ff_events
+    assert "(inner trace: FF events not recorded)" in str(emulation_report(em))
+    nnx.jit(lambda m, x: m(x))(em, _X)
+    assert int(em.pim_dot0.calls[...]) == 1 and "cost" in nnx.pop(em, nnx.Intermediate)["pim_dot0"]

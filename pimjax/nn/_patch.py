@@ -34,8 +34,12 @@ from typing import Any, Callable, Iterator
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from jax._src.numpy import einsum as _einsum_mod
-from jax._src.numpy import tensor_contractions as _tc
+
+try:  # private JAX modules (jax 0.10): without them @/matmul/dot/einsum stay in their inner jits
+    from jax._src.numpy import einsum as _einsum_mod
+    from jax._src.numpy import tensor_contractions as _tc
+except ImportError:  # pragma: no cover
+    _einsum_mod = _tc = None
 
 HOOK = "_pimjax_intercept_dispatch"
 INTERNAL = ("pimjax.units", "pimjax.system", "pimjax.numerics", "pimjax.cost", "pimjax.hw", "pimjax.nn._emulated",
@@ -52,7 +56,7 @@ def _plain(f: Any) -> bool:
 _VMAP = getattr(jax.vmap, "__wrapped__", None)
 CODE_TARGETS: dict[str, types.FunctionType] = {
     "dot_general": jax.lax.dot_general, "conv_general_dilated": jax.lax.conv_general_dilated}
-for _k, _f in (("einsum", _einsum_mod.einsum), ("vmap", _VMAP)):
+for _k, _f in (("einsum", getattr(_einsum_mod, "einsum", None)), ("vmap", _VMAP)):
     if _plain(_f):  # (another JAX version may wrap them: then they stay as they are, in an inner trace)
         CODE_TARGETS[_k] = _f
 
@@ -175,7 +179,8 @@ def _unjitted(jitted: Any) -> Callable:
     return run
 
 
-_ATTR_TARGETS = [(m, n) for n in ("matmul", "dot") for m in (_tc, jnp) if hasattr(getattr(m, n, None), "__wrapped__")]
+_ATTR_TARGETS = [(m, n) for n in ("matmul", "dot") for m in (_tc, jnp)
+                 if m is not None and hasattr(getattr(m, n, None), "__wrapped__")]
 _ATTR_ORIG = {(m.__name__, n): getattr(m, n) for m, n in _ATTR_TARGETS}
 _ATTR_NEW = {(m.__name__, n): _unjitted(getattr(m, n)) for m, n in _ATTR_TARGETS}
 

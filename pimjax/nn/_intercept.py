@@ -73,7 +73,10 @@ class OpSite:
     ``route``: ``"emulated"``, ``"float"`` (a rule chose ``hw=None``), ``"unmatched"`` (no rule
     matched: native) or ``"integer"`` (integer operands: native). ``name``: the
     :class:`EmulatedOp`'s attribute on the module (``""`` unless emulated); ``layer``: its cost
-    table name (``path/name``).
+    table name (``path/name``). ``ff_events``: its FF events reach its cost record: it runs in the
+    model's trace (``@``, ``jnp.matmul``/``dot``/``einsum`` included) or under vmaps made during
+    the emulation (summed over their axes); ``False`` inside another inner trace (a user
+    ``jax.jit``, a plain ``lax.scan``), where only its shape costs and BP/UP events are recorded.
     """
 
     path: str
@@ -85,8 +88,7 @@ class OpSite:
     shapes: tuple[tuple[int, ...], ...]
     salt: int
     params: tuple[tuple[int, ...], ...] = ()  # the module's parameter shapes at the call (stacks: one layer's)
-    ff_events: bool = True  # False: inside an inner trace its FF events cannot leave (a user jit, lax.scan)
-    # (jnp.matmul/dot/einsum and vmaps made during the emulation record them: pimjax.nn._patch, _carry)
+    ff_events: bool = True
 
     @property
     def name(self) -> str:

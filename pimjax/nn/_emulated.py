@@ -291,15 +291,21 @@ def _events_of(x: Any) -> NumericEvents:
 
 def probe_events(probe_grad: Any = None, ff_events: Any = None) -> dict[str, NumericEvents]:
     """Per-phase exact counts (:class:`NumericEvents` of int64 scalars) from a probe's gradient
-    (``"bp"``, ``"up"``; shape :data:`PROBE_SHAPE`) and/or a layer's FF events (``"ff"``;
-    :data:`EVENT_SHAPE`, or a sum of them over the layer's calls)."""
+    (``"bp"``, ``"up"``; shape :data:`PROBE_SHAPE`, or ``(..., *PROBE_SHAPE)``: a stack of layers'
+    probes, e.g. ``nnx.scan`` over layers, each decoded exactly and summed in int64) and/or a
+    layer's FF events (``"ff"``; :data:`EVENT_SHAPE`, or a sum of them over the layer's calls)."""
     out: dict[str, NumericEvents] = {}
     if ff_events is not None:
         out["ff"] = _events_of(ff_events)
     if probe_grad is not None:
-        if tuple(np.shape(probe_grad)) != PROBE_SHAPE:
-            raise ValueError(f"a probe gradient has shape {PROBE_SHAPE}, got {tuple(np.shape(probe_grad))}")
+        shape = tuple(np.shape(probe_grad))
+        if shape[-len(PROBE_SHAPE):] != PROBE_SHAPE:
+            raise ValueError(f"a probe gradient has shape {PROBE_SHAPE} (or a stack of them, (..., *{PROBE_SHAPE})), "
+                             f"got {shape}")
         d = decode_events(probe_grad)
+        if d.ndim > 2:
+            with jax.enable_x64(True):
+                d = d.reshape(-1, *d.shape[-2:]).sum(0)
         for i, ph in enumerate(("bp", "up")):
             out[ph] = NumericEvents(*(d[i, j] for j in range(N_EVENTS)))
     return out

@@ -12,13 +12,18 @@ module is the innermost calling ``self`` that is a module of the emulated model 
 
 Pitfalls handled:
 
+* Inner traces: ``@``, ``jnp.matmul``/``dot``/``einsum`` jit internally; while an emulation is
+  active they run their bodies in the caller's trace (:mod:`pimjax.nn._patch`), and a
+  ``jax.vmap`` carries its ops' FF events out, summed over the mapped axis
+  (:mod:`pimjax.nn._carry`), so their ops record FF events and costs like a direct call.
 * JAX's jit caches: every emulated call runs under a fresh value of a ``jax.make_user_context``
   context (part of the jit cache keys), renewed after each intercepted op, so inner jits
   (``jnp.matmul``, ``jnp.einsum``) traced before, after or for another op site are never reused.
 * JAX's own batching/transposition rules call the patched functions (private functions of
   ``jax._src.lax``): passed through, as are the emulator's own contractions (units, system,
   numerics and the ``Emu*`` layers' internals) and everything inside an emulated op.
-* ``jax.disable_jit`` is never used (it would unroll ``lax.scan``).
+* ``jax.disable_jit`` is used only around ``jnp.einsum``'s own code, never the model's (it would
+  unroll ``lax.scan``).
 
 State: a model is planned once (an abstract trace on sample inputs, as qwix's
 ``quantize_nnx_model``): each emulated call site gets an :class:`EmulatedOp` submodule on its
@@ -37,9 +42,6 @@ import contextlib
 import dataclasses
 import inspect
 import itertools
-import sys
-import threading
-import types
 import warnings
 import zlib
 from typing import Any, Callable, Iterator, Sequence
@@ -49,40 +51,19 @@ import jax.numpy as jnp
 from flax import nnx
 
 from pimjax._checks import check_int
+from pimjax.nn._carry import Carrier, can_update
 from pimjax.nn._dot_general import SRCalls
 from pimjax.nn._emulated import TrainingHardware, zero_probe
 from pimjax.nn._layers import CostProbe, add_costs
 from pimjax.nn._lowering import lower_conv, lower_dot_general, op_costs
+from pimjax.nn._patch import HANDLERS, ORIG, install, is_suspended, owner, restored_jit, scopes, suspended, uninstall
 from pimjax.nn._rules import DEFAULT, OP_KINDS, EmulationRule, check_rules, match_rule, resolve_hw
 from pimjax.numerics import fold_key
 
 _SHORT = {"dot_general": "dot", "conv_general_dilated": "conv"}
-_TARGETS = {"dot_general": jax.lax.dot_general, "conv_general_dilated": jax.lax.conv_general_dilated}
-_SIGS = {k: inspect.signature(f) for k, f in _TARGETS.items()}
-_ORIG = {k: types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
-         for k, f in _TARGETS.items()}
-for _k, _f in _TARGETS.items():
-    _ORIG[_k].__kwdefaults__ = _f.__kwdefaults__
-_ORIG_CODE = {k: f.__code__ for k, f in _TARGETS.items()}
-_HOOK = "_pimjax_intercept_dispatch"
-
-
-def _trampoline(kind: str) -> types.CodeType:
-    ns: dict[str, Any] = {}
-    exec(f"def {kind}(*args, **kwargs):\n    return {_HOOK}({kind!r}, args, kwargs)\n", ns)
-    return ns[kind].__code__
-
-
-_TRAMPOLINES = {k: _trampoline(k) for k in _TARGETS}
-_LOCK = threading.Lock()
-_INSTALLED = [0]
-_TLS = threading.local()
+_SIGS = {k: inspect.signature(ORIG[k]) for k in _SHORT}
 _USER_CTX = jax.make_user_context(default_value=None)
 _TOKENS = itertools.count(1)
-_INTERNAL = ("pimjax.units", "pimjax.system", "pimjax.numerics", "pimjax.cost", "pimjax.hw", "pimjax.nn._emulated",
-             "pimjax.nn._attention", "pimjax.nn._layers", "pimjax.nn._dot_general", "pimjax.nn._im2col",
-             "pimjax.nn._resident", "pimjax.nn._modules", "pimjax.nn._noise", "pimjax.nn._lstm",
-             "pimjax.nn._lowering", "pimjax.nn._intercept")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -92,7 +73,10 @@ class OpSite:
     ``route``: ``"emulated"``, ``"float"`` (a rule chose ``hw=None``), ``"unmatched"`` (no rule
     matched: native) or ``"integer"`` (integer operands: native). ``name``: the
     :class:`EmulatedOp`'s attribute on the module (``""`` unless emulated); ``layer``: its cost
-    table name (``path/name``).
+    table name (``path/name``). ``ff_events``: its FF events reach its cost record: it runs in the
+    model's trace (``@``, ``jnp.matmul``/``dot``/``einsum`` included) or under vmaps made during
+    the emulation (summed over their axes); ``False`` inside another inner trace (a user
+    ``jax.jit``, a plain ``lax.scan``), where only its shape costs and BP/UP events are recorded.
     """
 
     path: str
@@ -104,7 +88,7 @@ class OpSite:
     shapes: tuple[tuple[int, ...], ...]
     salt: int
     params: tuple[tuple[int, ...], ...] = ()  # the module's parameter shapes at the call (stacks: one layer's)
-    ff_events: bool = True  # False: the op runs inside an inner trace (jnp.matmul/einsum's jit, a vmap)
+    ff_events: bool = True
 
     @property
     def name(self) -> str:
@@ -186,11 +170,14 @@ class EmulatedOp(nnx.Module):
         y, ev, gemm = _lower(self.op, args, self.hw, s, self.probe[...], where)
         if self.calls._can_update:  # the model's own trace level (or an NNX transform of it)
             self.finish(ev, gemm)
-        else:  # inside an inner trace (jnp.einsum's jit, a vmap): state is updated by the model's call
-            scopes = getattr(_TLS, "scopes", None)
-            if not scopes:
+        else:  # inside an inner trace: state is updated after a carrying vmap, else by the model's call
+            s = scopes()
+            if not s:
                 raise RuntimeError(f"{self.path}: EmulatedOp called outside its model")
-            scopes[-1].deferred.append((self, gemm))
+            if s[-1].carriers:
+                s[-1].carriers[-1].items.append((self, ev, gemm))
+            else:
+                s[-1].deferred.append((self, gemm))
         return y
 
     def finish(self, ev: jax.Array | None, gemm: Any) -> None:
@@ -203,7 +190,7 @@ def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: Any, probe
            check_only: bool = False) -> Any:
     lhs, rhs = jnp.asarray(args["lhs"]), jnp.asarray(args["rhs"])
     out_dtype = args.get("preferred_element_type") or jnp.result_type(lhs, rhs)
-    with _suspended():
+    with suspended(), restored_jit():
         try:
             if op == "dot_general":
                 return lower_dot_general(lhs, rhs, args["dimension_numbers"], hw, seed=seed, probe=probe,
@@ -218,36 +205,10 @@ def _lower(op: str, args: dict[str, Any], hw: TrainingHardware, seed: Any, probe
 
 
 @contextlib.contextmanager
-def _suspended() -> Iterator[None]:
-    _TLS.suspended = getattr(_TLS, "suspended", 0) + 1
-    try:
-        yield
-    finally:
-        _TLS.suspended -= 1
-
-
-@contextlib.contextmanager
 def no_emulation() -> Iterator[None]:
     """Inside this block every contraction runs native, even under an active emulation."""
-    with _suspended():
+    with suspended():
         yield
-
-
-def _install() -> None:
-    with _LOCK:
-        if _INSTALLED[0] == 0:
-            for k, f in _TARGETS.items():
-                f.__globals__[_HOOK] = _dispatch
-                f.__code__ = _TRAMPOLINES[k]
-        _INSTALLED[0] += 1
-
-
-def _uninstall() -> None:
-    with _LOCK:
-        _INSTALLED[0] -= 1
-        if _INSTALLED[0] == 0:
-            for k, f in _TARGETS.items():
-                f.__code__ = _ORIG_CODE[k]
 
 
 class _Scope:
@@ -259,6 +220,7 @@ class _Scope:
         self.sites: list[OpSite] = []
         self.first_ctx: Any = None
         self.deferred: list[tuple[EmulatedOp, Any]] = []
+        self.carriers: list[Carrier] = []  # the carrying vmaps (pimjax.nn._carry) the current op is in
 
     def renew(self) -> None:
         ctx = _USER_CTX(("pimjax.emulate", next(_TOKENS)))
@@ -267,52 +229,31 @@ class _Scope:
             self.first_ctx = ctx
 
     def __enter__(self) -> "_Scope":
-        _install()
-        stack = getattr(_TLS, "scopes", None)
-        if stack is None:
-            stack = _TLS.scopes = []
-        stack.append(self)
+        install()
+        scopes().append(self)
         self.renew()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.first_ctx.__exit__(None, None, None)
-        _TLS.scopes.pop()
-        _uninstall()
+        scopes().pop()
+        uninstall()
 
 
-def _owner(frame: Any) -> tuple[bool, Any]:
-    """(internal, module): whether an emulator-internal frame is on the stack, and the innermost
-    calling module of an emulated model (one with a ``_pim_path``)."""
-    owner = None
-    f = frame
-    while f is not None:
-        name = f.f_globals.get("__name__", "")
-        if name.startswith(_INTERNAL) and not name.startswith("pimjax.nn._intercept"):
-            return True, None
-        if owner is None and f.f_code.co_argcount and f.f_code.co_varnames[0] == "self":
-            s = f.f_locals.get("self")
-            if isinstance(s, nnx.Module) and isinstance(getattr(s, "_pim_path", None), str):
-                owner = s
-        f = f.f_back
-    return False, owner
-
-
-def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
-    orig = _ORIG[op]
-    scopes = getattr(_TLS, "scopes", None)
-    if not scopes or getattr(_TLS, "suspended", 0):
+def _dispatch(op: str, args: tuple, kwargs: dict, caller: Any) -> Any:
+    orig = ORIG[op]
+    active = scopes()
+    if not active or is_suspended():
         return orig(*args, **kwargs)
-    caller = sys._getframe(2)
     mod = caller.f_globals.get("__name__", "")
     if mod.startswith("jax._src.lax.") and caller.f_code.co_name.startswith("_"):
         return orig(*args, **kwargs)  # JAX's own batching / transposition rules
-    internal, owner = _owner(caller)
+    internal, mod_owner = owner(caller)
     if internal:
         return orig(*args, **kwargs)
-    scope = scopes[-1]
+    scope = active[-1]
     emu = scope.emu
-    path = owner._pim_path if owner is not None else ""
+    path = mod_owner._pim_path if mod_owner is not None else ""
     ba = _SIGS[op].bind(*args, **kwargs)
     ba.apply_defaults()
     a = ba.arguments
@@ -325,9 +266,11 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
     floating = all(jnp.issubdtype(jnp.result_type(a[n]), jnp.floating) for n in ("lhs", "rhs"))
     route = "integer" if not floating else "unmatched" if rule is None else "float" if hw is None else "emulated"
     params, ff_events = (), True
-    if owner is not None and scope.mode == "plan":
-        params = tuple(tuple(v.shape) for v in jax.tree.leaves(nnx.state(owner, nnx.Param)))
-        ff_events = all(v._can_update for _, v in nnx.to_flat_state(nnx.state(owner)) if isinstance(v, nnx.Variable))
+    if mod_owner is not None and scope.mode == "plan":
+        params = tuple(tuple(v.shape) for v in jax.tree.leaves(nnx.state(mod_owner, nnx.Param)))
+        ff_events = can_update(mod_owner)
+        if not ff_events and scope.carriers:  # inside a vmap: decided when it returns (pimjax.nn._carry)
+            scope.carriers[-1].pending.append((len(scope.sites), mod_owner))
     site = OpSite(path=path, op=op, index=index, route=route, rule=rule, hw=hw, shapes=shapes,
                   salt=_salt(path, op, index), params=params, ff_events=ff_events)
     scope.sites.append(site)
@@ -341,12 +284,17 @@ def _dispatch(op: str, args: tuple, kwargs: dict) -> Any:
         s = fold_key(fold_key(jnp.uint32(emu.seed), 0), site.salt)
         return _lower(op, a, hw, s, None, f"{path or '<root>'}/{op}#{index}")[0]
     planned = emu.planned_sites.get((path, op, index))
-    target = getattr(owner, site.name, None) if owner is not None else None
+    target = getattr(mod_owner, site.name, None) if mod_owner is not None else None
     if planned is None or not isinstance(target, EmulatedOp):
         raise ValueError(f"{path or '<root>'}: {op} #{index} (shapes {shapes}) was not seen when the model was "
                          f"planned; "
                          f"emulate() the model again with inputs= that take this branch")
-    return target(a)
+    with restored_jit():
+        return target(a)
+
+
+HANDLERS["dot_general"] = lambda args, kwargs, caller: _dispatch("dot_general", args, kwargs, caller)
+HANDLERS["conv_general_dilated"] = lambda args, kwargs, caller: _dispatch("conv_general_dilated", args, kwargs, caller)
 
 
 class Emulation:
@@ -536,9 +484,10 @@ def emulation(hw: Any = None, *, rules: Sequence[EmulationRule] | None = None, s
 
 
 def sum_probe_stacks(probe_grads: Any) -> Any:
-    """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed, so
-    :func:`pimjax.apps.cost._collect.collect_costs` gets one probe per op (encoded event sums stay exact:
-    :data:`~pimjax.nn.MAX_PROBE_USES`)."""
+    """Probe gradients with the layer axis of stacked ops (``nnx.scan`` over layers) summed: one
+    probe per op (encoded event sums stay exact: :data:`~pimjax.nn.MAX_PROBE_USES`).
+    :func:`pimjax.apps.cost._collect.collect_costs` no longer needs it (it sums stacked probes
+    itself, exactly, after decoding); kept for code that reads the probes directly."""
     n = len(zero_probe().shape)
     return jax.tree.map(lambda g: g.reshape(-1, *g.shape[-n:]).sum(0) if g.ndim > n else g, probe_grads)
 

@@ -9,11 +9,12 @@ reaches the arrays:
   register A, the rhs is the preloaded operand, as ``x @ W`` in :class:`~pimjax.nn.EmuLinear`.
 * with batch dimensions: ``(B, M, K) @ (B, K, N)``, the ``B`` products independent matmuls on
   :func:`~pimjax.nn.emulated_bmm` (attention's scores and context).
-* ``conv_general_dilated`` (1 or 2 spatial dimensions, any layout): the input to NHWC, the kernel
-  to the im2col matrix ``(C * kh * kw, O)`` (channel major, :class:`~pimjax.nn.EmuConv`'s
-  layout); patches by :func:`~pimjax.nn.im2col` (strides, padding) or, with input dilation
-  (transposed convolutions) or kernel dilation, by the same gather over the dilated, padded
-  input; then one matmul, or with ``feature_group_count = G`` the ``G`` group matmuls
+* ``conv_general_dilated`` (1, 2 or 3 spatial dimensions, any layout): the input to
+  channels-last (NHWC, NDHWC), the kernel to the im2col matrix ``(C * kh * kw, O)`` (channel
+  major, :class:`~pimjax.nn.EmuConv`'s layout; ``C * kd * kh * kw`` in 3-D); 2-D patches by
+  :func:`~pimjax.nn.im2col` (strides, padding) or, with input dilation (transposed
+  convolutions), kernel dilation or 3 spatial dimensions, by the same gather over the
+  dilated, padded input (1-D convolutions get a unit height); then one matmul, or with ``feature_group_count = G`` the ``G`` group matmuls
   ``(M, C/G * kh * kw) @ (C/G * kh * kw, O/G)`` on :func:`~pimjax.nn.emulated_bmm`.
 
 Results are float32 from the arrays, cast to the op's native result dtype.
@@ -104,25 +105,29 @@ def lower_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, hw
     return y.reshape(bshape + mshape + nshape).astype(out_dtype), ev, gemm
 
 
-def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: list[tuple[int, int]],
-             lhs_dil: tuple[int, int], rhs_dil: tuple[int, int]) -> jax.Array:
-    """Channel-major patches ``(N, Ho, Wo, C * kh * kw)`` of an NHWC ``x``: :func:`im2col` for
-    plain convolutions, else one gather over the dilated, padded input."""
-    if lhs_dil == (1, 1) and rhs_dil == (1, 1) and min(min(p) for p in pads) >= 0:
+def _patches(x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...], pads: list[tuple[int, int]],
+             lhs_dil: tuple[int, ...], rhs_dil: tuple[int, ...]) -> jax.Array:
+    """Channel-major patches ``(N, *out, C * prod(kernel))`` of a channels-last ``x`` (``N,
+    spatial..., C``): :func:`im2col` for plain 2-D convolutions, else one gather over the
+    dilated, padded input (any number of spatial dimensions)."""
+    nsp = len(kernel)
+    if nsp == 2 and lhs_dil == (1, 1) and rhs_dil == (1, 1) and min(min(p) for p in pads) >= 0:
         return im2col(x, kernel, strides, pads)
-    n, _, _, c = x.shape
+    n, c = x.shape[0], x.shape[-1]
     cfg = [(0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in zip(pads, lhs_dil)] + [(0, 0, 0)]
     xp = jax.lax.pad(x, jnp.zeros((), x.dtype), cfg)
-    hp, wp = xp.shape[1], xp.shape[2]
-    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, rhs_dil
-    ho, wo = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(f"kernel {kernel} (dilation {rhs_dil}) does not fit the padded input {hp}x{wp}")
-    rows = np.arange(ho)[:, None, None, None] * sh + np.arange(kh)[None, None, :, None] * dh
-    cols = np.arange(wo)[None, :, None, None] * sw + np.arange(kw)[None, None, None, :] * dw
-    idx = (rows * wp + cols).reshape(ho * wo, kh * kw)
-    p = xp.reshape(n, hp * wp, c)[:, idx, :]
-    return p.transpose(0, 1, 3, 2).reshape(n, ho, wo, c * kh * kw)
+    psp = xp.shape[1:-1]
+    out = tuple((p - (k - 1) * d - 1) // s + 1 for p, k, d, s in zip(psp, kernel, rhs_dil, strides))
+    if min(out) < 1:
+        raise ValueError(f"kernel {kernel} (dilation {rhs_dil}) does not fit the padded input {'x'.join(map(str, psp))}")
+    idx = np.zeros(out + tuple(kernel), np.int64)  # flat position in the padded input: (*out, *kernel)
+    for i in range(nsp):
+        o = np.arange(out[i]).reshape([-1 if j == i else 1 for j in range(2 * nsp)]) * strides[i]
+        k = np.arange(kernel[i]).reshape([-1 if j == nsp + i else 1 for j in range(2 * nsp)]) * rhs_dil[i]
+        idx = idx + (o + k) * math.prod(psp[i + 1:])
+    kk = math.prod(kernel)
+    p = xp.reshape(n, math.prod(psp), c)[:, idx.reshape(-1, kk), :]
+    return p.transpose(0, 1, 3, 2).reshape(n, *out, c * kk)
 
 
 def _ints(name: str, v: Any, n: int, where: str) -> tuple[int, ...]:
@@ -138,13 +143,13 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
     """``jax.lax.conv_general_dilated(lhs, rhs, **args)`` on ``hw`` by im2col (module docstring).
 
     Raises:
-      ValueError naming ``where``: other than 1 or 2 spatial dimensions, ``batch_group_count > 1``,
+      ValueError naming ``where``: other than 1, 2 or 3 spatial dimensions, ``batch_group_count > 1``,
         channels not divisible into the feature groups, grouped convolutions with ``hw.modules > 1``.
     """
     nsp = lhs.ndim - 2
-    if nsp not in (1, 2) or rhs.ndim != lhs.ndim:
-        raise ValueError(f"{where}: conv_general_dilated lowers 1 or 2 spatial dimensions (rank-3 or rank-4 operands), "
-                         f"got shapes {lhs.shape} and {rhs.shape}")
+    if nsp not in (1, 2, 3) or rhs.ndim != lhs.ndim:
+        raise ValueError(f"{where}: conv_general_dilated lowers 1, 2 or 3 spatial dimensions (rank-3, rank-4 or "
+                         f"rank-5 operands), got shapes {lhs.shape} and {rhs.shape}")
     if int(args.get("batch_group_count") or 1) != 1:
         raise ValueError(f"{where}: batch_group_count must be 1 (got {args['batch_group_count']}): the arrays have "
                          f"no batch-grouped convolution")
@@ -179,9 +184,9 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
         jax.eval_shape(lambda x: _patches(x, tuple(kernel), tuple(strides), pads, tuple(lhs_dil), tuple(rhs_dil)), x)
         return None
     patches = _patches(x, tuple(kernel), tuple(strides), pads, tuple(lhs_dil), tuple(rhs_dil))
-    nb, ho, wo, kdim = patches.shape
-    wmat = w.transpose(2, 0, 1, 3).reshape(cg * kernel[0] * kernel[1], o)  # EmuConv's (C * kh * kw, O)
-    m = nb * ho * wo
+    kdim, sp = patches.shape[-1], len(kernel)
+    wmat = w.transpose(sp, *range(sp), sp + 1).reshape(cg * math.prod(kernel), o)  # EmuConv's (C * kh * kw, O)
+    m = math.prod(patches.shape[:-1])
     if groups == 1:
         y, ev = emulated_dot(patches, wmat, hw, seed=seed, probe=probe)
         gemm = (m, kdim, o, 1, False)
@@ -190,7 +195,7 @@ def lower_conv(lhs: jax.Array, rhs: jax.Array, args: dict[str, Any], hw: Trainin
         a = patches.reshape(m, groups, kg).transpose(1, 0, 2)
         b = wmat.reshape(kg, groups, og).transpose(1, 0, 2)
         y, ev = emulated_bmm(a, b, hw, seed=seed, probe=probe)
-        y = y.transpose(1, 0, 2).reshape(nb, ho, wo, o)
+        y = y.transpose(1, 0, 2).reshape(*patches.shape[:-1], o)
         gemm = (m, kg, og, groups, True)
     if nsp == 1:
         y = y[:, 0]

@@ -7,7 +7,9 @@ vocabulary. Nothing here imports pimjax: it is a user's model as they would writ
 on the emulated hardware only through :func:`pimjax.emulate`, which intercepts its
 ``dot_general`` calls (the Q/K/V/output projections, the attention products ``Q K^T`` and
 ``P V``, the MLP and the head) by module path (``blocks/0/attn/query``, ``blocks/1/mlp_in``,
-``head``, ...).
+``head``, ...). The attention is Flax's default (``jax.nn.dot_product_attention``: its two
+einsums under a vmap over head groups), whose products pimjax records in full like any other
+(docs/your_model.md).
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ def lax_attention(query: jax.Array, key: jax.Array, value: jax.Array, bias: jax.
 
     ``query (B, T, H, D)``, ``key`` and ``value (B, S, H, D)``; ``mask`` broadcastable to
     ``(B, H, T, S)``, True where attending. In float this is the math of Flax's default
-    attention; the products are direct ``lax.dot_general`` calls so that :func:`pimjax.emulate`
-    sees them as call sites of the attention module itself (``attn/pim_dot0`` = ``Q K^T``,
-    ``attn/pim_dot1`` = ``P V``) with their FF events and costs recorded in full: Flax's default
-    without dropout calls ``jax.nn.dot_product_attention``, whose einsums run inside an inner
-    ``jit`` and ``vmap``, where an emulated site cannot record its FF events and its costs miss
-    the mapped axis (docs/your_model.md, "State, seeds, costs").
+    attention, with ``Q`` scaled before the product rather than the scores after it. Under
+    :func:`pimjax.emulate` both are call sites of the attention module (``attn/pim_dot0`` =
+    ``Q K^T``, ``attn/pim_dot1`` = ``P V``) with FF events and costs, as Flax's default's; this
+    was :class:`TinyTransformer`'s attention before jnp contractions and vmaps inside an emulated
+    model recorded their FF events, and stays an ``attention_fn`` to choose.
     """
     d = query.shape[-1]
     q = query / jnp.sqrt(d).astype(query.dtype)
@@ -72,8 +73,9 @@ class TinyTransformer(nnx.Module):
       layers: blocks.
       max_len: longest sequence (learned position embeddings).
       mlp_ratio: hidden width of each block's MLP over ``d_model`` (default 4).
-      attention_fn: ``nnx.MultiHeadAttention``'s ``attention_fn`` (default :func:`lax_attention`:
-        Flax's attention math, its two products plain ``lax.dot_general`` calls).
+      attention_fn: ``nnx.MultiHeadAttention``'s ``attention_fn`` (default Flax's
+        ``nnx.dot_product_attention``; :func:`lax_attention` writes the same math with plain
+        ``lax.dot_general`` calls).
       rngs: initialisation.
 
     Raises:
@@ -87,7 +89,7 @@ class TinyTransformer(nnx.Module):
     """
 
     def __init__(self, vocab: int, d_model: int, heads: int, layers: int, max_len: int, *, mlp_ratio: int = 4,
-                 attention_fn: Callable[..., jax.Array] = lax_attention, rngs: nnx.Rngs):
+                 attention_fn: Callable[..., jax.Array] = nnx.dot_product_attention, rngs: nnx.Rngs):
         for name, v in (("vocab", vocab), ("d_model", d_model), ("heads", heads), ("layers", layers),
                         ("max_len", max_len), ("mlp_ratio", mlp_ratio)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -61,17 +61,21 @@ def _train_step(model, x, y, seed):
 
 
 # Each emulated layer costs ~0.5 s of tracing and ~2.5-4 s of XLA compile on a busy 2-core CPU,
-# whatever its size. The default run steps AlexNet (8 layers) and a one-block-per-stage
-# ResNet-18 (13 layers: basic blocks, BatchNorm, projections); the full networks (11, 16, 21 and
-# 54 layers) are marked slow (deselect with -m "not slow"). VGG is AlexNet's code path with a
-# longer config, ResNet-50 adds the bottleneck block.
-STEP_CASES = [pytest.param("alexnet", None, id="alexnet"),
-              pytest.param("resnet18", (1, 1, 1, 1), marks=pytest.mark.slow, id="resnet18-d1111")] + [
-    pytest.param(n, None, marks=pytest.mark.slow, id=n) for n in ("vgg11", "vgg16", "resnet18", "resnet50")]
+# whatever its size. The default run traces AlexNet's whole training step abstractly
+# (jax.eval_shape: every layer's FF/BP/UP program is built, nothing is compiled) and checks its
+# structure; running the steps (AlexNet, a one-block-per-stage ResNet-18 with basic blocks,
+# BatchNorm and projections, and the full networks: 11, 16, 21 and 54 layers) is marked slow
+# (deselect with -m "not slow"): tests/test_train.py runs emulated CNN training steps at a small
+# size in the default suite. VGG is AlexNet's code path with a longer config, ResNet-50 adds the
+# bottleneck block.
+STEP_CASES = [pytest.param("alexnet", None, False, id="alexnet-traced"),
+              pytest.param("alexnet", None, True, marks=pytest.mark.slow, id="alexnet"),
+              pytest.param("resnet18", (1, 1, 1, 1), True, marks=pytest.mark.slow, id="resnet18-d1111")] + [
+    pytest.param(n, None, True, marks=pytest.mark.slow, id=n) for n in ("vgg11", "vgg16", "resnet18", "resnet50")]
 
 
-@pytest.mark.parametrize("name,depths", STEP_CASES)
-def test_one_training_step(name, depths):
+@pytest.mark.parametrize("name,depths,run", STEP_CASES)
+def test_one_training_step(name, depths, run):
     size, width = TINY[name]
     batch = 2
     extra = {} if depths is None else {"depths": depths}
@@ -85,6 +89,24 @@ def test_one_training_step(name, depths):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.random((batch, size, size, 1)), jnp.float32)
     y = jnp.asarray([3, 7], jnp.int32)
+    if not run:  # the whole step's structure, traced without compiling
+        graphdef, state = nnx.split(model)
+        diff = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
+
+        def step(state, x, y, seed):
+            m = nnx.merge(graphdef, state)
+            (loss, costs), grads = nnx.value_and_grad(_loss_fn, argnums=diff, has_aux=True)(m, x, y, seed)
+            return loss, grads, costs
+
+        loss, grads, costs = jax.eval_shape(step, state, x, y, jnp.uint32(5))
+        assert loss.shape == () and loss.dtype == jnp.float32
+        probes = jax.tree.leaves(nnx.state(grads, CostProbe))
+        assert len(probes) == model.num_layers and all(p.shape == PROBE_SHAPE for p in probes)
+        params, want = jax.tree.leaves(nnx.state(grads, nnx.Param)), jax.tree.leaves(nnx.state(model, nnx.Param))
+        assert [(g.shape, g.dtype) for g in params] == [(w.shape, w.dtype) for w in want]
+        recs = jax.tree.leaves(costs, is_leaf=lambda c: isinstance(c, dict) and "ff" in c)
+        assert len(recs) == model.num_layers and all(set(c) == {"ff", "bp", "up"} for c in recs)
+        return
     loss, grads, costs, new_state = _train_step(model, x, y, jnp.uint32(5))
 
     assert np.isfinite(float(loss)) and float(loss) > 0

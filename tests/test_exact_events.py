@@ -142,6 +142,7 @@ def counts_to_i64(counts):
 # ------------------------------------------------------------------------------ nn: FF events, probes
 
 
+@pytest.mark.slow  # 2**31 stochastic roundings run; test_odd_counts_beyond_2_24_... covers the limbs by default
 def test_emulated_dot_events_beyond_int32():
     """BP and UP at M=128, K=N=1024 draw 16 x 2**27 = 2**31 random bits each (NeuroTrainer SR):
     the probe gradient decodes to them exactly, as the units count them."""

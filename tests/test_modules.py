@@ -255,6 +255,7 @@ def test_training_step_records_the_sync(two_modules):
     assert all(np.all(np.isfinite(v)) for v in params)
 
 
+@pytest.mark.slow  # a second whole training step on 8 devices; test_parallel checks the nodes' bits on 1-8 devices
 def test_one_and_eight_devices_same_bits(two_modules):
     if len(jax.devices()) < 8:
         pytest.skip("needs 8 (fake) devices")

@@ -43,8 +43,8 @@ def child(model: str, precision: str, batch: int) -> dict:
     import jax.numpy as jnp
     from flax import nnx
 
-    from pimjax.apps.tasks import make_task
-    from pimjax.apps.train import TrainConfig, _tx, load_resident, make_steps
+    from pimjax.apps.train import TrainConfig, load_resident, make_steps, make_task
+    from pimjax.apps.train._loop import _tx
     from pimjax.nn import training_hardware
 
     cfg = TrainConfig(model=model, precision=precision, input_size=16, model_width=0.25, batch_size=batch,

@@ -100,6 +100,22 @@ def _system_limit(cfg: SystemConfig) -> int:
     return min(lims)
 
 
+def _single_packet_passes(cfg: SystemConfig) -> bool:
+    """True when one fixed-point slice's packet reaches the engine's accumulator unchanged.
+
+    One slice, no packet format (the packet is the slice's final accumulator) and an engine
+    accumulator whose range holds the array accumulator's: every path leaves the slice's
+    accumulator in its format's range (the ordered path applies its overflow rule after every
+    addition, the fast and rounded-products paths run only where no stage can overflow), so
+    adding the one packet to zero cannot overflow and the reduction is the identity with no
+    events; it is not compiled.
+    """
+    arr, agg = cfg.array, cfg.aggregation
+    af, ef = arr.accumulator_format, agg.accumulator_format
+    return (cfg.num_slices == 1 and not arr.is_float and agg.packet_format is None and af is not None
+            and ef is not None and ef.min_code <= af.min_code and af.max_code <= ef.max_code)
+
+
 def _slice_operands(a, b, mapping: Mapping, width: int):
     """A as (S, M, Kp) and B as (S, Kp, N), each slice's K-range zero-padded to Kp (a multiple
     of ``width``: the longest range's chunks, see :func:`_slice_chunks`)."""
@@ -251,11 +267,15 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
     n_pad = -(-n // d) * d
     blk = n_pad // d
     chunks, nc_pad = _slice_chunks(mapping, arr.width)
+    # One slice in "cond" mode: its ordered branch runs only where the system's bound (over the
+    # same K, stage limits at least as strict) failed, so the slice's array compiles no fast
+    # branch of its own (same bits: where that bound holds, both paths are exact).
+    bound_failed = mode == "cond" and cfg.num_slices == 1
 
     def slice_packets(s, a_s, b_s):
         """Slice ``s``'s packets and events, from its K-range zero-padded to ``nc_pad`` chunks."""
         skey = None if key is None else fold_key(fold_key(key, _SLICE_STREAM), s)
-        acc, ev, _ = _accumulate(a_s, b_s, arr, skey, method)
+        acc, ev, _ = _accumulate(a_s, b_s, arr, skey, method, bound_failed)
         # The padding chunks change no value (zero products round to zero whatever the word),
         # but the slice's array runs only its own chunks: count only their random bits (every
         # path counts the same number per chunk, see _accumulate: the division is exact).
@@ -288,6 +308,9 @@ def _run(a, b, ok, mapping: Mapping, *, cfg: SystemConfig, mesh: Mesh, axis: str
 
     def ordered_single(a, b):
         a_sl, b_sl = _slice_operands(a, b, mapping, arr.width)
+        if _single_packet_passes(cfg):
+            acc, ev = slice_packets(0, a_sl[0], b_sl[0])
+            return acc.astype(jnp.int64), ev.to_int64()
         packets, evs = jax.lax.map(lambda xs: slice_packets(*xs), (jnp.arange(cfg.num_slices), a_sl, b_sl))
         ev = NumericEvents(*(jnp.sum(x, dtype=jnp.int64) for x in evs))
         acc, rev = reduce_packets(packets, cfg)

@@ -80,9 +80,12 @@ def abs_product_bound(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array,
         fb = jnp.abs(b.astype(jnp.int64)).astype(jnp.float32)
     # every reduction over one axis first (a's rows, b's columns): XLA makes them one pass over
     # each operand (one fusion) instead of materializing |a| and |b| for a whole-array max
-    mxa, mxb = jnp.max(jnp.max(fa, 1, initial=0.0), initial=0.0), jnp.max(jnp.max(fb, 0, initial=0.0), initial=0.0)
-    l1a, l1b = jnp.max(jnp.sum(fa, 1), initial=0.0), jnp.max(jnp.sum(fb, 0), initial=0.0)
-    l2a, l2b = jnp.max(jnp.sum(fa * fa, 1), initial=0.0), jnp.max(jnp.sum(fb * fb, 0), initial=0.0)
+    # then one max over the stacked per-row (per-column) maxima, sums and sums of squares (exact
+    # in any order) instead of three small reductions per operand, each compiled to kernels
+    mxa, l1a, l2a = jnp.max(jnp.stack([jnp.max(fa, 1, initial=0.0), jnp.sum(fa, 1), jnp.sum(fa * fa, 1)]), 1,
+                            initial=0.0)
+    mxb, l1b, l2b = jnp.max(jnp.stack([jnp.max(fb, 0, initial=0.0), jnp.sum(fb, 0), jnp.sum(fb * fb, 0)]), 1,
+                            initial=0.0)
     s = jnp.minimum(jnp.minimum(l1a * mxb, mxa * l1b), jnp.sqrt(l2a) * jnp.sqrt(l2b))
     return mxa, mxb, s, 1.0 + 4.0 * (k + 8) * 2.0 ** -24
 

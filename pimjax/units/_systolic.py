@@ -251,6 +251,9 @@ def _product_stage_tree(p, d: int, pf: FixedFormat, cfg: ArrayConfig, key, offse
     Equal to ``requantize_exact`` then ``sum(axis=1)``; the overflow flags ride in bits 48+ of
     the same sum (|sum of W products| < 2**43 for 32-bit products and W <= 4096), so XLA
     reduces once instead of materialising the (M, W, N) block for a second, counting pass.
+    Returns the tree sums, the (M, N) int64 overflow counts of each output's W products (the
+    caller sums them once, after its scan: no reduction kernel inside the loop) and the events
+    (random bits).
     """
     words = None
     if needs_random(cfg.product_rounding):
@@ -262,24 +265,36 @@ def _product_stage_tree(p, d: int, pf: FixedFormat, cfg: ArrayConfig, key, offse
         cnt = (s + (jnp.int64(1) << 47)) >> 48
         t = s - (cnt << 48)
         rb = 0 if words is None else min(d, cfg.stochastic.bits) * p.size  # static: a Python int
-        ev = NumericEvents.make(overflow=jnp.sum(cnt, dtype=jnp.int64), random_bits=rb)
-    return t, ev
+        ev = NumericEvents.make(random_bits=rb)
+    return t, cnt, ev
 
 
 def _fixed_ordered(a, b, cfg: ArrayConfig, key):
+    """The ordered scan over K-chunks. Each step slices its chunk out of the (zero-padded)
+    codes in their own dtype and widens it to int64 there: no int64, chunk-major copies of
+    A and B before the scan (less memory, fewer kernels to compile)."""
     m, n = a.shape[0], b.shape[1]
     w = cfg.width
-    a3, b3, nc = _pad_chunks(a, b, w)
+    nc = -(-a.shape[1] // w)
+    if nc * w != a.shape[1]:
+        a = jnp.pad(a, ((0, 0), (0, nc * w - a.shape[1])))
+        b = jnp.pad(b, ((0, nc * w - b.shape[0]), (0, 0)))
     pf, tf, af = cfg.product_format, cfg.tree_format, cfg.accumulator_format
     pkey = _stage_key(key, _PRODUCT_STREAM, pf, cfg.product_rounding)
     tkey = _stage_key(key, _TREE_STREAM, tf, cfg.tree_rounding)
     raw_frac = cfg.a_format.frac + cfg.b_format.frac
     f64_tree = cfg.exact_tree_bits <= 52 and pf is None
     int8_tree = f64_tree and accelerator_paths()  # the same exact chunk sums, no float64 GEMM
+    # Overflow flags are summed per output position in the carry (elementwise, fused into the
+    # step) and reduced once after the scan: the same exact counts without a reduction kernel
+    # in the loop body. A position counts at most W + 1 flags per chunk (products, accumulator).
+    cnt_t = jnp.int32 if nc * (w + 1) < 2**31 else jnp.int64
 
-    def step(carry, xs):
-        acc, ev = carry
-        ac, bc, c = xs
+    def step(carry, c):
+        acc, cnt, ev = carry
+        start = c.astype(jnp.int32) * w
+        ac = jax.lax.dynamic_slice_in_dim(a, start, w, axis=1).astype(jnp.int64)  # (M, W)
+        bc = jax.lax.dynamic_slice_in_dim(b, start, w, axis=0).astype(jnp.int64)  # (W, N)
         if pf is None and int8_tree:
             t = _fixed_fast(ac, bc, cfg, "int8")
         elif pf is None and f64_tree:
@@ -288,7 +303,8 @@ def _fixed_ordered(a, b, cfg: ArrayConfig, key):
         else:
             p = ac[:, :, None] * bc[None, :, :]  # (M, W, N) exact int64 products
             if pf is not None and pf.is_static and raw_frac - pf.frac >= 0:
-                t, pev = _product_stage_tree(p, raw_frac - pf.frac, pf, cfg, pkey, c * (m * w * n))
+                t, pcnt, pev = _product_stage_tree(p, raw_frac - pf.frac, pf, cfg, pkey, c * (m * w * n))
+                cnt = cnt + pcnt.astype(cnt_t)
                 ev = ev.merge(pev)
             else:
                 if pf is not None:
@@ -301,19 +317,24 @@ def _fixed_ordered(a, b, cfg: ArrayConfig, key):
                                       stochastic=cfg.stochastic, offset=c * (m * n))
             ev = ev.merge(tev)
         acc, over = apply_overflow(acc + t, af.bits, af.signed, af.overflow)
-        ev = ev.merge(NumericEvents.make(overflow=_count(over)))
-        return (acc, ev), None
+        cnt = cnt + over.astype(cnt_t)
+        return (acc, cnt, ev), None
 
     with jax.enable_x64(True):
-        a3 = a3.astype(jnp.int64)
-        b3 = b3.astype(jnp.int64)
-        init = (jnp.zeros((m, n), jnp.int64), NumericEvents.zero())
-        (acc, ev), _ = jax.lax.scan(step, init, (a3, b3, jnp.arange(nc, dtype=jnp.uint32)))
+        init = (jnp.zeros((m, n), jnp.int64), jnp.zeros((m, n), cnt_t), NumericEvents.zero())
+        (acc, cnt, ev), _ = jax.lax.scan(step, init, jnp.arange(nc, dtype=jnp.uint32))
+        ev = ev.merge(NumericEvents.make(overflow=jnp.sum(cnt, dtype=jnp.int64)))
     return acc, ev
 
 
-def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
-    """Fast or ordered accumulation, then ``finish(acc, events)`` inside the chosen branch."""
+def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish, bound_failed: bool = False) -> ArrayResult:
+    """Fast or ordered accumulation, then ``finish(acc, events)`` inside the chosen branch.
+
+    ``bound_failed``: the caller runs this only where its own data bound (one at least as
+    strict as this array's) has failed, so an order-free array takes the ordered path without
+    compiling a fast branch it would not take (where the fast path's bound does hold, both
+    paths give the same bits: the fast path is exact exactly when no stage can overflow).
+    """
     k = a.shape[1]
 
     def fast(a, b):
@@ -321,7 +342,7 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
 
     def ordered(a, b):
         with jax.enable_x64(True):
-            acc, ev = _fixed_ordered(a.astype(jnp.int64), b.astype(jnp.int64), cfg, key)
+            acc, ev = _fixed_ordered(a, b, cfg, key)
         return finish(acc, ev)
 
     if not _order_free(cfg):
@@ -342,6 +363,8 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish) -> ArrayResult:
     static_bound = k * max(abs(fa.min_code), fa.max_code) * max(abs(fb.min_code), fb.max_code)
     if static_bound <= limit:
         return ArrayResult(*fast(a, b), jnp.asarray(False))
+    if bound_failed:
+        return ArrayResult(*ordered(a, b), jnp.asarray(True))
     ok = _data_bound_ok(a, b, limit)
     with jax.enable_x64(True):
         out, ev = jax.lax.cond(ok, fast, ordered, a, b)
@@ -489,7 +512,7 @@ def array_accumulate(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: An
     return _with_events(_accumulate(a, b, config, key, resolve_method(method)), ev)
 
 
-def _accumulate(a, b, config: ArrayConfig, key, method: str) -> ArrayResult:
+def _accumulate(a, b, config: ArrayConfig, key, method: str, bound_failed: bool = False) -> ArrayResult:
     """:func:`array_accumulate` of checked operands.
 
     Random bits (``events.random_bits``, exact int64): in every K-chunk each stochastically
@@ -499,12 +522,14 @@ def _accumulate(a, b, config: ArrayConfig, key, method: str) -> ArrayResult:
     bits the stage drops, clipped at 0; ``r``: ``stochastic.bits``). Every path (ordered,
     rounded products) counts exactly that, so the count is the per-chunk number times
     ``ceil(K / width)``.
+
+    ``bound_failed``: see :func:`_fixed_run` (the system's one-slice ordered branch).
     """
     if config.is_float:
         acc, ev = _float_accumulate(a, b, config)
         return ArrayResult(acc, ev, jnp.asarray(True))
     with jax.enable_x64(True):
-        return _fixed_run(a, b, config, key, method, lambda acc, ev: (acc.astype(jnp.int64), ev))
+        return _fixed_run(a, b, config, key, method, lambda acc, ev: (acc.astype(jnp.int64), ev), bound_failed)
 
 
 def emulated_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any = None,

@@ -261,6 +261,17 @@ def decode(ids: Sequence[int], vocab: Sequence[str] = TGT_VOCAB, *, stop_at_eos:
     return out
 
 
+def _predictions(logits_or_ids, tgt_out: jnp.ndarray) -> jnp.ndarray:
+    """Predicted ids (argmax of logits, or the ids) cut or padded (with -1, never a token) to ``tgt_out``'s length."""
+    pred = jnp.asarray(logits_or_ids)
+    if pred.ndim == tgt_out.ndim + 1:
+        pred = jnp.argmax(pred, axis=-1)
+    t = tgt_out.shape[-1]
+    if pred.shape[-1] < t:
+        pred = jnp.pad(pred, ((0, 0), (0, t - pred.shape[-1])), constant_values=-1)
+    return pred[..., :t]
+
+
 def token_accuracy(logits_or_ids, tgt_out, mask) -> jnp.ndarray:
     """Fraction of unmasked target tokens predicted exactly.
 
@@ -274,13 +285,7 @@ def token_accuracy(logits_or_ids, tgt_out, mask) -> jnp.ndarray:
       float32 scalar.
     """
     tgt_out = jnp.asarray(tgt_out)
-    pred = jnp.asarray(logits_or_ids)
-    if pred.ndim == tgt_out.ndim + 1:
-        pred = jnp.argmax(pred, axis=-1)
-    t = tgt_out.shape[-1]
-    if pred.shape[-1] < t:
-        pred = jnp.pad(pred, ((0, 0), (0, t - pred.shape[-1])), constant_values=-1)
-    pred = pred[..., :t]
+    pred = _predictions(logits_or_ids, tgt_out)
     m = jnp.asarray(mask).astype(jnp.float32)
     return jnp.sum((pred == tgt_out) * m) / jnp.maximum(jnp.sum(m), 1.0)
 
@@ -288,13 +293,7 @@ def token_accuracy(logits_or_ids, tgt_out, mask) -> jnp.ndarray:
 def sequence_accuracy(ids, tgt_out, mask) -> jnp.ndarray:
     """Fraction of sentences whose every unmasked token is right (ids: (N, T') or logits)."""
     tgt_out = jnp.asarray(tgt_out)
-    pred = jnp.asarray(ids)
-    if pred.ndim == tgt_out.ndim + 1:
-        pred = jnp.argmax(pred, axis=-1)
-    t = tgt_out.shape[-1]
-    if pred.shape[-1] < t:
-        pred = jnp.pad(pred, ((0, 0), (0, t - pred.shape[-1])), constant_values=-1)
-    ok = (pred[..., :t] == tgt_out) | ~jnp.asarray(mask, bool)
+    ok = (_predictions(ids, tgt_out) == tgt_out) | ~jnp.asarray(mask, bool)
     return jnp.mean(jnp.all(ok, axis=-1).astype(jnp.float32))
 
 

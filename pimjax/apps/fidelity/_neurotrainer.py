@@ -12,16 +12,13 @@ vault over the one 10 GB/s bus (FC3 BP's bottleneck, Sec. 5.1), row-split ones t
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
 
-from ._row import Row, trend_verdict, verdict_for
+from ._row import Row, load_results, trend_verdict, verdict_for
 
 PAPER = "NeuroTrainer"
 NT_SYSTEM = {"ff": "neurotrainer_module_ff", "bp": "neurotrainer_module_bp", "up": "neurotrainer_module_bp"}
 BATCH = 32
-RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
 ASSUMPTIONS = {
     "NT-alexnet": "torchvision single-tower AlexNet (0.714 GMAC/image); the paper's is not specified beyond C1-C5, FC1-3",
@@ -44,14 +41,6 @@ def alexnet_costs() -> dict:
 def tops(layer: str, phase: str) -> float:
     d = alexnet_costs()[layer][phase]
     return d["flops"] / d["time_s"] / 1e12
-
-
-def load_results(name: str) -> dict | None:
-    path = os.path.join(RESULTS, name)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def sr_stage_notes() -> str:

@@ -7,7 +7,9 @@ Every paper module of :mod:`pimjax.apps.fidelity` returns a list of :class:`Row`
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 
 TOLERANCE = 0.25
 """A value row is "within 25%" when ``|pimjax - paper| / |paper| <= TOLERANCE``."""
@@ -68,3 +70,17 @@ def verdict_for(paper_value: float, pimjax_value: float | None, tol: float = TOL
 def trend_verdict(holds: bool) -> str:
     """"trend holds" or "misses"."""
     return "trend holds" if holds else "misses"
+
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+"""The committed measured results (``*.json``) the accuracy rows read, each naming its command."""
+
+
+def load_results(name: str) -> dict | None:
+    """The results file ``name`` in :data:`RESULTS`, or ``None`` when it is not there."""
+    path = os.path.join(RESULTS, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+

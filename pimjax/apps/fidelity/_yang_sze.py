@@ -8,14 +8,11 @@ exceed the larger of the two ranges (max - min over the seeds), and there must b
 
 from __future__ import annotations
 
-import json
-import os
 
-from ._row import Row, trend_verdict
+from ._row import Row, load_results, trend_verdict
 
 PAPER = "Yang & Sze"
 MIN_SEEDS = 3
-RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
 ASSUMPTIONS = {
     "YS-digits": "digits 8 x 8 (450 test images: one image = 0.22 points), float-trained networks, weights not retrained",
@@ -23,14 +20,6 @@ ASSUMPTIONS = {
     "YS-noise-run": "results/yang_sze_noise.json, from scripts/repro_yang_sze_noise.py --train-seed S (20 epochs; "
                     "sigma50 = noise std at which half the margin over chance is lost, mean of 3 noise draws)",
 }
-
-
-def _load(name: str) -> dict | None:
-    p = os.path.join(RESULTS, name)
-    if not os.path.exists(p):
-        return None
-    with open(p) as f:
-        return json.load(f)
 
 
 def _stats(vals: list[float]) -> tuple[float, float]:
@@ -63,7 +52,7 @@ def _fmt3(vals: list[float]) -> str:
 
 def rows(quick: bool = True) -> list[Row]:
     out: list[Row] = []
-    res = _load("yang_sze_bitwidth.json")
+    res = load_results("yang_sze_bitwidth.json")
     a = ("YS-digits", "YS-bitwidth-run")
     if res is None:
         return [Row(paper=PAPER, quantity="weight bit width trends", source="slide 'Low Precision Computation'", kind="trend",
@@ -100,7 +89,7 @@ def rows(quick: bool = True) -> list[Row]:
                    source="slide 'Low Precision Computation'", kind="trend", paper_value="shallow, large filters best",
                    pimjax_value=f"{ns}: best {best} {_fmt(acc[best][4])} %", verdict=verdict(beats), assumptions=a))
     del i4
-    noise = _load("yang_sze_noise.json")
+    noise = load_results("yang_sze_noise.json")
     an = ("YS-digits", "YS-noise-run")
     if noise is not None:
         keys = {"deep": ("cnn_d2_k3_c16", "cnn_d4_k3_c16", "cnn_d6_k3_c16"),

@@ -106,7 +106,7 @@ def main() -> None:
 
         rows += measure(g, a.pes, buffer_bytes=buf, images=a.images, variants=True, on_schedules=check)
         g31 = model_graph(m, latencies=Latencies(cache_speedup=math.inf), **GRAPH)
-        sec31 += measure(g31, a.pes, buffer_bytes=buf, images=a.images, counterfactuals=False,
+        sec31 += measure(g31, a.pes, buffer_bytes=buf, images=a.images, counterfactuals=True,
                          on_schedules=lambda p, sch: [validate(s, check_theorem_3_1=s.scheduler == "memolution")
                                                       for s in sch.values()] if validate else None)
         s = g.summary()

@@ -67,6 +67,12 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+def gap_text(r: Row) -> str:
+    """A row's gap as ``mechanism: percent; ...``, then ``[percent of: basis]`` when it has a basis."""
+    parts = "; ".join(f"{m}: {p:.0f}%" for m, p in r.gap)
+    return f"{parts} [percent of: {r.gap_basis}]" if r.gap_basis else parts
+
+
 def markdown_table(rows: Sequence[Row], *, with_paper: bool = True) -> str:
     """The rows as one markdown table, then the gap decompositions of the misses."""
     head = (["paper"] if with_paper else []) + ["quantity", "source", "paper value", "pimjax", "rel. error",
@@ -79,10 +85,10 @@ def markdown_table(rows: Sequence[Row], *, with_paper: bool = True) -> str:
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     gaps = [r for r in rows if r.gap]
     if gaps:
-        lines += ["", "Where the gap goes (share of the difference, by mechanism):", ""]
+        lines += ["", "Where the gap goes (share of the difference, by mechanism; in brackets what the percents "
+                  "are of, where that is not the miss itself):", ""]
         for r in gaps:
-            parts = "; ".join(f"{m}: {p:.0f}%" for m, p in r.gap)
-            lines.append(f"* {r.paper}, {r.quantity} ({r.source}): {parts}")
+            lines.append(f"* {r.paper}, {r.quantity} ({r.source}): {gap_text(r)}")
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +107,7 @@ def text_table(rows: Sequence[Row]) -> str:
         out.append("  ".join(cells) + "  " + (", ".join(r.assumptions) or "-"))
     for r in rows:
         if r.gap:
-            out.append(f"gap of {r.paper} / {r.quantity}: " + "; ".join(f"{m} {p:.0f}%" for m, p in r.gap))
+            out.append(f"gap of {r.paper} / {r.quantity}: {gap_text(r)}")
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1

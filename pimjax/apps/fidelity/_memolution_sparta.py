@@ -25,13 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pimjax.apps.fidelity._row import Row, verdict_for
-
-
-def _shares(parts: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
-    tot = sum(v for _, v in parts)
-    if tot == 0 or not math.isfinite(tot):
-        return ()
-    return tuple((name, round(100.0 * v / tot, 1)) for name, v in parts)
+from pimjax.apps.fidelity._row import shares as _shares
 
 
 def rows(measured: Sequence[dict[str, Any]], ps: dict[str, Any], asm: tuple[str, ...], paper: str,

@@ -32,6 +32,7 @@ class Row:
     verdict: str  # "within 25%", "trend holds", "misses"
     assumptions: tuple[str, ...] = ()  # labelled assumptions the row depends on
     gap: tuple[tuple[str, float], ...] = ()  # for a miss > 25%: (mechanism, percent of the gap)
+    gap_basis: str = ""  # what the gap's percents are of, when not the miss itself (with its numbers)
 
     def __post_init__(self) -> None:
         if self.kind not in ("value", "trend"):
@@ -70,6 +71,17 @@ def verdict_for(paper_value: float, pimjax_value: float | None, tol: float = TOL
 def trend_verdict(holds: bool) -> str:
     """"trend holds" or "misses"."""
     return "trend holds" if holds else "misses"
+
+
+def shares(parts: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    """``parts`` (mechanism, contribution) as percents of their sum, rounded to 0.1 (``()`` for a zero sum).
+
+    A negative contribution narrows the difference; the percents add up to 100.
+    """
+    tot = sum(v for _, v in parts)
+    if tot == 0 or not math.isfinite(tot):
+        return ()
+    return tuple((name, round(100.0 * v / tot, 1)) for name, v in parts)
 
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")

@@ -8,6 +8,7 @@ exceed the larger of the two ranges (max - min over the seeds), and there must b
 
 from __future__ import annotations
 
+import math
 
 from ._row import Row, load_results, trend_verdict
 
@@ -31,6 +32,26 @@ def _less(a: list[float], b: list[float]) -> bool:
     return mb - ma > max(sa, sb)
 
 
+NOISE_BASIS = ("the larger range over the seeds, per step (not shares: a step's difference of means, in the paper's "
+               "direction, is beyond the seeds' spread above 100 %)")
+"""What the percents of a trend row's gap are (:func:`_steps_gap`)."""
+
+
+def _steps_gap(steps: list[tuple[str, list[float], list[float]]], unit: str = "") -> tuple[tuple[str, float], ...]:
+    """For each step ``(label, a, b)`` of a trend "a < b": ``mean(b) - mean(a)`` in percent of the larger range.
+
+    The label shows both numbers (the difference of means and the range), so the percent can be
+    checked against :func:`_less`, which needs it above 100.
+    """
+    out = []
+    for label, a, b in steps:
+        (ma, sa), (mb, sb) = _stats(a), _stats(b)
+        d, spread = mb - ma, max(sa, sb)
+        pct = 100.0 * d / spread if spread > 0 else (math.inf if d > 0 else -math.inf if d < 0 else 0.0)
+        out.append((f"{label}: difference of means {d:+.3g}{unit}, larger range {spread:.2g}{unit}", round(pct, 1)))
+    return tuple(out)
+
+
 def _kendall(a: list[float], b: list[float]) -> float:
     n, s = len(a), 0
     for i in range(n):
@@ -48,6 +69,13 @@ def _fmt(vals: list[float]) -> str:
 def _fmt3(vals: list[float]) -> str:
     m, sp = _stats(vals)
     return f"{m:.3g} (range {sp:.2g})"
+
+
+def _gap(verdict: str, steps: list[tuple[str, list[float], list[float]]], unit: str) -> dict:
+    """``gap`` and ``gap_basis`` of a missed trend (:func:`_steps_gap`), nothing for any other verdict."""
+    if verdict != "misses" or not steps:
+        return {}
+    return {"gap": _steps_gap(steps, unit), "gap_basis": NOISE_BASIS}
 
 
 def rows(quick: bool = True) -> list[Row]:
@@ -80,14 +108,18 @@ def rows(quick: bool = True) -> list[Row]:
     out.append(Row(paper=PAPER, quantity="2-layer networks at 4 bits: larger filters are more accurate "
                    "(3x3 < 5x5 < 7x7)", source="slide 'Low Precision Computation'", kind="trend", paper_value="3x3 < 5x5 < 7x7",
                    pimjax_value=f"{ns}: {_fmt(k3)} / {_fmt(k5)} / {_fmt(k7)} %",
-                   verdict=verdict(_less(k3, k5) and _less(k5, k7)), assumptions=a))
+                   verdict=verdict(_less(k3, k5) and _less(k5, k7)), assumptions=a,
+                   **_gap(verdict(_less(k3, k5) and _less(k5, k7)),
+                          [("3x3 -> 5x5", k3, k5), ("5x5 -> 7x7", k5, k7)], " points")))
     best = max(nets, key=lambda n: sum(acc[n][4]))
     shallow_big = [n for n in nets if "_d2_" in n and "_k3_" not in n]
     others = [n for n in nets if n not in shallow_big]
     beats = all(_less(acc[o][4], acc[best][4]) for o in others) if best in shallow_big else False
+    top = max(shallow_big, key=lambda n: sum(acc[n][4]))  # the paper's candidate that pimjax ranks highest
     out.append(Row(paper=PAPER, quantity="at 4 bits a shallow network with larger filters is the most accurate",
                    source="slide 'Low Precision Computation'", kind="trend", paper_value="shallow, large filters best",
-                   pimjax_value=f"{ns}: best {best} {_fmt(acc[best][4])} %", verdict=verdict(beats), assumptions=a))
+                   pimjax_value=f"{ns}: best {best} {_fmt(acc[best][4])} %", verdict=verdict(beats), assumptions=a,
+                   **_gap(verdict(beats), [(f"{o} -> {top}", acc[o][4], acc[top][4]) for o in others], " points")))
     del i4
     noise = load_results("yang_sze_noise.json")
     an = ("YS-digits", "YS-noise-run")
@@ -113,11 +145,14 @@ def rows(quick: bool = True) -> list[Row]:
                     val = ("0 seeds complete (documented seed 0: " + " / ".join(f"{doc[n]:.3g}" for n in keys[fam]) + ")"
                            if all(n in doc for n in keys[fam]) else None)
                     ok = False
+                names = [n.split("_")[1 if fam == "deep" else 2] for n in keys[fam]]
+                steps = ([(f"{names[i]} -> {names[i + 1]}", v[i + 1], v[i]) for i in range(2)] if fam == "deep"
+                         else [(f"{names[i]} -> {names[i + 1]}", v[i], v[i + 1]) for i in range(2)]) if sds else []
+                vd = trend_verdict(ok) if len(sds) >= MIN_SEEDS else "not reproduced"
                 out.append(Row(paper=PAPER, quantity=f"{kind} noise: {text}",
                                source=f"slide '{kind.capitalize()} Noise Resilience - {slide}'", kind="trend",
-                               paper_value=pv, pimjax_value=val,
-                               verdict=trend_verdict(ok) if len(sds) >= MIN_SEEDS else "not reproduced",
-                               assumptions=an))
+                               paper_value=pv, pimjax_value=val, verdict=vd, assumptions=an,
+                               **_gap(vd, steps, "")))
     return out
 
 

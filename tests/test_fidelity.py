@@ -4,6 +4,7 @@ quick mode, and the mechanisms behind the rows on hand-computed cases."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
@@ -101,6 +102,13 @@ def test_quick_mode_verdicts_match_golden(slug, name):
     rows = collect(quick=True, papers=(slug,))
     assert {r.paper for r in rows} == {name}
     assert compare_golden(rows, {name: golden[name]}) == []
+    # every miss says where its gap goes: finite percents, shares adding up to 100 unless the basis says otherwise
+    for r in rows:
+        if r.verdict == "misses":
+            assert r.gap, r.key
+            assert all(math.isfinite(p) for _, p in r.gap), r.key
+            if "not shares" not in r.gap_basis:
+                assert sum(p for _, p in r.gap) == pytest.approx(100.0, abs=0.5), r.key
 
 
 def test_cli_prints_and_checks_one_paper(capsys):
@@ -123,3 +131,79 @@ def test_write_docs_writes_fidelity_md_and_refills_blocks(tmp_path):
     text = (tmp_path / "docs" / "fidelity.md").read_text()
     assert text.startswith("# Fidelity") and "## Yang & Sze" in text and "## Assumptions" in text
     assert rows[0].quantity in (tmp_path / "docs" / "other.md").read_text()
+
+
+def _shares_ok(gap) -> None:
+    assert gap and all(math.isfinite(p) for _, p in gap)
+    assert sum(p for _, p in gap) == pytest.approx(100.0, abs=0.5)
+
+
+def test_superlinear_gap_terms_add_up_to_the_modelled_time():
+    """Fig. 17: the time terms of LSTM1 add up to the record's time at 2 and 256 slices, and the
+    shares split the time on 256 slices above linear scaling, T(256) - T(2) / 128."""
+    from pimjax.apps.fidelity._memory_slices import lstm_record
+    from pimjax.apps.fidelity._memory_slices_gaps import superlinear_gap, time_terms
+
+    t = {}
+    for s in (2, 256):
+        t[s] = lstm_record("lstm1", "slices_hmc2", s)["time_s"]
+        assert sum(time_terms("lstm1", s).values()) == pytest.approx(t[s], rel=1e-9)
+    gap, basis = superlinear_gap("lstm1")
+    _shares_ok(gap)
+    assert f"{(t[256] - t[2] / 128) * 1e3:.3f} of {t[256] * 1e3:.3f} ms" in basis
+
+
+def test_efficiency_order_gap_dram_share_hand_computed():
+    """Fig. 18a: LSTM1 (the paper's) displaced by LSTM0; the DRAM share of their pJ/FLOP difference
+    from the two records' own energy fields."""
+    from pimjax.apps.fidelity._memory_slices import lstm_record
+    from pimjax.apps.fidelity._memory_slices_gaps import efficiency_order_gap
+
+    r0, r1 = (lstm_record(n, "slices_hmc2", 512) for n in ("lstm0", "lstm1"))
+    eff = {"lstm0": r0["flops"] / r0["energy_pj"], "lstm1": r1["flops"] / r1["energy_pj"], "lstm3": 1e9}
+    gap, basis = efficiency_order_gap(eff, ("lstm1", "lstm3"))
+    _shares_ok(gap)
+    assert basis.startswith("LSTM1 minus LSTM0")
+    want = 100 * (r1["energy_dram_pj"] / r1["flops"] - r0["energy_dram_pj"] / r0["flops"]) / (
+        r1["energy_pj"] / r1["flops"] - r0["energy_pj"] / r0["flops"])
+    assert dict(gap)["DRAM (3.7 pJ/bit, Sec. 6)"] == pytest.approx(want, abs=0.05)
+
+
+def test_amd_model_vs_data_gap_hand_computed():
+    """Fig. 10 at batch 128: model minus data parallelism, summed over 4 and 8 PIMs; the host
+    reduction's share from execution_time directly (data parallelism has none)."""
+    from pimjax.apps.fidelity._amd import gap_model_vs_data
+    from pimjax.cost import FCLayer, execution_time
+
+    fc = FCLayer(batch=128, in_features=4096, out_features=4096)
+    t = {(n, s): execution_time(fc, hw.presets.get(f"{n}PIM"), s) for n in (4, 8) for s in ("data", "model")}
+    diff = sum(t[n, "model"].total_s - t[n, "data"].total_s for n in (4, 8))
+    red = sum(t[n, "model"].reduction_s - t[n, "data"].reduction_s for n in (4, 8))
+    gap, _ = gap_model_vs_data()
+    _shares_ok(gap)
+    assert dict(gap)["host reduction of the partial sums (Sec. 6.4)"] == pytest.approx(100 * red / diff, abs=0.05)
+
+
+def test_accuracy_gaps_hand_computed_from_the_results_files():
+    """NeuroTrainer Fig. 10 (Q8.16): the weight LSB's share of the Q8.8 no-SR loss; Yang & Sze
+    (4 bits, 3x3 -> 5x5): difference of means over the larger range of the three seeds."""
+    from pimjax.apps.fidelity import paper_rows
+    from pimjax.apps.fidelity._neurotrainer import fig10_rows
+    from pimjax.apps.fidelity._row import load_results
+
+    cs = load_results("neurotrainer_fig10.json")["cases"]
+    d16 = (cs["fixed32 BP/UP SR, Q8.8 resident weights (16-bit), updates SR"]
+           - cs["fixed32 BP/UP nearest, Q8.8 resident weights (16-bit), updates rounded to nearest"])
+    d24 = (cs["fixed32 BP/UP SR, Q8.16 resident weights (24-bit), updates SR"]
+           - cs["fixed32 BP/UP nearest, Q8.16 resident weights (24-bit), updates rounded to nearest"])
+    (row,) = [r for r in fig10_rows() if "Q8.16" in r.quantity]
+    _shares_ok(row.gap)
+    assert row.gap[0][1] == pytest.approx(100 * (d16 - d24) / d16, abs=0.05)
+
+    res = load_results("yang_sze_bitwidth.json")
+    i = res["bits"].index(4)
+    k3, k5 = ([res["seeds"][s][n][i] for s in res["seeds"]] for n in ("cnn_d2_k3_c16", "cnn_d2_k5_c10"))
+    want = 100 * (sum(k5) / len(k5) - sum(k3) / len(k3)) / max(max(k3) - min(k3), max(k5) - min(k5))
+    (ys,) = [r for r in paper_rows("yang_sze") if r.quantity.startswith("2-layer networks at 4 bits")]
+    assert "not shares" in ys.gap_basis
+    assert ys.gap[0][0].startswith("3x3 -> 5x5") and ys.gap[0][1] == pytest.approx(want, abs=0.05)

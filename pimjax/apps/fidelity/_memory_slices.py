@@ -247,4 +247,7 @@ paper's "up to 2.4X ... (due cascading reductions elsewhere)" names no further m
 not invent one. The 256 KiB weight buffer that produced superlinear curves before is now an opt-in
 what-if (`preset.replace(weight_buffer_kib=256)`), shown in its own row.
 `tests/test_fidelity.py` checks the reload cycles against hand-computed partitions per slice.
+The trend misses are decomposed from the cost model's own records when the table is made
+(`pimjax/apps/fidelity/_memory_slices_gaps.py`): Fig. 17 by additive time terms, Fig. 12a and
+Fig. 1 by DRAM traffic class, Fig. 18a by energy term.
 """

@@ -10,8 +10,10 @@ Every number here comes from the records of :func:`pimjax.apps.fidelity._memory_
   hops, aggregation fan-in). The terms of all records add up to the record's ``time_s``.
 * DRAM traffic classes (:func:`traffic_classes`): the weight reloads are the read bytes that a
   resident weight buffer removes (``weight_buffer_kib`` very large, a what-if used only to count
-  them), the other reads are A's streaming, the first load of the weights and spilled partial sums,
-  the writes are the outputs and spilled partial sums.
+  them; the mapper may then pick another row split, so the class is what that what-if removes),
+  the other reads are A's streaming, the first load of the weights and spilled partial sums, the
+  writes are the outputs and spilled partial sums.
+* Energy terms (:data:`ENERGY_TERMS`): the record's energy fields, which add up to ``energy_pj``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ RESIDENT = 1e9
 """Weight buffer (KiB) of the what-if that counts the weight reloads: every share stays resident."""
 
 TRAFFIC: tuple[tuple[str, str], ...] = (
-    ("reloads", "weight reloads from the vault at every time step"),
+    ("reloads", "weight reloads (the reads a resident weight buffer removes)"),
     ("reads", "A streaming, first weight load, spilled partial sums read"),
     ("writes", "outputs and spilled partial sums written"),
 )

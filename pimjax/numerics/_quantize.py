@@ -6,6 +6,7 @@ Inf counts and the random bits it used, so nothing overflows silently (docs/desi
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -18,7 +19,7 @@ from pimjax.numerics._events import count_true as _count
 from pimjax.numerics._float_rounding import _from_f64, _to_f64, round_to_float
 from pimjax.numerics._formats import FixedFormat, FloatFormat, ROUNDING_MODES, check_format, rounding_id
 from pimjax.numerics._pow2 import scale_pow2
-from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig
+from pimjax.numerics._random import DEFAULT_STOCHASTIC, StochasticConfig, check_key
 from pimjax.numerics._rounding import _STOCHASTIC_IDS, integer_codes, needs_random
 
 _I64 = jnp.int64
@@ -86,7 +87,54 @@ def quantize_values(
 
 
 def _guarded(x, fmt, rounding, key, stochastic, offset, values) -> tuple[jax.Array, NumericEvents]:
-    """Codes (or values) and int64 events (see :func:`quantize`)."""
+    """Codes (or values) and int64 events (see :func:`quantize`).
+
+    An eager call (nothing traced) runs as one jitted program per shape, dtype and static
+    setting, reused by later calls, instead of dispatching its ops one by one; the bits are
+    the same (:func:`_jit_ready` says when the arguments cross a jit boundary unchanged).
+    """
+    if _jit_ready(x, fmt, rounding, key, offset, stochastic):
+        check_key(key)
+        if isinstance(key, (int, np.integer)):
+            key = np.uint32(int(key))
+        rounding = int(rounding) if isinstance(rounding, np.integer) else rounding
+        return _guarded_jit(x, key, fmt=fmt, rounding=rounding, stochastic=stochastic, offset=int(offset),
+                            values=values)
+    return _guarded_core(x, fmt, rounding, key, stochastic, offset, values)
+
+
+def _jit_ready(x, fmt, rounding, key, offset, stochastic) -> bool:
+    """True when :func:`_guarded` can run as a jitted program with the bits of the plain call:
+    a concrete array of a 32-bit-or-narrower dtype (jit would narrow a 64-bit one), a static
+    format, rounding and offset, and a key that is None, an integer seed or a concrete array."""
+    if not isinstance(x, (np.ndarray, jax.Array)) or isinstance(x, jax.core.Tracer) or np.dtype(x.dtype).itemsize > 4:
+        return False
+    if not (isinstance(fmt, FloatFormat) or (isinstance(fmt, FixedFormat) and fmt.is_static)):
+        return False
+    if not isinstance(rounding, (str, int, np.integer)) or isinstance(rounding, bool):
+        return False
+    if not isinstance(offset, (int, np.integer)) or isinstance(offset, bool):
+        return False
+    if key is not None and not isinstance(key, (int, np.integer)):
+        if not isinstance(key, (np.ndarray, jax.Array)) or isinstance(key, jax.core.Tracer):
+            return False
+        if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and (
+                not np.issubdtype(key.dtype, np.integer) or np.dtype(key.dtype).itemsize > 4):
+            return False
+    try:
+        hash((fmt, stochastic))
+    except TypeError:
+        return False
+    return True
+
+
+@functools.partial(jax.jit, static_argnames=("fmt", "rounding", "stochastic", "offset", "values"))
+def _guarded_jit(x, key, *, fmt, rounding, stochastic, offset, values):
+    return _guarded_core(x, fmt, rounding, key, stochastic, offset, values)
+
+
+def _guarded_core(x, fmt, rounding, key, stochastic, offset, values) -> tuple[jax.Array, NumericEvents]:
+    """:func:`_guarded` as written (eager, or inlined in a trace)."""
     codes, ev = _quantize_impl(x, fmt, rounding, key=key, stochastic=stochastic, offset=offset, values=values)
     safe = _guard_bound(x, fmt) if needs_random(rounding) else None
     if safe is None or np.size(x) >= 2**31:

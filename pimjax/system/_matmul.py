@@ -47,7 +47,9 @@ from pimjax.units._systolic import (
     _order_free,
     check_operands,
     check_static_formats,
+    jit_operands,
 )
+from pimjax.units._backend import accelerator_paths
 
 _SLICE_STREAM = 21
 
@@ -226,6 +228,31 @@ def system_matmul(
     icn = packetize(k_sizes=mapping.k_sizes, owners=mapping.owners, n=n, tile_cols=mapping.tile_cols,
                     m=m, cfg=config)
 
+    a, b, key, jittable = jit_operands(a, b, arr, key)
+    kw = dict(config=config, mesh=mesh, mapping=mapping, axis=axis_name, method=method)
+    if jittable:
+        out, ev, ok = _system_jit(a, b, key, **kw, accelerator=accelerator_paths())
+    else:
+        out, ev, ok = _system_core(a, b, key, **kw)
+    ev = ev0.merge(ev)
+    with jax.enable_x64(True):
+        icn_arr = ICNCounts(*(jnp.asarray(v, jnp.float64) for v in icn))
+    return SystemResult(out, ev, icn_arr, ~ok, mapping)
+
+
+@partial(jax.jit, static_argnames=("config", "mesh", "mapping", "axis", "method", "accelerator"))
+def _system_jit(a, b, key, *, config, mesh, mapping, axis, method, accelerator):
+    """:func:`_system_core` as one program per shape and configuration (an eager call compiles
+    once; under a trace it inlines). ``accelerator`` keys the cache by the paths taken."""
+    del accelerator
+    return _system_core(a, b, key, config=config, mesh=mesh, mapping=mapping, axis=axis, method=method)
+
+
+def _system_core(a, b, key, *, config: SystemConfig, mesh: Mesh, mapping: Mapping, axis: str, method: str):
+    """The datapath of :func:`system_matmul` on checked codes: ``(out, events, fast_path_ok)``."""
+    arr = config.array
+    k = a.shape[1]
+    n = b.shape[1]
     mode = "ordered"
     ok = jnp.asarray(False)
     if _system_order_free(config):
@@ -236,19 +263,17 @@ def system_matmul(
             mode, ok = "fast", jnp.asarray(True)
         else:
             mode, ok = "cond", _data_bound_ok(a, b, limit)
-    acc, ev = _run(a, b, ok, mapping, cfg=config, mesh=mesh, axis=axis_name, key=key, method=method,
+    acc, ev = _run(a, b, ok, mapping, cfg=config, mesh=mesh, axis=axis, key=key, method=method,
                    n=n, mode=mode)
     out, ev2 = finish(acc, config, key=key)
-    ev = ev0.merge(ev).merge(ev2)
-    if d > 1:
+    ev = ev.merge(ev2)
+    if mesh.shape[axis] > 1:
         # Replicate the result: what follows (float ops of a model) then runs unpartitioned,
         # so its reduction orders, and bits, are those of a single device.
         rep = NamedSharding(mesh, P())
         out = jax.lax.with_sharding_constraint(out, rep)
         ev = NumericEvents(*(jax.lax.with_sharding_constraint(x, rep) for x in ev))
-    with jax.enable_x64(True):
-        icn_arr = ICNCounts(*(jnp.asarray(v, jnp.float64) for v in icn))
-    return SystemResult(out, ev, icn_arr, ~ok, mapping)
+    return out, ev, ok
 
 
 def _psum_events(ev: NumericEvents, axis: str) -> NumericEvents:

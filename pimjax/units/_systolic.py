@@ -25,6 +25,7 @@ of that (an error for concrete operands; under ``jit`` the format's overflow rul
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -49,6 +50,7 @@ from pimjax.numerics import (
     scale_pow2,
     to_f64_exact,
 )
+from pimjax.numerics._random import check_key
 from pimjax.units._backend import accelerator_paths
 from pimjax.units._exact_gemm import abs_product_bound, exact_matmul, resolve_method
 from pimjax.units._rounded_products import bound_ok as rounded_bound_ok
@@ -480,7 +482,59 @@ def systolic_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any
     (:func:`check_operands`).
     """
     a, b, ev = check_operands(a, b, config)
-    return _with_events(_matmul(a, b, config, key, resolve_method(method)), ev)
+    return _with_events(run_jitted(_matmul, a, b, config, key, resolve_method(method)), ev)
+
+
+def run_jitted(core, a, b, config, key, method: str):
+    """``core(a, b, config, key, method)`` as one jitted program per shape, dtype and config.
+
+    An eager call then compiles one program (reused by later calls of the same shape)
+    instead of dispatching the datapath op by op, and a call inside a trace inlines it. The
+    bits are those of ``core`` (:func:`jit_operands`).
+    """
+    a, b, key, ok = jit_operands(a, b, config, key)
+    if not ok:
+        return core(a, b, config, key, method)
+    return _core_jit(a, b, key, core=core, config=config, method=method, accelerator=accelerator_paths())
+
+
+def jit_operands(a, b, config: ArrayConfig, key):
+    """``(a, b, key, jittable)``: checked operands and key ready to cross a jit boundary.
+
+    Operands are checked codes (:func:`check_operands`); a concrete 64-bit code array is
+    narrowed to its format's code dtype (every code fits: the check has run) and an integer
+    seed goes in as the uint32 it stands for (validated by
+    :func:`~pimjax.numerics._random.check_key`), so a jitted call gives the bits of an
+    eager one. ``jittable`` is False where an argument cannot cross unchanged (a traced
+    64-bit array, a seed given as a list): the caller then runs its core as it is.
+    """
+    check_key(key)
+    if isinstance(key, (int, np.integer)):
+        key = np.uint32(int(key))
+    if not config.is_float:
+        a, b = _narrow(a, config.a_format), _narrow(b, config.b_format)
+    ok = (not isinstance(key, (list, tuple)) and all(_fits_jit(x) for x in (a, b))
+          and not (isinstance(key, (jax.Array, np.ndarray)) and not _fits_jit(key)))
+    return a, b, key, ok
+
+
+def _narrow(x, fmt: FixedFormat):
+    if isinstance(x, jax.core.Tracer) or np.dtype(x.dtype).itemsize <= 4:
+        return x
+    with jax.enable_x64(True):
+        return x.astype(fmt.code_dtype)
+
+
+def _fits_jit(x) -> bool:
+    """True when ``x`` keeps its dtype through a jit boundary (no 64-bit type to canonicalize)."""
+    dt = x.dtype
+    return jax.dtypes.issubdtype(dt, jax.dtypes.prng_key) or np.dtype(dt).itemsize <= 4
+
+
+@functools.partial(jax.jit, static_argnames=("core", "config", "method", "accelerator"))
+def _core_jit(a, b, key, *, core, config, method, accelerator):
+    del accelerator  # part of the cache key: the paths a trace took (pimjax.units._backend)
+    return core(a, b, config, key, method)
 
 
 def _with_events(res: ArrayResult, ev: NumericEvents) -> ArrayResult:
@@ -509,7 +563,7 @@ def array_accumulate(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: An
     ``ceil(K / width)`` chunks (exact int64).
     """
     a, b, ev = check_operands(a, b, config, who="array_accumulate")
-    return _with_events(_accumulate(a, b, config, key, resolve_method(method)), ev)
+    return _with_events(run_jitted(_accumulate, a, b, config, key, resolve_method(method)), ev)
 
 
 def _accumulate(a, b, config: ArrayConfig, key, method: str, bound_failed: bool = False) -> ArrayResult:

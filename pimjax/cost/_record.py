@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _FIELDS = (
     # work
@@ -91,8 +92,12 @@ class CostRecord:
         unknown = set(values) - set(_FIELDS)
         if unknown:
             raise TypeError(f"unknown CostRecord fields: {sorted(unknown)}")
+        vals = [values.get(f, 0) for f in _FIELDS]
         with jax.enable_x64(True):
-            return cls(*(jnp.asarray(values.get(f, 0), jnp.float64) for f in _FIELDS))
+            if all(isinstance(v, (int, float, np.integer, np.floating)) for v in vals):
+                # concrete numbers (the analytic cost model): one batched transfer, same float64 values
+                return cls(*jax.device_put([np.float64(v) for v in vals]))
+            return cls(*(jnp.asarray(v, jnp.float64) for v in vals))
 
     def __add__(self, other: "CostRecord") -> "CostRecord":
         if not isinstance(other, CostRecord):

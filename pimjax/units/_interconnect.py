@@ -227,11 +227,24 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
             seq_cache[r] = (np.concatenate(es), np.concatenate(ps))
         return seq_cache[r]
 
+    # Tiles with the same contributors, width and owner (or diagonal start) send the same
+    # traffic: each such group is computed once and counted as often as it occurs.
+    groups: dict[tuple, int] = {}
     for t, c_t in enumerate(plc.contributors):
         a_t = len(c_t)
         if not a_t:
             continue
-        r = plc.tile_cols[t]
+        if a_t == 1:
+            how = None
+        elif cfg.ownership == "diagonal":
+            how = t % a_t
+        else:
+            how = c_t[0] if (owners is None or cfg.partitioning == "partitions") else int(owners[t])
+        g = (c_t, plc.tile_cols[t], how)
+        groups[g] = groups.get(g, 0) + 1
+
+    for (c_t, r, how), times in groups.items():
+        a_t = len(c_t)
         e_seq, p_seq = sequence(r)
         e_tot, p_tot = int(e_seq.sum()), int(p_seq.sum())
         src = np.asarray(c_t, np.int64)
@@ -239,14 +252,12 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
             own_ids = src
             own_e, own_p = np.asarray([e_tot]), np.asarray([p_tot])
         elif cfg.ownership == "diagonal":
-            start = t % a_t
-            slot = (start + np.arange(len(e_seq))) % a_t
+            slot = (how + np.arange(len(e_seq))) % a_t
             own_ids = src
             own_e = np.bincount(slot, weights=e_seq, minlength=a_t).astype(np.int64)
             own_p = np.bincount(slot, weights=p_seq, minlength=a_t).astype(np.int64)
         else:
-            o = c_t[0] if (owners is None or cfg.partitioning == "partitions") else int(owners[t])
-            own_ids = np.asarray([o], np.int64)
+            own_ids = np.asarray([how], np.int64)
             own_e, own_p = np.asarray([e_tot]), np.asarray([p_tot])
         own_bytes = own_p * hb + own_e * eb
         key = (c_t, tuple(own_ids.tolist()))
@@ -256,21 +267,19 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
         h, h_into = hop_cache[key]
         contributes = np.isin(own_ids, src)
         # every contributor sends every diagonal; those it owns go to its local port
-        pos = {int(s): i for i, s in enumerate(own_ids.tolist())}
-        for i, s in enumerate(c_t):
-            j = pos.get(s)
-            mine_p = int(own_p[j]) if j is not None else 0
-            mine_e = int(own_e[j]) if j is not None else 0
-            pk[s] += p_tot - mine_p
-            loc[s] += mine_p
-            nbytes[s] += (p_tot - mine_p) * hb + (e_tot - mine_e) * eb
-            hop_b[s] += int(np.dot(own_bytes, h[i]))
-            hops[s] += int(np.dot(own_p, h[i]))
-            elems[s] += e_tot
+        is_owner = src[:, None] == own_ids[None, :]  # contributors x owners (owners are distinct)
+        mine_p = is_owner.astype(np.int64) @ own_p.astype(np.int64)
+        mine_e = is_owner.astype(np.int64) @ own_e.astype(np.int64)
+        np.add.at(pk, src, times * (p_tot - mine_p))
+        np.add.at(loc, src, times * mine_p)
+        np.add.at(nbytes, src, times * ((p_tot - mine_p) * hb + (e_tot - mine_e) * eb))
+        np.add.at(hop_b, src, times * (h.astype(np.int64) @ own_bytes.astype(np.int64)))
+        np.add.at(hops, src, times * (h.astype(np.int64) @ own_p.astype(np.int64)))
+        np.add.at(elems, src, times * e_tot)
         senders = a_t - contributes.astype(np.int64)  # the others send each owner its diagonals
-        np.add.at(recv, own_ids, senders * own_bytes)
-        np.add.at(owned, own_ids, own_e)
-        np.add.at(rmw, own_ids, own_e * (a_t - 1))
+        np.add.at(recv, own_ids, times * senders * own_bytes)
+        np.add.at(owned, own_ids, times * own_e)
+        np.add.at(rmw, own_ids, times * own_e * (a_t - 1))
         if own_e.sum() and h.size:
             max_hops = max(max_hops, int(h[:, own_e > 0].max()))
     counts = [ICNCounts(int(pk[s]), int(loc[s]), int(nbytes[s]), int(hop_b[s]), int(hops[s]), int(elems[s]))

@@ -2,8 +2,8 @@
 
 Multi-device tests run on fake CPU devices: ``XLA_FLAGS`` must be set before JAX is first
 imported, which is why this happens at the top of the conftest (pytest imports it before any
-test module). Hypothesis gets bounded profiles: ``ci`` (used when ``CI`` is set) and ``dev``;
-pick one explicitly with ``HYPOTHESIS_PROFILE=...``.
+test module). Hypothesis gets two profiles: ``quick`` (the default run) and ``thorough``
+(``PIMJAX_TEST_THOROUGH=1``, see ``tests/budget.py``); ``HYPOTHESIS_PROFILE=...`` picks one.
 """
 
 import os
@@ -28,19 +28,23 @@ except ImportError:  # the [test] extra installs hypothesis; without it only its
     settings = None
 
 if settings is not None:
+    from budget import THOROUGH  # noqa: E402
+
     # JAX compiles on first use, so example timing says nothing: no deadline, no too_slow.
+    # "quick" is the default run (README, CI); "thorough" is PIMJAX_TEST_THOROUGH=1 (tests/budget.py).
     settings.register_profile(
-        "ci",
-        max_examples=25,
+        "quick",
+        max_examples=10,
         deadline=None,
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow],
     )
     settings.register_profile(
-        "dev",
-        max_examples=50,
+        "thorough",
+        max_examples=100,
         deadline=None,
+        print_blob=True,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    _default = "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev"
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough" if THOROUGH else "quick"))
+

@@ -53,6 +53,4 @@ def test_translator_token_ids_out_of_range():
         model(np.array([[3, 8, 2]]), tgt, seed=0)
     with pytest.raises(ValueError, match=r"tgt_in .*outside \[0, 6\) \(the tgt_vocab"):
         model(src, np.array([[1, -1]]), seed=0)
-    graphdef, state = nnx.split(model)  # valid ids pass: traced abstractly (an eager LSTM is slow)
-    out = jax.eval_shape(lambda st: nnx.merge(graphdef, st)(src, tgt, seed=0), state)
-    assert out.shape == (1, 2, 6)
+    # (valid ids pass: the translator's training tests run it)

@@ -9,6 +9,7 @@ import pytest
 
 from pimjax import cli
 from pimjax.hw import ArrayConfig, presets
+from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 ARRAY_PRESETS = [n for n in presets.names() if isinstance(presets.get(n), ArrayConfig)]
 TINY = dict(m=4, k=32, n=8)
@@ -33,7 +34,7 @@ def test_run_demo_is_deterministic():
     assert cli.run_demo(**TINY, seed=3) == cli.run_demo(**TINY, seed=3)
 
 
-@pytest.mark.parametrize("preset", ARRAY_PRESETS)
+@pytest.mark.parametrize("preset", quick_subset(ARRAY_PRESETS, {"neurotrainer_ff"}))
 def test_run_demo_every_array_preset(preset):
     r = cli.run_demo(**TINY, preset=preset)
     ok = r["configured"]

@@ -26,6 +26,7 @@ from pimjax.apps.data import batches, epoch_permutation, load_digits_dataset, lo
 from pimjax.nn import (CNN_MODELS, PROBE_SHAPE, abstract_cnn, decode_events, emulated_layers, gemm_shapes, make_cnn,
                        training_hardware)
 from pimjax.nn._layers import CostProbe
+from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 HW = training_hardware("neurotrainer", rows=16, width=8)
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
@@ -184,8 +185,9 @@ def test_resnet50_structure():
     assert sum(1 for n in d if n.endswith("downsample")) == 4
 
 
-@pytest.mark.parametrize("size", [8, 32, 64])
-@pytest.mark.parametrize("name", list(CNN_MODELS))
+# the default run: every model at 32 x 32; -m slow: at 8 and 64 too
+@pytest.mark.parametrize("name,size", quick_subset([(n, s) for n in CNN_MODELS for s in (8, 32, 64)],
+                                                   {(n, 32) for n in CNN_MODELS}))
 def test_small_inputs_trace(name, size):
     model = abstract_cnn(name, hw=HW, num_classes=10, in_channels=1, input_size=size, width=1 / 8)
     shapes = gemm_shapes(model, 2)

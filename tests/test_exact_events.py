@@ -203,6 +203,7 @@ def test_odd_counts_beyond_2_24_and_a_probe_used_twice():
     assert int(got["bp"].random_bits) == sum(int(e.random_bits) for e in bp)
 
 
+@pytest.mark.slow  # an LSTM's probe over time steps; test_translator's training steps keep its events
 def test_lstm_over_time_steps_sums_probe_exactly():
     """An LSTM cell scanned over 7 steps (the translator's ``_scan``): its probe gradient, summed
     by JAX over the steps, and its cost records hold 7 x 15 x B x (I + H) x 4H random bits per

@@ -9,7 +9,6 @@ gradients.
 
 from __future__ import annotations
 
-import os
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,13 +19,14 @@ from hypothesis import strategies as st
 
 from pimjax.nn import im2col, training_hardware
 from pimjax.nn._layers import EmuConv
+from budget import examples  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 
 def _patches(x, ks, st_, pad):
     return jax.lax.conv_general_dilated_patches(x, ks, st_, pad, dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-@settings(deadline=None, max_examples=6 if os.environ.get("CI") else 12, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=examples(2, 12), suppress_health_check=[HealthCheck.too_slow])
 @given(h=st.integers(3, 9), w=st.integers(3, 9), c=st.integers(1, 4), kh=st.integers(1, 3), kw=st.integers(1, 3),
        sh=st.integers(1, 2), sw=st.integers(1, 2), pad=st.sampled_from(["SAME", "VALID", ((1, 0), (0, 2))]))
 def test_im2col_equals_conv_patches(h, w, c, kh, kw, sh, sw, pad):
@@ -39,8 +39,9 @@ def test_im2col_backward_is_col2im():
     x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
     for ks, st_, pad in [((3, 3), (1, 1), "SAME"), ((2, 2), (2, 2), "VALID"), ((3, 2), (2, 1), "SAME")]:
         g = jax.random.normal(jax.random.key(1), _patches(x, ks, st_, pad).shape)
-        got = jax.vjp(lambda v: im2col(v, ks, st_, pad), x)[1](g)[0]
-        want = jax.vjp(lambda v: _patches(v, ks, st_, pad), x)[1](g)[0]
+        # jitted: one compile per geometry instead of the backward pass's ops one by one
+        got = jax.jit(lambda v, g: jax.vjp(lambda v: im2col(v, ks, st_, pad), v)[1](g)[0])(x, g)
+        want = jax.jit(lambda v, g: jax.vjp(lambda v: _patches(v, ks, st_, pad), v)[1](g)[0])(x, g)
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
 
 

@@ -99,9 +99,12 @@ def _ints(key, shape):
 
 
 @pytest.mark.parametrize("case", [
-    dict(x=(1, 7, 7, 4), w=(3, 3, 2, 4), strides=(2, 1), padding="SAME", groups=2),
-    dict(x=(1, 6, 5, 2), w=(2, 3, 2, 3), strides=(1, 2), padding=((1, 0), (2, 1)), rhs_dilation=(2, 1)),
-    dict(x=(1, 4, 4, 2), w=(3, 3, 2, 3), strides=(1, 1), padding=((2, 2), (1, 1)), lhs_dilation=(2, 2)),
+    pytest.param(dict(x=(1, 7, 7, 4), w=(3, 3, 2, 4), strides=(2, 1), padding="SAME", groups=2),
+                 marks=pytest.mark.slow),  # a plain 2-D conv: test_conv_equals_emuconv_bit_for_bit
+    pytest.param(dict(x=(1, 6, 5, 2), w=(2, 3, 2, 3), strides=(1, 2), padding=((1, 0), (2, 1)), rhs_dilation=(2, 1)),
+                 marks=pytest.mark.slow),
+    pytest.param(dict(x=(1, 4, 4, 2), w=(3, 3, 2, 3), strides=(1, 1), padding=((2, 2), (1, 1)), lhs_dilation=(2, 2)),
+                 marks=pytest.mark.slow),
     pytest.param(dict(x=(2, 9, 3), w=(3, 3, 6), strides=(2,), padding="VALID", groups=1), marks=pytest.mark.slow),
     pytest.param(dict(x=(1, 2, 5, 5), w=(3, 2, 3, 3), strides=(1, 1), padding="SAME", dn=("NCHW", "OIHW", "NCHW")),
                  marks=pytest.mark.slow),
@@ -175,6 +178,7 @@ def test_no_matching_rule_equals_native_float_exactly():
     jax.tree.map(np.testing.assert_array_equal, nnx.state(g1, nnx.Param), nnx.state(g2, nnx.Param))
 
 
+@pytest.mark.slow  # phase_matmul is one jitted program either way; test_intercept_inner checks vmap
 def test_jit_eager_and_vmap_identical_bits():
     x = jax.random.normal(jax.random.key(0), (3, 2, 4))
     w = jax.random.normal(jax.random.key(1), (4, 5))

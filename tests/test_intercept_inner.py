@@ -12,6 +12,7 @@ from flax import nnx
 from pimjax.apps.cost import collect_costs
 from pimjax.nn import CostProbe, emulate, emulation_report, training_hardware
 from pimjax.nn._layers import matmul_costs
+from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 HW = training_hardware("neurotrainer", rows=4, width=2)  # FF 16-bit nearest, BP/UP 32-bit SR
 DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
@@ -69,7 +70,7 @@ def _dense_ref():
     return _REF["dense"]
 
 
-@pytest.mark.parametrize("how", ["at", "einsum", "matmul", "dot"])
+@pytest.mark.parametrize("how", quick_subset(["at", "einsum", "matmul", "dot"], {"at", "einsum"}))
 def test_jnp_contraction_equals_direct_dot_general(how):
     """Same output bits, gradients, probe gradients (BP/UP events) and cost rows (FF events
     included) as ``lax.dot_general``: the op runs in the model's trace, not jnp's inner jit."""
@@ -134,6 +135,7 @@ def _flat_attention(query, key, value, bias=None, mask=None, **unused):
     return jnp.einsum("BNTS,BSNH->BTNH", probs, value)
 
 
+@pytest.mark.slow  # two emulated MHA steps; the default run checks vmap and einsum on their own (above)
 def test_stock_attention_one_cost_row_per_product_with_ff_events():
     """Stock ``nnx.MultiHeadAttention`` (``jax.nn.dot_product_attention``: a vmap over head
     groups, two einsums) records every product's FF events and costs under the module path, bit
@@ -154,6 +156,7 @@ def test_stock_attention_one_cost_row_per_product_with_ff_events():
     assert float(costs["pim_dot0"]["ff"].overflow) > 0
 
 
+@pytest.mark.slow  # nnx.Einsum is jnp.einsum: test_batched_einsum_equals_direct_dot_general
 def test_stock_einsum_layer_records_ff_events():
     x = jax.random.normal(jax.random.key(0), (2, 3, 8)) * BIG
     ein = nnx.Einsum("btd,dh->bth", (8, 4), rngs=nnx.Rngs(0))

@@ -29,6 +29,7 @@ from pimjax.apps.cost import interleaved, model_costs, model_gemms, phase_hardwa
 from pimjax.cost import FIELDS, weight_share_bytes
 from pimjax.nn import PHASES, TranslatorConfig
 from pimjax.nn._layers import matmul_costs
+from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "scripts")
@@ -64,6 +65,7 @@ def _check_sum(costs, gemms, hw):
 # the CLI
 
 
+@pytest.mark.slow  # full-size VGG16 shapes; the small CNN and AlexNet cost tables stay in the default run
 def test_cli_vgg16_full_size_is_fast_and_counts_the_first_conv(tmp_path):
     csv_path = tmp_path / "vgg16.csv"
     t0, c0 = time.perf_counter(), _child_cpu_s()
@@ -230,11 +232,11 @@ def _script_main(name: str):
     return mod.main
 
 
-@pytest.mark.parametrize("script,stem", [
+@pytest.mark.parametrize("script,stem", quick_subset([
     ("repro_slices_fig17", "fig17_slices_speedup"),
     ("repro_roofline", "roofline"),
     ("repro_neurotrainer_fig13", "fig13_neurotrainer"),
-])
+], {("repro_neurotrainer_fig13", "fig13_neurotrainer")}))
 def test_repro_script_small_writes_csv_and_png(script, stem, tmp_path, capsys):
     summary = _script_main(script)(["--out", str(tmp_path), "--small"])
     out = capsys.readouterr().out.strip().splitlines()

@@ -21,6 +21,7 @@ from pimjax.nn._layers import matmul_costs
 from pimjax.nn._modules import default_central, module_blocks, node_cost
 from pimjax.numerics import FixedFormat, FloatFormat, NumericEvents, fold_key, quantize
 from pimjax.system import parallel_matmul
+from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 RNG = np.random.default_rng(1)
 X = jnp.asarray(RNG.standard_normal((8, 12)), jnp.float32)  # batch 8: blocks of 4 / 2 rows for 2 / 4 modules
@@ -71,7 +72,7 @@ def _reference_phase(a, b, phase, node, key, k_ranges=None):
     return vals, ea.merge(eb).merge(res.events), res
 
 
-@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("n", quick_subset([2, 4], {2}))
 def test_phases_are_parallel_matmul_bit_for_bit(n):
     """FF/BP on the "data" node, UP on the "model" node with the modules' row blocks and the
     default central unit (32-bit Q11.20 accumulator, the UP output format), events exact."""
@@ -104,6 +105,7 @@ def _exact_system() -> SystemConfig:
         packet_format=None, accumulator_format=acc, output_format=acc))
 
 
+@pytest.mark.slow  # test_phases_are_parallel_matmul_bit_for_bit keeps the modules' bits
 @pytest.mark.parametrize("n", [2, 4])
 def test_independent_checks(n):
     """Deterministic rounding: FF/BP on n modules equal one system over all rows. Exact wide
@@ -239,6 +241,8 @@ def two_modules():
     return _one_step(TINY)
 
 
+@pytest.mark.slow  # a whole 2-module training step; the bits: test_phases_are_parallel_matmul_bit_for_bit, the sync
+# cost: test_parallel's test_sync_cost_equals_amd_formula
 def test_training_step_records_the_sync(two_modules):
     params, costs, model = two_modules
     layers = emulated_layers(model)

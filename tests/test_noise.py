@@ -1,6 +1,5 @@
 """Gaussian noise on output activations (Yang & Sze): exact formula, reproducibility, statistics."""
 
-import os
 import dataclasses
 import math
 
@@ -15,6 +14,7 @@ from pimjax.hw import NOISE_KINDS, NoiseConfig, noise_kind_id
 from pimjax.nn import (TrainingHardware, add_noise, add_output_noise, emulated_dot, noise_key, training_hardware,
                        with_hardware)
 from pimjax.nn._noise import gaussian
+from budget import examples  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 
 def _formula(y, key, s):
@@ -126,7 +126,7 @@ def test_traced_kind_and_level_equal_the_static_noise():
             np.testing.assert_array_equal(vm[i], add_noise(y, kind, float(l), 11))
 
 
-@settings(max_examples=6 if os.environ.get("CI") else 12)  # each example compiles
+@settings(max_examples=examples(2, 12))  # each example compiles
 @given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), level=st.floats(0, 10, allow_subnormal=False),
        kind=st.sampled_from(("fixed", "rescaled")), seed=st.integers(0, 2**32 - 1), over=st.sampled_from(("example", "tensor")))
 def test_noise_formula_property(shape, level, kind, seed, over):

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ref_numerics as ref
+from budget import THOROUGH, quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 from pimjax.numerics import (
     FLOAT_FORMAT_NAMES,
     OVERFLOW_MODES,
@@ -829,7 +830,8 @@ def test_vmap_over_bits_frac_and_rounding_quantize():
     B = np.repeat(bits, len(rids))
     Fr = np.repeat(frac, len(rids))
     R = np.tile(rids, len(bits))
-    for signed, ovf in ((True, "saturate"), (False, "wrap")):
+    kinds = ((True, "saturate"), (False, "wrap"))
+    for signed, ovf in kinds if THOROUGH else kinds[:1]:  # the default run: signed saturating formats
         fmt_b = FixedFormat(bits=B, frac=Fr, signed=signed, overflow=ovf)
 
         def one(fmt, rid):
@@ -1000,7 +1002,8 @@ def test_hypothesis_float_round_and_add(name, a, b):
     _check_add(a, b, name)
 
 
-@pytest.mark.parametrize("rounding", ["nearest_even", "floor", "toward_zero", "stochastic"])
+@pytest.mark.parametrize("rounding", quick_subset(["nearest_even", "floor", "toward_zero", "stochastic"],
+                                                  {"stochastic"}))
 def test_event_guard_counts_at_the_boundary(rounding):
     """The guarded counts (one max reduction, an exact recount when it cannot prove there is
     no event) equal the unguarded ones and the reference: values at and just past the
@@ -1053,8 +1056,8 @@ def test_quantize_float32_wide_saturating_vs_reference(fmt):
         assert events(ev) == (sum(w[1] for w in want), sum(w[2] for w in want), sum(w[3] for w in want), 0), mode
 
 
-@pytest.mark.parametrize("bits", [23, 24])
-@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("bits,signed", quick_subset([(b, s) for s in (True, False) for b in (23, 24)],
+                                                    {(24, True), (23, False)}))
 def test_wrap_near_float32_limit_matches_reference(bits, signed):
     """Wrap formats of 23-24 bits take the float32 path: the modular reduction must stay exact
     although ``q - lo`` can exceed 2**24 (a 24-bit signed wrap of 13.222781 * 2**20 was off by one)."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import ref_numerics as ref
+from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 from pimjax.numerics import (
     ROUNDING_MODES,
     StochasticConfig,
@@ -252,8 +253,8 @@ def test_round_shift_stochastic_random_words_vs_reference():
 # requantize with a key uses exactly the documented words
 
 
-@pytest.mark.parametrize("mode", ["stochastic", "sr_lo"])
-@pytest.mark.parametrize("source", ["hash", "threefry"])
+@pytest.mark.parametrize("source,mode", quick_subset(
+    [(s, m) for s in ("hash", "threefry") for m in ("stochastic", "sr_lo")], {("hash", "sr_lo"), ("threefry", "stochastic")}))
 def test_requantize_stochastic_uses_random_words(mode, source):
     rng = np.random.default_rng(1)
     n = 300

@@ -28,6 +28,7 @@ import ref_system as rs  # noqa: E402
 from pimjax import cost, hw  # noqa: E402
 from pimjax.numerics import FloatFormat, fx  # noqa: E402
 from pimjax.system import default_mesh, parallel_matmul, system_matmul  # noqa: E402
+from budget import THOROUGH, examples, quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 ARR16 = hw.presets.get("memory_slices").replace(rows=4, width=4)  # Q8.8 operands, Q16.16 accumulator
 ARRF = hw.presets.get("memory_slices_fp32").replace(rows=4, width=4)
@@ -107,8 +108,9 @@ def assert_same(r1, r2):
 # ------------------------------------------------------------------------------ against the reference
 
 
-@pytest.mark.parametrize("cfg", [MODEL_SR, DATA_SR, MODEL_LUT], ids=["model_sr", "data_sr", "model_lut"])
-@settings(max_examples=6)
+@pytest.mark.parametrize("cfg", quick_subset([MODEL_SR, DATA_SR, MODEL_LUT], [MODEL_SR],
+                                                     ids=lambda c: ["model_sr", "data_sr", "model_lut"][[MODEL_SR, DATA_SR, MODEL_LUT].index(c)]))
+@settings(max_examples=examples(2, 6))
 @given(seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([40, 700, 30000]), int_key=st.booleans())
 def test_random_cases_equal_reference(cfg, seed, scale, int_key):
     """Random operands of a few magnitudes (no overflow .. everything saturating); integer seeds
@@ -120,7 +122,7 @@ def test_random_cases_equal_reference(cfg, seed, scale, int_key):
     assert res.splits == (want_splits or res.splits)
 
 
-@settings(max_examples=4)
+@settings(max_examples=examples(1, 4))
 @given(seed=st.integers(0, 2**31 - 1))
 def test_float_model_equals_reference(seed):
     """bf16 datapath: bf16 partials, the host adds in bf16 rounding after every addition, sigmoid, fp16."""
@@ -220,15 +222,16 @@ DEV_CFGS = {"model": node(2, u=DEV_UNIT, packet_rounding="stochastic", output_ro
             "data": node(3, "data", u=DEV_UNIT)}
 
 
-@pytest.mark.parametrize("scheme", ["model", "data"])
+@pytest.mark.parametrize("scheme", quick_subset(["model", "data"], {"model"}))
 def test_devices_give_identical_bits(scheme):
-    """Each unit's 8 slices on 1, 2, 4 and 8 devices: identical bits, equal to the reference."""
+    """Each unit's 8 slices on 1, 2, 4 and 8 devices (the default run: 1 and 4, 1 and 8 for data):
+    identical bits, equal to the reference."""
     cfg = DEV_CFGS[scheme]
     a, b = operands(10, 30000, k=70)
     key = jax.random.key(4)
     first = run(a, b, cfg, key=key)
     check(a, b, cfg, key=key, res=first)
-    for d in (2, 4, 8) if scheme == "model" else (8,):
+    for d in ((2, 4, 8) if THOROUGH else (4,)) if scheme == "model" else (8,):
         assert_same(first, run(a, b, cfg, d=d, key=key))
 
 
@@ -363,6 +366,7 @@ def test_bad_calls():
 # ------------------------------------------------------------------------------ study script
 
 
+@pytest.mark.slow  # the study script end to end; its parts are the tests above
 def test_study_script(tmp_path):
     import importlib.util
     import json

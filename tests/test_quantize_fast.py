@@ -12,6 +12,7 @@ import pytest
 from pimjax.numerics import FixedFormat, StochasticConfig, decode, quantize, quantize_values
 from pimjax.numerics._quantize import _f32_fast_ok, _quantize_impl
 from pimjax.numerics._formats import rounding_id
+from budget import quick_subset  # tests/budget.py: the default run and the thorough one
 
 MODES = ("floor", "toward_zero", "nearest_even", "nearest_away", "stochastic", "sr_lo")
 
@@ -36,8 +37,10 @@ FORMATS = [FixedFormat(bits=8, frac=4), FixedFormat(bits=16, frac=8), FixedForma
            FixedFormat(bits=32, frac=10, signed=False), FixedFormat(bits=1, frac=0)]
 
 
-@pytest.mark.parametrize("fmt,dtype", [(f, "float32") for f in FORMATS]
-                         + [(FORMATS[1], "bfloat16"), (FORMATS[4], "float16"), (FORMATS[6], "bfloat16")], ids=str)
+@pytest.mark.parametrize("fmt,dtype", quick_subset(
+    [(f, "float32") for f in FORMATS] + [(FORMATS[1], "bfloat16"), (FORMATS[4], "float16"), (FORMATS[6], "bfloat16")],
+    {(FORMATS[1], "float32"), (FORMATS[8], "float32"), (FORMATS[4], "float16")},
+    ids=lambda v: f"{v[0]}-{v[1]}"))
 def test_float32_path_equals_exact_path(fmt, dtype):
     """Codes and events of the float32 path equal the exact float64 path's (the same words)
     for every mode, tiny / subnormal / flushed / huge inputs, jitted and eager."""
@@ -61,7 +64,8 @@ def test_float32_path_equals_exact_path(fmt, dtype):
                 assert [int(a) for a in ev] == [int(a) for a in wev], (mode, cfg.bits)
 
 
-@pytest.mark.parametrize("fmt", [FORMATS[0], FORMATS[2], FORMATS[5], FORMATS[6], FORMATS[8]], ids=str)
+@pytest.mark.parametrize("fmt", quick_subset([FORMATS[0], FORMATS[2], FORMATS[5], FORMATS[6], FORMATS[8]],
+                                              {FORMATS[0], FORMATS[8]}, ids=str))
 def test_quantize_values_is_decode_of_quantize(fmt):
     x = jnp.asarray(_edges(int(fmt.frac)))
     for mode in MODES:
@@ -81,7 +85,7 @@ def test_code_dtypes_are_narrow():
     for bits, signed, dt in ((8, True, jnp.int8), (8, False, jnp.int16), (16, True, jnp.int16),
                              (17, True, jnp.int32), (32, True, jnp.int32), (32, False, jnp.int64)):
         fmt = FixedFormat(bits=bits, frac=2, signed=signed)
-        for mode in ("nearest_even", "floor", "stochastic"):
+        for mode in ("nearest_even", "stochastic"):
             codes, _ = quantize(x, fmt, mode, key=1)
             assert codes.dtype == dt, (bits, signed, mode)
             with jax.enable_x64(True):

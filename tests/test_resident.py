@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import ref_numerics as ref
 from pimjax.nn import ResidentWeights, resident_update, rounded_sum, to_resident, total_events
 from pimjax.numerics import FixedFormat
+from budget import examples  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
 DETERMINISTIC = ("floor", "toward_zero", "nearest_even", "nearest_away")
 
@@ -64,7 +65,7 @@ _u = st.one_of(st.floats(-1e3, 1e3, width=32), st.sampled_from([0.0, 2.0**-17, -
                                                                  1e-30, -1e-30, float("nan"), float("inf")]))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(6, 60), deadline=None)
 @given(codes=st.lists(_codes, min_size=1, max_size=8), us=st.lists(_u, min_size=8, max_size=8),
        mode=st.sampled_from(DETERMINISTIC), bits=st.integers(4, 24), frac=st.integers(0, 20))
 def test_deterministic_update_equals_reference(codes, us, mode, bits, frac):
@@ -79,7 +80,7 @@ def test_deterministic_update_equals_reference(codes, us, mode, bits, frac):
     assert int(ev.nan) == int(np.isnan(us).sum()) and int(ev.inf) == int(np.isinf(us).sum())
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(6, 40), deadline=None)
 @given(codes=st.lists(st.integers(-(2**20), 2**20), min_size=8, max_size=8),  # one shape: one compile
        us=st.lists(st.floats(-1.0, 1.0, width=32), min_size=8, max_size=8), seed=st.integers(0, 2**32 - 1))
 def test_stochastic_update_equals_reference(codes, us, seed):

@@ -20,6 +20,7 @@ from pimjax.units._rounded_products import rounding_shift
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ref_array as ref  # noqa: E402
+from budget import THOROUGH, examples, quick_subset  # noqa: E402
 
 MODES = ("floor", "toward_zero", "nearest_even", "nearest_away", "stochastic", "sr_lo")
 
@@ -110,7 +111,7 @@ def cases(draw):
     return a, b, cfg, draw(st.integers(0, 2**31 - 1))
 
 
-@settings(max_examples=6 if os.environ.get("CI") else 40, deadline=None)  # each example compiles
+@settings(max_examples=examples(4, 40), deadline=None)  # each example compiles
 @given(cases())
 def test_property_equals_reference(case):
     """Random formats, shapes and data: the bits equal the reference whichever path runs."""
@@ -121,15 +122,16 @@ def test_property_equals_reference(case):
     assert int(res.events.overflow) == want.overflow
 
 
-# 48 (a gcd(N, 32)-clock grid) and 97 (per-row jumps) by default; 5 (short rows) and 32 (one
-# shared sequence) are the simpler layouts, run under -m slow.
-@pytest.mark.parametrize("n", [pytest.param(5, marks=pytest.mark.slow), pytest.param(32, marks=pytest.mark.slow), 48, 97])
+# 97 (per-row jumps, the most general layout) by default; 5 (short rows), 32 (one shared
+# sequence) and 48 (a gcd(N, 32)-clock grid) under -m slow.
+@pytest.mark.parametrize("n", quick_subset([5, 32, 48, 97], {97}))
 def test_sr_lo_words_in_every_layout(n):
     """SR LO on the rounded path: short rows (the step's words), rows of a multiple of 32
     clocks (one shared state sequence), of gcd(N, 32)-clock grids and of per-row jumps; several
     scan steps, a ragged last chunk, 32- and 7-bit registers (d > r), narrow and wide arrays."""
     rng = np.random.default_rng(n)
-    for width, r_bits, k in ((8, 32, 70), (3, 7, 40), (80, 32, 170), (1, 16, 20)):
+    layouts = ((8, 32, 70), (3, 7, 40), (80, 32, 170), (1, 16, 20))
+    for width, r_bits, k in layouts if THOROUGH else layouts[:2]:  # the default run: 2 of the 4 arrays
         cfg = cfg_for(mode="sr_lo", width=width, r_bits=r_bits)
         a = rng.integers(-(2**20), 2**20, (3, k))
         b = rng.integers(-(2**20), 2**20, (k, n))

@@ -28,6 +28,7 @@ from hypothesis.extra import numpy as hnp
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the reference models sit next to this file
 import ref_array as ref  # noqa: E402
 import ref_system as rs  # noqa: E402
+from budget import THOROUGH, quick_subset  # noqa: E402
 from pimjax import hw  # noqa: E402
 from pimjax.numerics import FixedFormat, FloatFormat, fx  # noqa: E402
 from pimjax.system import Mapping, default_mesh, system_matmul, weight_mappings  # noqa: E402
@@ -313,16 +314,22 @@ DEVICE_CASES = {
 # two cases (whose sharded part differs from "round_saturate" only in the packet rounding mode)
 # run on fewer device counts.
 DEVICE_COUNTS = {"tanh_lut": (2, 8), "sigmoid": (4,)}
+# the default run compares 1 device with one other count per case (each count is a compile)
+QUICK_DEVICE_COUNTS = {"fast": (8,), "cond_relu": (2,), "round_saturate": (4,), "stochastic_sigmoid_lut": (8,)}
 
 
-@pytest.mark.parametrize("case", list(DEVICE_CASES))
+# the default run: the fast, data-bound, saturating-ordered and stochastic-LUT cases; -m slow: all
+@pytest.mark.parametrize("case", quick_subset(list(DEVICE_CASES),
+                                              {"fast", "cond_relu", "round_saturate", "stochastic_sigmoid_lut"}))
 def test_devices_give_identical_bits(case):
-    """S = 8 slices on 1, 2, 4 and 8 devices: identical bits, equal to the reference."""
+    """S = 8 slices on 1, 2, 4 and 8 devices (the default run: 1 and one other count per case):
+    identical bits, equal to the reference."""
     cfg, key, data, paths = DEVICE_CASES[case]
     rng = np.random.default_rng(sum(map(ord, case)))
     for (a, b), ordered in zip(data(rng, K8), paths):
         base, _ = check(a, b, cfg, d=1, key=key, ordered=ordered)
-        for d in DEVICE_COUNTS.get(case, (2, 4, 8)):
+        counts = DEVICE_COUNTS.get(case, (2, 4, 8)) if THOROUGH else QUICK_DEVICE_COUNTS.get(case, (8,))
+        for d in counts:
             assert_same(run(a, b, cfg, d=d, key=key), base)
 
 

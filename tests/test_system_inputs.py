@@ -20,6 +20,7 @@ from pimjax import hw
 from pimjax.numerics import FixedFormat, FloatFormat, StochasticConfig, fx
 from pimjax.system import Mapping, default_mesh, system_matmul
 from pimjax.units import array_accumulate, emulated_matmul, systolic_matmul
+from budget import quick_subset  # tests/budget.py: the default run and the thorough one
 
 # 4-bit operands, exact 8-bit wrapping accumulator: K * 8 * 8 <= 127 for K = 1, so a one-element
 # product takes the static fast path and a longer one the data-bound path (the reviewer's case).
@@ -250,12 +251,19 @@ def _slice_bits(a, b, arr, ranges):
     return bits, paths
 
 
-@pytest.mark.parametrize("arr,scale,path", [
+_BITS_ARRAYS = [
     (ROUNDED, 50, False),  # rounded products
     (ROUNDED.replace(tree_format=fx(32, 2), tree_rounding="stochastic", accumulator_format=fx(32, 2)), 50, True),
     (ROUNDED.replace(product_rounding="sr_lo", stochastic=StochasticConfig(bits=3)), 127, False),  # SR LO words too
-])
-@pytest.mark.parametrize("d", [1, 2])
+]
+
+
+# each array on 1 device and on 2; the default run: the tree-SR array on 1, SR LO on 2 (rounded
+# products: test_random_bits_reviewer_repro)
+@pytest.mark.parametrize("arr,scale,path,d", quick_subset(
+    [(*c, d) for c in _BITS_ARRAYS for d in (1, 2)],
+    {(*_BITS_ARRAYS[1], 1), (*_BITS_ARRAYS[2], 2)},
+    ids=lambda v: f"{['rounded', 'tree_sr', 'sr_lo'][[c[0] for c in _BITS_ARRAYS].index(v[0])]}-d{v[3]}"))
 def test_random_bits_count_each_slices_own_chunks(arr, scale, path, d):
     """The reviewer's repro (slices of 1 and 8 elements, width 4: 1 + 2 chunks, not 2 + 2), plus
     an empty slice and a one-element one; on 1 and 2 devices."""

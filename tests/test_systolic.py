@@ -25,6 +25,7 @@ from pimjax.units import SystolicArray, systolic_matmul
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ref_array.py sits next to this file
 import ref_array as ref  # noqa: E402
+from budget import examples, quick_subset  # noqa: E402
 
 # Few distinct shapes keep XLA compiles (the bulk of the runtime) down.
 M, K, N = 3, 11, 5  # K not a multiple of 2, 4 or 8; N not a multiple of the small row counts
@@ -129,7 +130,7 @@ def test_array_presets_found():
     assert {"memory_slices", "memory_slices_fp32", "neurotrainer_ff"} <= set(ARRAY_PRESETS)
 
 
-@pytest.mark.parametrize("name", ARRAY_PRESETS)
+@pytest.mark.parametrize("name", quick_subset(ARRAY_PRESETS, {"memory_slices", "memory_slices_fp32", "neurotrainer_bp"}))
 def test_presets_random(name):
     cfg = _array_of(hw.presets.get(name))
     rng = np.random.default_rng(sum(map(ord, name)))
@@ -269,8 +270,8 @@ def test_narrow_tree_format_rounds(rounding):
     assert want.overflow > 0
 
 
-@pytest.mark.parametrize("rounding", ["stochastic", "sr_lo"])
-@pytest.mark.parametrize("r_bits", [32, 8, 2])
+@pytest.mark.parametrize("r_bits,rounding", quick_subset(
+    [(r, m) for r in (32, 8, 2) for m in ("stochastic", "sr_lo")], {(8, "stochastic"), (2, "sr_lo")}))
 def test_product_format_rounds_stochastically(rounding, r_bits):
     # d = 8 - 5 = 3 bits dropped per product; r = 2 < d exercises R' = R << (d - r)
     cfg = small_fixed(width=4, product_format=fx(10, 5), product_rounding=rounding,
@@ -511,7 +512,7 @@ def test_float_inf_and_nan_operands():
 # ------------------------------------------------------------------------------ jit / vmap
 
 
-@pytest.mark.parametrize("key", [jax.random.key(3), 99], ids=["jax_key", "int_seed"])
+@pytest.mark.parametrize("key", [pytest.param(jax.random.key(3), marks=pytest.mark.slow), 99], ids=["jax_key", "int_seed"])
 def test_jit_and_vmap_match_plain_call(key):
     cfg = hw.presets.get("memory_slices").replace(rows=4, output_rounding="stochastic",
                                                   accumulator_format=fx(32, 16), width=4)
@@ -602,7 +603,7 @@ def fixed_cases(draw):
     return a, b, cfg, key
 
 
-@settings(max_examples=10 if os.environ.get("CI") else 25, deadline=None)  # each example compiles
+@settings(max_examples=examples(6, 50), deadline=None)  # each example compiles
 @given(fixed_cases())
 def test_property_fixed_matches_reference(case):
     a, b, cfg, key = case

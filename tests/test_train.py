@@ -80,6 +80,7 @@ def test_resident_weights_stay_on_the_grid(uninterrupted):
     assert ev["random_bits"] == 4 * n * 32 and ev["nan"] == 0
 
 
+@pytest.mark.slow  # a second whole training run; test_resident checks the float-master update rule
 def test_float_master_weights_leave_the_grid():
     out = train(dataclasses.replace(TINY, max_steps=1, weights="float"))
     assert out["update_events"] == {}
@@ -87,6 +88,7 @@ def test_float_master_weights_leave_the_grid():
     assert np.any(codes != np.round(codes))
 
 
+@pytest.mark.slow  # mid-epoch resume of TINY; test_resumed_epochs_equal_uninterrupted resumes mid-epoch too
 def test_resume_is_bit_exact(uninterrupted, tmp_path):
     first = train(dataclasses.replace(TINY, max_steps=2, out_dir=str(tmp_path), checkpoint_every=2))
     assert first["steps"] == 2

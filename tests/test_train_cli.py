@@ -20,6 +20,7 @@ def twelve_images(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.slow  # one more CLI training run; the resumed run of test_out_resume_overwrite_say_what_they_do is --json
 def test_json_is_all_of_stdout(twelve_images, capsys):
     assert main([*TINY, "--dataset", twelve_images, "--batch-size", "8", "--json"]) == 0
     out, err = capsys.readouterr()
@@ -29,6 +30,7 @@ def test_json_is_all_of_stdout(twelve_images, capsys):
     assert "train loss" in err and "compiling the training step (first step only)" in err
 
 
+@pytest.mark.slow  # a third CLI training run; test_train_report checks the table's format
 def test_text_report(twelve_images, capsys):
     """The cost table of the step's batch and the weights saturated at load (Q0.7)."""
     assert main([*TINY, "--dataset", twelve_images, "--batch-size", "4", "--weight-bits", "8",
@@ -71,8 +73,11 @@ def test_out_resume_overwrite_say_what_they_do(twelve_images, tmp_path, capsys, 
     for name in ("metrics.json", "metrics.csv", "costs.csv", "checkpoints"):
         assert str(tmp_path / name) in wrote
     assert "1 slice," in out and "1 slices" not in out
-    assert main([*run, "--max-steps", "4", "--resume"]) == 0
-    assert "resuming from step 3 of 4" in capsys.readouterr().err
+    assert main([*run, "--max-steps", "4", "--resume", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "resuming from step 3 of 4" in err
+    report = json.loads(out)  # --json: the report is all of stdout (test_json_is_all_of_stdout, slow)
+    assert report["steps"] == 4 and [r["epoch"] for r in report["epochs"]] == [1, 2]
     import pimjax.apps.train._loop as loop
 
     def interrupted(*a, **k):

@@ -85,6 +85,7 @@ def _tiny(seed=0):
     return TinyTransformer(vocab=11, d_model=8, heads=2, layers=1, max_len=6, rngs=nnx.Rngs(seed))
 
 
+@pytest.mark.slow  # test_intercept checks no-matching-rule = native float on its own layers
 def test_emulated_with_no_matching_rule_is_native_float_exactly():
     """Every contraction unmatched: the emulated model's logits and gradients are the stock model's bits."""
     tokens = jnp.asarray(np.random.default_rng(0).integers(0, 11, (3, 6)), jnp.int32)

@@ -319,6 +319,7 @@ def test_training_steps_neurotrainer(tiny_nt):
         np.testing.assert_array_equal(np.asarray(costs["ff"].random_bits), 0)  # FF rounds to nearest
 
 
+@pytest.mark.slow  # compiles greedy decoding; the training steps above keep the translator's bits
 def test_greedy_decoding_and_padding_invariance(tiny_nt):
     """Greedy decoding shapes; extra padding (a larger bucket) changes no logit."""
     model, d = tiny_nt

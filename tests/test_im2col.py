@@ -35,6 +35,7 @@ def test_im2col_equals_conv_patches(h, w, c, kh, kw, sh, sw, pad):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
+@pytest.mark.slow  # im2col's backward pass against XLA's patches op; the conv layers' gradient tests run it
 def test_im2col_backward_is_col2im():
     x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
     for ks, st_, pad in [((3, 3), (1, 1), "SAME"), ((2, 2), (2, 2), "VALID"), ((3, 2), (2, 1), "SAME")]:
@@ -56,6 +57,7 @@ def test_im2col_bad_input():
         im2col(jnp.zeros((1, 2, 2, 3)), (3, 3), (1, 1), "VALID")
 
 
+@pytest.mark.slow  # test_conv_geometry_exact_on_integers (test_intercept) compares the lowering with XLA's conv
 def test_native_conv_equals_im2col_matmul():
     hw = training_hardware("native")
     conv = EmuConv(3, 5, (3, 3), hw=hw, layer_id=0, rngs=nnx.Rngs(0), strides=(2, 1), padding="SAME")

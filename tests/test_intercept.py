@@ -324,6 +324,7 @@ def test_emulator_internals_and_jax_rules_pass_through():
     assert int(em.pim_dot0.calls[...]) == 1 and "cost" in nnx.pop(em, nnx.Intermediate)["pim_dot0"]
 
 
+@pytest.mark.slow  # the report's rows: test_intercept_inner and the Linear/Conv tests here
 def test_stock_layers_are_planned():
     """MultiHeadAttention, LSTM cells, Einsum, ConvTranspose and grouped/dilated convs are
     intercepted; Embed (a gather) is not a contraction (planning only: an abstract trace)."""

@@ -131,6 +131,7 @@ def test_float_model_equals_reference(seed):
     assert res.out.dtype == np.dtype(np.float16)
 
 
+@pytest.mark.slow  # traffic of idle units; the node's costs: test_sync_cost_equals_amd_formula
 def test_idle_units_send_nothing():
     """Data: M = 5 on 4 units leaves unit 3 idle; model: K = 8 on 4 units (2 chunks) leaves 2 idle."""
     a, b = operands(3, 30000)
@@ -193,6 +194,7 @@ def test_data_deterministic_equals_one_system():
     assert res.splits == ((0, 3), (3, 6), (6, 7))
 
 
+@pytest.mark.slow  # the exact path: test_random_cases_equal_reference draws small (exact) data too
 def test_model_exact_equals_integer_product():
     """Exact unit aggregation and a wide host accumulator: the exact integer product."""
     exact = unit(packet=None, acc=fx(32, 16), out=None)
@@ -409,6 +411,7 @@ def test_float_host_keeps_subnormal_partials():
     check(a, b, cfg, res=res)  # and the reference, bit for bit
 
 
+@pytest.mark.slow  # float events: test_float_model_equals_reference; NaN counting: test_system
 def test_float_nan_counted_once_where_it_appears():
     """A NaN operand makes one unit's partial NaN (counted there) and the host's sum NaN (not
     counted again): the node reports what one system reports. +Inf and -Inf partials make a NaN

@@ -603,7 +603,7 @@ def fixed_cases(draw):
     return a, b, cfg, key
 
 
-@settings(max_examples=examples(6, 50), deadline=None)  # each example compiles
+@settings(max_examples=examples(5, 50), deadline=None)  # each example compiles
 @given(fixed_cases())
 def test_property_fixed_matches_reference(case):
     a, b, cfg, key = case

@@ -19,7 +19,7 @@ import jax  # noqa: E402
 # compiling it anew. Programs are keyed by their HLO, so a hit gives the same executable.
 _CACHE = os.environ.get("PIMJAX_TEST_COMPILE_CACHE") or os.path.join(tempfile.gettempdir(), "pimjax-test-jax-cache")
 jax.config.update("jax_compilation_cache_dir", _CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 try:

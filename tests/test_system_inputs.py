@@ -95,7 +95,7 @@ def test_traced_codes_outside_the_format_do_not_depend_on_the_path():
 
 
 @pytest.mark.parametrize("cfg,scale,ordered", [
-    (ROUNDED, 3, False),  # rounded products (no saturation provable)
+    pytest.param(ROUNDED, 3, False, marks=pytest.mark.slow),  # rounded products (no saturation provable)
     (ROUNDED.replace(accumulator_format=fx(12, 4)), 127, True),  # saturating: ordered
 ])
 def test_traced_codes_equal_eager_on_the_saturated_codes(cfg, scale, ordered):

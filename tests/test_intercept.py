@@ -77,6 +77,7 @@ def test_conv_equals_emuconv_bit_for_bit():
     _same_costs(c1["pim_conv0"], c2["linear"])
 
 
+@pytest.mark.slow  # einsum interception: test_intercept_inner; emulated_bmm's bits: test_attention
 def test_batched_einsum_equals_emulated_bmm():
     q = jax.random.normal(jax.random.key(2), (2, 5, 4))
     k = jax.random.normal(jax.random.key(3), (2, 7, 4))

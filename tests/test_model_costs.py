@@ -120,6 +120,7 @@ def test_cli_translator_json(capsys):
     assert enc0["macs"] == 3 * 4 * (1024 + 1024) * 4096  # 3 source steps of (4 x 2048) @ (2048 x 4096)
 
 
+@pytest.mark.slow  # the cost CLI: the other tests here; attention products: test_attention
 def test_cli_translator_attention_without_reuse(capsys):
     """The CLI and model_costs cost the attention products alike: a new preloaded operand (a
     sentence's encoder states) every call, never resident across calls (on many slices a reused

@@ -172,6 +172,7 @@ def test_emulated_dot_adds_the_hardware_noise_and_passes_the_gradient_through():
         dataclasses.replace(HW, noise="fixed")
 
 
+@pytest.mark.slow  # a model's noisy evaluation: the sweep tests (test_sweep) and the emulated_dot noise test here
 def test_model_on_noisy_hardware_without_retraining():
     from flax import nnx
 

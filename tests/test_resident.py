@@ -65,7 +65,7 @@ _u = st.one_of(st.floats(-1e3, 1e3, width=32), st.sampled_from([0.0, 2.0**-17, -
                                                                  1e-30, -1e-30, float("nan"), float("inf")]))
 
 
-@settings(max_examples=examples(6, 60), deadline=None)
+@settings(max_examples=examples(4, 60), deadline=None)
 @given(codes=st.lists(_codes, min_size=1, max_size=8), us=st.lists(_u, min_size=8, max_size=8),
        mode=st.sampled_from(DETERMINISTIC), bits=st.integers(4, 24), frac=st.integers(0, 20))
 def test_deterministic_update_equals_reference(codes, us, mode, bits, frac):

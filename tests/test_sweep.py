@@ -111,6 +111,7 @@ def test_reseeded_evaluator_equals_a_new_one_without_compiling(evaluator):
     assert not np.array_equal(re.logits(pts)[0], evaluator.logits(pts)[0])  # fixed noise: other draws
 
 
+@pytest.mark.slow  # the sweep over 2 processes x 4 devices vs 1 x 8 vs 1: tests/test_multiprocess.py (CI)
 @pytest.mark.multidevice
 def test_configs_sharded_over_devices_give_the_same_bits(evaluator):
     if len(jax.devices()) < 4:

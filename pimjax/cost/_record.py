@@ -34,6 +34,13 @@ _FIELDS = (
 )
 
 
+@jax.jit
+def _add_fields(a: list, b: list) -> list:
+    """Field-wise sum of two records' leaves: one dispatch for all fields when called eagerly
+    (the analytic cost model adds thousands of records), inlined inside a trace."""
+    return [x + y for x, y in zip(a, b)]
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class CostRecord:
@@ -95,15 +102,16 @@ class CostRecord:
         vals = [values.get(f, 0) for f in _FIELDS]
         with jax.enable_x64(True):
             if all(isinstance(v, (int, float, np.integer, np.floating)) for v in vals):
-                # concrete numbers (the analytic cost model): one batched transfer, same float64 values
-                return cls(*jax.device_put([np.float64(v) for v in vals]))
+                # concrete numbers (the analytic cost model): one transfer of one array, unstacked
+                # in one dispatch (same float64 values)
+                return cls(*jax.device_put(np.asarray([np.float64(v) for v in vals], np.float64)))
             return cls(*(jnp.asarray(v, jnp.float64) for v in vals))
 
     def __add__(self, other: "CostRecord") -> "CostRecord":
         if not isinstance(other, CostRecord):
             return NotImplemented
         with jax.enable_x64(True):
-            return CostRecord(*(getattr(self, f) + getattr(other, f) for f in _FIELDS))
+            return CostRecord(*_add_fields([getattr(self, f) for f in _FIELDS], [getattr(other, f) for f in _FIELDS]))
 
     def replace(self, **changes: Any) -> "CostRecord":
         return dataclasses.replace(self, **changes)

@@ -265,21 +265,25 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
             h = _hops_to(src, own_ids, s_count, icn)  # contributors x owners
             hop_cache[key] = (h, h.sum(axis=0))
         h, h_into = hop_cache[key]
-        contributes = np.isin(own_ids, src)
-        # every contributor sends every diagonal; those it owns go to its local port
-        is_owner = src[:, None] == own_ids[None, :]  # contributors x owners (owners are distinct)
-        mine_p = is_owner.astype(np.int64) @ own_p.astype(np.int64)
-        mine_e = is_owner.astype(np.int64) @ own_e.astype(np.int64)
-        np.add.at(pk, src, times * (p_tot - mine_p))
-        np.add.at(loc, src, times * mine_p)
-        np.add.at(nbytes, src, times * ((p_tot - mine_p) * hb + (e_tot - mine_e) * eb))
-        np.add.at(hop_b, src, times * (h.astype(np.int64) @ own_bytes.astype(np.int64)))
-        np.add.at(hops, src, times * (h.astype(np.int64) @ own_p.astype(np.int64)))
-        np.add.at(elems, src, times * e_tot)
-        senders = a_t - contributes.astype(np.int64)  # the others send each owner its diagonals
-        np.add.at(recv, own_ids, times * senders * own_bytes)
-        np.add.at(owned, own_ids, times * own_e)
-        np.add.at(rmw, own_ids, times * own_e * (a_t - 1))
+        # every contributor sends every diagonal; those it owns go to its local port. The
+        # contributors of a tile are distinct slices (placement), so plain indexing adds once each.
+        if a_t == 1 or cfg.ownership == "diagonal":  # each contributor owns its own share
+            contributes = True
+            mine_p, mine_e = own_p, own_e
+        else:  # one owner, which may or may not contribute
+            contributes = how in c_t
+            is_owner = src == how
+            mine_p, mine_e = np.where(is_owner, p_tot, 0), np.where(is_owner, e_tot, 0)
+        pk[src] += times * (p_tot - mine_p)
+        loc[src] += times * mine_p
+        nbytes[src] += times * ((p_tot - mine_p) * hb + (e_tot - mine_e) * eb)
+        hop_b[src] += times * (h @ own_bytes)
+        hops[src] += times * (h @ own_p)
+        elems[src] += times * e_tot
+        senders = a_t - int(contributes)  # the others send each owner its diagonals
+        recv[own_ids] += times * senders * own_bytes
+        owned[own_ids] += times * own_e
+        rmw[own_ids] += times * own_e * (a_t - 1)
         if own_e.sum() and h.size:
             max_hops = max(max_hops, int(h[:, own_e > 0].max()))
     counts = [ICNCounts(int(pk[s]), int(loc[s]), int(nbytes[s]), int(hop_b[s]), int(hops[s]), int(elems[s]))

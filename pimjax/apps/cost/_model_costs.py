@@ -165,8 +165,9 @@ def interleaved(gemms: list[tuple[str, int, int, int]]) -> dict[tuple[str, int, 
     between: dict[tuple, set] = {}
     keys = [(str(g[0]), int(g[1]), int(g[2]), int(g[3])) for g in gemms]
     for i, key in enumerate(keys):
-        if key in last:
-            between.setdefault(key, set()).update(k for k in keys[last[key] + 1:i] if k != key)
+        j = last.get(key)
+        if j is not None:  # key's previous call is its last one, so key is not between them
+            between.setdefault(key, set()).update(keys[j + 1:i])
         last[key] = i
     return between
 

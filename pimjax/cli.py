@@ -178,6 +178,8 @@ TRAINING_HARDWARE = {
     "neurotrainer": "NeuroTrainer Table 4: FF 16-bit fixed point, nearest; BP/UP 32-bit, products rounded "
                     "stochastically; resident Q8.16 weights updated with SR",
     "neurotrainer_sr_lo": "as neurotrainer, with low-overhead SR from one LFSR (NeuroTrainer Fig. 11)",
+    "neurotrainer_sr_out": "as neurotrainer, the other reading of its SR stage: BP/UP products and sums kept "
+                           "at Q8.24, rounded stochastically once when the result is written",
     "fixed32_nearest": "as neurotrainer without SR: BP/UP 32-bit round-to-nearest (NeuroTrainer Fig. 10's failing case)",
     "fixed16": "every phase 16-bit fixed point, round-to-nearest",
     "bf16": "bf16 multipliers, fp32 adder tree and accumulation; float32 master weights",
@@ -203,7 +205,7 @@ def preset_kinds() -> list[tuple[str, str, dict[str, str]]]:
         ("Slice systems (slices, memory, interconnect)", "pimjax cost --hw NAME, pimjax schedule --hw NAME",
          kinds["system"]),
         ("Training hardware (per-phase precisions on slice systems)", "pimjax train --hw NAME",
-         {p: TRAINING_HARDWARE.get(p, "") for p in PRECISIONS}),
+         {p: TRAINING_HARDWARE[p] for p in PRECISIONS}),
         ("AMD multi-PIM nodes and hosts (AMD Table 1)", "Python: pimjax.hw.presets.get(NAME)", kinds["other"]),
     ]
 

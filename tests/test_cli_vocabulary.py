@@ -97,7 +97,7 @@ def test_presets_lists_every_kind_with_its_option(capsys):
     for flag in ("pimjax demo --hw", "pimjax cost --hw", "pimjax schedule --hw", "pimjax train --hw"):
         assert flag in out
     for name in (*presets.names(), *PRECISIONS):
-        assert re.search(rf"^  {re.escape(name)} ", out, re.M), name
+        assert re.search(rf"^  {re.escape(name)} +\S", out, re.M), name  # listed, with a description
 
 
 def test_train_errors_speak_in_flag_names(capsys):

@@ -14,10 +14,22 @@ bits (Q4.12 is the format in which the forward pass reads them), updated there
 * ``float32``: ``--hw native`` (float32 matmuls and float32 weights);
 * ``fixed32``: BP/UP 32-bit products and gradients rounded to nearest, update rounded to nearest;
 * ``fixed32_sr``: the same with stochastic rounding (one random word per product and per weight);
-* ``fixed32_sr_lo``: SR LO (one LFSR bit per clock into a 32-bit shift register, Fig. 11).
+* ``fixed32_sr_lo``: SR LO (one LFSR bit per clock into a 32-bit shift register, Fig. 11);
+* ``fixed32_sr_out``: the other reading of the SR stage (``--hw neurotrainer_sr_out``): products and
+  sums kept exact, SR once when the accumulated result is written (updates SR as in ``fixed32_sr``).
 
-Writes ``results/fig10_neurotrainer.csv`` (one row per precision, weight format and epoch: train
-loss, held-out greedy token accuracy) and ``results/fig10_neurotrainer.png``; the last line is a JSON summary.
+``--seeds 0,1,2`` runs every case once per seed (``--seed S`` is ``--seeds S``).
+
+Writes ``results/fig10_neurotrainer.csv`` (one row per seed, precision, weight format and epoch:
+train loss, held-out greedy token accuracy), ``results/fig10_neurotrainer.png`` and
+``results/fig10_neurotrainer_seeds.json`` (final token accuracy in percent per case and seed,
+``{case: {seed: acc}}``, with the case names of ``pimjax/apps/fidelity/results/neurotrainer_fig10.json``);
+the last line is a JSON summary. ``--merge-into FILE`` adds the final accuracies to ``FILE``'s
+``per_seed`` (``{case: {seed: acc}}``, with the commands that made them), ``--from-runs DIR,...``
+merges the ``fig10_neurotrainer_seeds.json`` of earlier runs instead of training:
+
+    python scripts/repro_neurotrainer_fig10.py --cases fixed32_sr_out --weight-fracs 8 --seeds 0,1,2 \
+        --merge-into pimjax/apps/fidelity/results/neurotrainer_fig10.json
 
     python scripts/repro_neurotrainer_fig10.py            # 10 runs, ~30 min on 2 CPU cores
     python scripts/repro_neurotrainer_fig10.py --epochs 1 --max-steps 20   # smoke test
@@ -27,15 +39,34 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import os
+import shlex
+import sys
 
 CASES = {  # label -> TrainConfig.precision (Fig. 10's legend)
     "float32": "native",
     "fixed32": "fixed32_nearest",
     "fixed32_sr": "neurotrainer",
     "fixed32_sr_lo": "neurotrainer_sr_lo",
+    "fixed32_sr_out": "neurotrainer_sr_out",
 }
+ROUNDING = {  # label -> how BP/UP and the update round (the case names of the results file)
+    "fixed32": ("nearest", "rounded to nearest"),
+    "fixed32_sr": ("SR", "SR"),
+    "fixed32_sr_lo": ("SR LO", "SR LO"),
+    "fixed32_sr_out": ("SR once at the output (the other reading of the SR stage)", "SR"),
+}
+
+
+def case_name(label: str, weights: str, weight_bits: int | None) -> str:
+    """The case's name in ``neurotrainer_fig10.json`` (e.g. ``fixed32 BP/UP SR, Q8.8 resident weights
+    (16-bit), updates SR``)."""
+    if label == "float32":
+        return "float32 (float32 weights)"
+    bpup, upd = ROUNDING[label]
+    return f"fixed32 BP/UP {bpup}, {weights} resident weights ({weight_bits}-bit), updates {upd}"
 
 
 def run(epochs: int, lr: float, width: float, batch: int, max_steps: int | None, seed: int,
@@ -53,7 +84,8 @@ def run(epochs: int, lr: float, width: float, batch: int, max_steps: int | None,
             out = train(cfg)
             wname = "float32" if frac is None else f"Q{weight_bits - frac}.{frac}"
             for rec in out["epochs"]:
-                rows.append({"precision": label, "preset": CASES[label], "weights": wname,
+                rows.append({"seed": seed, "case": case_name(label, wname, None if frac is None else weight_bits),
+                             "precision": label, "preset": CASES[label], "weights": wname,
                              "weight_frac": "" if frac is None else frac, "epoch": rec["epoch"],
                              "train_loss": rec["train_loss"], "token_accuracy": rec["test_token_accuracy"],
                              "update_saturations": out["update_events"].get("overflow", 0)})
@@ -69,6 +101,7 @@ def plot(rows: list[dict], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    rows = [r for r in rows if r["seed"] == rows[0]["seed"]]  # the first seed's curves
     runs = dict.fromkeys((r["precision"], r["weights"]) for r in rows)
     for label, wname in runs:
         rs = [r for r in rows if r["precision"] == label and r["weights"] == wname]
@@ -94,6 +127,40 @@ def plot(rows: list[dict], path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def command_line(argv: list[str]) -> str:
+    """This script's command line without its output options (``--out``, ``--merge-into``)."""
+    keep, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--out", "--merge-into"):
+            skip = True
+        elif not a.startswith(("--out=", "--merge-into=")):
+            keep.append(a)
+    return shlex.join(["python", "scripts/repro_neurotrainer_fig10.py", *keep])
+
+
+def merge(results_path: str, seeds_jsons: list[dict]) -> dict:
+    """Add the per-seed final accuracies of ``seeds_jsons`` (this script's ``fig10_neurotrainer_seeds.json``)
+    to ``results_path``'s ``per_seed`` and ``per_seed_commands``; its ``seeds``: every seed present."""
+    with open(results_path) as f:
+        res = json.load(f)
+    per_seed = res.setdefault("per_seed", {})
+    cmds = res.setdefault("per_seed_commands", [])
+    for sj in seeds_jsons:
+        for case, by_seed in sj["per_seed"].items():
+            per_seed.setdefault(case, {}).update(by_seed)
+            per_seed[case] = dict(sorted(per_seed[case].items(), key=lambda kv: int(kv[0])))
+        cmd = f"{sj['command']} ({sj['date']})"
+        if cmd not in cmds:
+            cmds.append(cmd)
+    res["seeds"] = sorted({int(s) for by_seed in per_seed.values() for s in by_seed})
+    with open(results_path, "w") as f:
+        json.dump(res, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return res
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=3)
@@ -106,16 +173,36 @@ def main() -> None:
     p.add_argument("--weight-fracs", default="8,10,12",
                    help="comma-separated fraction bits of the resident weights (default %(default)s; 12: "
                    "Q4.12, the FF weight operand's format)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    p.add_argument("--seed", type=int, default=None, help="one seed (the same as --seeds S)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, one run per case and seed (default 0)")
+    p.add_argument("--cases", default="float32,fixed32,fixed32_sr,fixed32_sr_lo",
+                   help="comma-separated subset of " + ",".join(CASES) + " (default %(default)s: Fig. 10's legend)")
     p.add_argument("--out", default="results")
+    p.add_argument("--merge-into", default=None, help="a results JSON to add the per-seed accuracies to")
+    p.add_argument("--from-runs", default=None, help="comma-separated --out folders of earlier runs: merge "
+                   "their per-seed accuracies into --merge-into, no training")
     args = p.parse_args()
+    if args.from_runs is not None:
+        if not args.merge_into:
+            p.error("--from-runs needs --merge-into")
+        sjs = []
+        for d in args.from_runs.split(","):
+            with open(os.path.join(d, "fig10_neurotrainer_seeds.json")) as f:
+                sjs.append(json.load(f))
+        res = merge(args.merge_into, sjs)
+        print(json.dumps({"merged_into": args.merge_into, "seeds": res["seeds"]}))
+        return
     cases = [c for c in args.cases.split(",") if c]
     for c in cases:
         if c not in CASES:
             p.error(f"unknown case {c!r}; valid: {', '.join(CASES)}")
-    rows = run(args.epochs, args.lr, args.model_width, args.batch_size, args.max_steps, args.seed, cases,
-               args.weight_bits, tuple(int(f) for f in args.weight_fracs.split(",") if f), args.optimizer)
+    if args.seed is not None and args.seeds is not None:
+        p.error("give --seed or --seeds, not both")
+    seeds = [args.seed] if args.seed is not None else [int(s) for s in (args.seeds or "0").split(",") if s]
+    rows = []
+    for seed in seeds:
+        rows += run(args.epochs, args.lr, args.model_width, args.batch_size, args.max_steps, seed, cases,
+                    args.weight_bits, tuple(int(f) for f in args.weight_fracs.split(",") if f), args.optimizer)
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "fig10_neurotrainer.csv")
     with open(csv_path, "w", newline="") as f:
@@ -124,10 +211,20 @@ def main() -> None:
         w.writerows(rows)
     png = os.path.join(args.out, "fig10_neurotrainer.png")
     plot(rows, png)
-    final = {}
-    for r in rows:
-        final[f"{r['precision']} {r['weights']}"] = round(r["token_accuracy"], 4)
-    print(json.dumps({"csv": csv_path, "png": png, "final_token_accuracy": final}))
+    final, per_seed = {}, {}
+    for r in rows:  # the last epoch's row of each run wins
+        final[f"{r['precision']} {r['weights']} seed {r['seed']}"] = round(r["token_accuracy"], 4)
+        per_seed.setdefault(r["case"], {})[str(r["seed"])] = round(100 * r["token_accuracy"], 2)
+    seeds_path = os.path.join(args.out, "fig10_neurotrainer_seeds.json")
+    with open(seeds_path, "w") as f:
+        json.dump({"per_seed": per_seed, "command": command_line(sys.argv[1:]),
+                   "date": datetime.date.today().isoformat(), "epochs": args.epochs, "model_width": args.model_width,
+                   "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
+                   "max_steps": args.max_steps}, f, indent=1)
+    if args.merge_into:
+        with open(seeds_path) as f:
+            merge(args.merge_into, [json.load(f)])
+    print(json.dumps({"csv": csv_path, "png": png, "seeds_json": seeds_path, "final_token_accuracy": final}))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import math
 
-from ._row import Row, load_results, shares, trend_verdict, verdict_for
+from ._row import (MIN_SEEDS, Row, less_beyond_spread, load_results, seed_stats, shares, steps_gap, trend_verdict,
+                   verdict_for)
 
 PAPER = "NeuroTrainer"
 NT_SYSTEM = {"ff": "neurotrainer_module_ff", "bp": "neurotrainer_module_bp", "up": "neurotrainer_module_bp"}
@@ -25,8 +26,10 @@ ASSUMPTIONS = {
     "NT-2pair": "16-bit MACs take two operand pairs of one of the 32 outputs per cycle (Sec. 3.3.4; docs/cost_model.md 4)",
     "NT-write-back": "outputs written back after the compute (Sec. 3.4), not overlapped with it",
     "NT-no-prep": "no Prep layers (merge, partition, pad between layers): not in the model",
-    "single seed": "one training seed: the difference is not compared with a spread over seeds",
-    "NT-fig10-run": "GNMT-style translator x0.25 on the synthetic task, 3 epochs, seed 0 (results/neurotrainer_fig10.json)",
+    "few seeds": "fewer than 3 training seeds: the difference is not compared with a spread over seeds",
+    "NT-fig10-run": "GNMT-style translator x0.25 on the synthetic task, 3 epochs, Adam 2e-3, batch 32 "
+                    "(results/neurotrainer_fig10.json); per case the mean and the min-max range over the training "
+                    "seeds; a difference counts only beyond the larger range, a likeness (~) only within it",
 }
 
 
@@ -44,7 +47,8 @@ def tops(layer: str, phase: str) -> float:
 
 
 def sr_stage_notes() -> str:
-    """The SR-stage comparison (default per-product SR vs ``neurotrainer_sr_out``), from its results file."""
+    """The SR-stage comparison (default per-product SR vs ``neurotrainer_sr_out``): step times from
+    ``neurotrainer_sr_stage.json``, accuracies from the Fig. 10 cases it names (``neurotrainer_fig10.json``)."""
     r = load_results("neurotrainer_sr_stage.json")
     head = ("SR stage. pimjax's default (`--hw neurotrainer`) rounds every BP/UP product stochastically: Sec. 3.3.2 "
             "adds \"64 random number generators\" to the PE's MACs and SR LO shifts one new LFSR bit into a 32-bit "
@@ -54,7 +58,23 @@ def sr_stage_notes() -> str:
             "`--hw neurotrainer_sr_out` (products and sums kept at Q8.24, SR once into Q12.20).")
     if r is None:
         return head + " Not measured yet."
-    return head + " " + r["summary"] + f" ({r['command']})"
+    parts = [head]
+    for run in r.get("step_runs", []):
+        parts.append("Step time (" + "; ".join(
+            f"{m}: {t['neurotrainer_sr_out']:.1f} ms with SR once at the output vs {t['neurotrainer']:.1f} ms per "
+            f"product, {t['neurotrainer_sr_out'] / t['neurotrainer']:.2f}x" for m, t in run["step_ms"].items())
+            + f"), from {run['command']}; {run['load']}.")
+    accr = r.get("accuracy")
+    acc = fig10_accuracies()
+    if accr and all(c in acc for c in accr["cases"].values()):
+        out_sr, sr = acc[accr["cases"]["neurotrainer_sr_out"]], acc[accr["cases"]["neurotrainer"]]
+        n = min(len(out_sr), len(sr))
+        d, spread = seed_stats(out_sr)[0] - seed_stats(sr)[0], max(seed_stats(out_sr)[1], seed_stats(sr)[1])
+        parts.append(f"Accuracy on {accr['measured_on']}: {_fmt(out_sr)} % with SR once at the output, {_fmt(sr)} % "
+                     f"per product (mean (min-max) over {n} seed{'s' if n != 1 else ''}): the difference of means, "
+                     f"{d:+.2f} points, is {'within' if abs(d) <= spread else 'beyond'} the larger range over the "
+                     f"seeds, {spread:.2f} points (the Fig. 10 row of the other reading above).")
+    return " ".join(parts)
 
 
 def rows(quick: bool = True) -> list[Row]:
@@ -123,62 +143,128 @@ def rows(quick: bool = True) -> list[Row]:
     return out
 
 
-def _fig10_gap(cs: dict[str, float], wname: str, bits: int) -> tuple[tuple[tuple[str, float], ...], str]:
-    """Shares of the Q8.8 no-SR degradation (SR minus no SR, points) that the ``wname`` weights remove or keep.
+FIG10_CASES = {  # (rounding, weight format) -> the case's name in results/neurotrainer_fig10.json
+    ("float32", None): "float32 (float32 weights)",
+    **{("nearest", w): f"fixed32 BP/UP nearest, {w} resident weights ({b}-bit), updates rounded to nearest"
+       for w, b in (("Q8.8", 16), ("Q8.16", 24))},
+    **{("SR", w): f"fixed32 BP/UP SR, {w} resident weights ({b}-bit), updates SR"
+       for w, b in (("Q8.8", 16), ("Q8.16", 24))},
+    ("SR LO", "Q8.8"): "fixed32 BP/UP SR LO, Q8.8 resident weights (16-bit), updates SR LO",
+    ("SR out", "Q8.8"): "fixed32 BP/UP SR once at the output (the other reading of the SR stage), Q8.8 resident "
+                        "weights (16-bit), updates SR",
+}
+"""The Fig. 10 cases the rows read (``scripts/repro_neurotrainer_fig10.py``'s ``case_name``)."""
 
-    The same run with Q8.8 (16-bit) resident weights loses ``d16`` points without SR; with the
-    ``wname`` weights ``d``: the finer weight LSB removes ``d16 - d`` of it, ``d`` remains (the
-    32-bit BP/UP rounding itself; one seed, no spread).
+FIG10_BASIS = ("the larger range over the seeds, per comparison (not shares: a difference, X < Y, holds above "
+               "100 %; a likeness, X ~ Y, at or below 100 % either way)")
+"""What the percents of a missed Fig. 10 row's gap are (:func:`steps_gap` of each comparison)."""
+
+
+def fig10_accuracies(res: dict | None = None) -> dict[str, list[float]]:
+    """Final token accuracy (%) per Fig. 10 case, one value per seed (ascending), from ``per_seed``
+    (a file without it: ``cases``, its one seed)."""
+    res = load_results("neurotrainer_fig10.json") if res is None else res
+    if res is None:
+        return {}
+    per = res.get("per_seed")
+    if per is None:
+        return {k: [v] for k, v in res["cases"].items()}
+    return {case: [by_seed[s] for s in sorted(by_seed, key=int)] for case, by_seed in per.items()}
+
+
+def _alike(a: list[float], b: list[float]) -> bool:
+    """"a ~ b": neither is below the other beyond the seeds' spread (:func:`less_beyond_spread`)."""
+    return not less_beyond_spread(a, b) and not less_beyond_spread(b, a)
+
+
+def _fmt(vals: list[float]) -> str:
+    m, _ = seed_stats(vals)
+    return f"{m:.1f} ({min(vals):.1f}-{max(vals):.1f})" if len(vals) > 1 else f"{m:.1f}"
+
+
+def _seeds(*cases: list[float]) -> str:
+    n = min(len(c) for c in cases)
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
+def _fig10_gap(acc: dict[str, list[float]], wname: str) -> tuple[tuple[tuple[str, float], ...], str]:
+    """Shares of the Q8.8 no-SR degradation (mean SR minus mean no SR, points) that the ``wname``
+    weights remove or keep.
+
+    The same runs with Q8.8 (16-bit) resident weights lose ``d16`` points without SR (means over
+    the seeds); with the ``wname`` weights ``d``: the finer weight LSB removes ``d16 - d`` of it,
+    ``d`` remains (the 32-bit BP/UP rounding itself).
     """
-    def drop(w: str, b: int) -> float | None:
-        nosr = cs.get(f"fixed32 BP/UP nearest, {w} resident weights ({b}-bit), updates rounded to nearest")
-        sr = cs.get(f"fixed32 BP/UP SR, {w} resident weights ({b}-bit), updates SR")
-        return None if nosr is None or sr is None else sr - nosr
+    def drop(w: str) -> float | None:
+        nosr, sr = acc.get(FIG10_CASES["nearest", w]), acc.get(FIG10_CASES["SR", w])
+        return None if nosr is None or sr is None else seed_stats(sr)[0] - seed_stats(nosr)[0]
 
-    d16, d = drop("Q8.8", 16), drop(wname, bits)
+    d16, d = drop("Q8.8"), drop(wname)
     if d16 is None or d is None or wname == "Q8.8" or d16 <= 0:
         return (), ""
     frac = int(wname.split(".")[1])
-    return (shares([(f"resident-weight LSB 2^-8 -> 2^-{frac} (weight storage, not BP/UP arithmetic)", d16 - d),
-                    ("SR minus no SR left with the finer weights (32-bit BP/UP rounding; one seed, no spread)", d)]),
-            f"the Q8.8 run's SR minus no-SR accuracy, {d16:.2f} points ({wname}: {d:+.2f}; the verdict needs "
-            f"more than 1 point)")
+    spread = max(seed_stats(acc[FIG10_CASES[k, wname]])[1] for k in ("nearest", "SR"))
+    parts = shares([(f"resident-weight LSB 2^-8 -> 2^-{frac} (weight storage, not BP/UP arithmetic)", d16 - d),
+                    ("SR minus no SR left with the finer weights (32-bit BP/UP rounding)", d)])
+    return (tuple((name, p + 0.0) for name, p in parts),  # + 0.0: no "-0" for a share that rounds to zero
+            f"the Q8.8 runs' SR minus no-SR accuracy, {d16:.2f} points (means over the seeds; {wname}: {d:+.3f}, "
+            f"the verdict needs that difference above the larger range over the seeds, {spread:.2f} points)")
+
+
+def _fig10_row(acc: dict[str, list[float]], quantity: str, paper_value: str, less: list[tuple[str, str, str]],
+               alike: list[tuple[str, str, str]], shown: list[tuple[str, str]], gap_of=None) -> Row:
+    """A Fig. 10 trend: every ``less`` pair ``(label, a, b)`` (case keys of :data:`FIG10_CASES`'s
+    values) has ``a < b`` beyond the seeds' spread and every ``alike`` pair ``a ~ b`` within it, with
+    at least :data:`MIN_SEEDS` seeds (else "not reproduced"); ``shown``: ``(name, case)`` for the value."""
+    a = ("NT-fig10-run",)
+    cases = {c for _, x, y in less + alike for c in (x, y)} | {c for _, c in shown}
+    missing = [c for c in cases if c not in acc]
+    have = [f"{name} {_fmt(acc[c])}" for name, c in shown if c in acc]
+    if missing:
+        return Row(paper=PAPER, quantity=quantity, source="Fig. 10, Sec. 3.3.2", kind="trend", paper_value=paper_value,
+                   pimjax_value=(", ".join(have) + " % (a case not run)") if have else None,
+                   verdict="not reproduced", assumptions=a)
+    vals = [acc[c] for c in cases]
+    enough = min(len(v) for v in vals) >= MIN_SEEDS
+    ok = (all(less_beyond_spread(acc[x], acc[y]) for _, x, y in less)
+          and all(_alike(acc[x], acc[y]) for _, x, y in alike))
+    verdict = trend_verdict(ok) if enough else "not reproduced"
+    gap, basis = ((), "")
+    if verdict == "misses":
+        gap, basis = gap_of() if gap_of is not None else ((), "")
+        if not gap:
+            gap = steps_gap([(lab, acc[x], acc[y]) for lab, x, y in less + alike], " points")
+            basis = FIG10_BASIS
+    return Row(paper=PAPER, quantity=quantity, source="Fig. 10, Sec. 3.3.2", kind="trend", paper_value=paper_value,
+               pimjax_value=f"{_seeds(*vals)}: " + ", ".join(have) + " %", verdict=verdict,
+               assumptions=a + (() if enough else ("few seeds",)), gap=gap, gap_basis=basis)
 
 
 def fig10_rows() -> list[Row]:
-    res = load_results("neurotrainer_fig10.json")
-    if res is None:
+    acc = fig10_accuracies()
+    if not acc:
         return [Row(paper=PAPER, quantity="Fig. 10 accuracies", source="Fig. 10", kind="trend",
                     paper_value="SR ~ float32 > no SR", pimjax_value=None, verdict="not reproduced")]
-    cs = res["cases"]
-    a = ("NT-fig10-run",)
-    f32 = cs["float32 (float32 weights)"]
+    f32 = FIG10_CASES["float32", None]
     out = []
     for wname, bits in (("Q8.8", 16), ("Q8.16", 24)):
-        nosr = cs.get(f"fixed32 BP/UP nearest, {wname} resident weights ({bits}-bit), updates rounded to nearest")
-        sr = cs.get(f"fixed32 BP/UP SR, {wname} resident weights ({bits}-bit), updates SR")
-        if nosr is None or sr is None:
-            have = ", ".join(f"{k} {v:.1f}" for k, v in (("no SR", nosr), ("SR", sr)) if v is not None)
-            out.append(Row(paper=PAPER, quantity=f"32-bit BP/UP without SR trains worse than with SR ({wname} weights)",
-                           source="Fig. 10, Sec. 3.3.2", kind="trend", paper_value="no SR < SR ~ float32",
-                           pimjax_value=(have + f", float32 {f32:.1f} % (a case not run)") if have else None,
-                           verdict="not reproduced", assumptions=a))
-            continue
         what = ("a weight-storage effect: 16-bit resident weights lose the small updates" if bits == 16 else
                 "32-bit BP/UP, 24-bit weights (TrainConfig allows at most 24)")
-        ok = sr - nosr > 1.0 and abs(sr - f32) < 1.0
-        gap, basis = ((), "") if ok else _fig10_gap(cs, wname, bits)
-        out.append(Row(paper=PAPER, quantity=f"32-bit BP/UP without SR trains worse than with SR ({wname} "
-                       f"resident weights: {what})", source="Fig. 10, Sec. 3.3.2", kind="trend",
-                       paper_value="no SR < SR ~ float32",
-                       pimjax_value=f"no SR {nosr:.1f}, SR {sr:.1f}, float32 {f32:.1f} %",
-                       verdict=trend_verdict(ok), assumptions=a, gap=gap, gap_basis=basis))
-    lo = cs.get("fixed32 BP/UP SR LO, Q8.8 resident weights (16-bit), updates SR LO")
-    sr = cs.get("fixed32 BP/UP SR, Q8.8 resident weights (16-bit), updates SR")
-    if lo is not None and sr is not None:
-        out.append(Row(paper=PAPER, quantity="no accuracy degradation between SR and SR LO", source="Fig. 10, Sec. 3.3.2",
-                       kind="trend", paper_value="SR LO ~ SR", pimjax_value=f"SR LO {lo:.2f}, SR {sr:.2f} %",
-                       verdict=trend_verdict(abs(lo - sr) < 1.0), assumptions=a + ("single seed",)))
+        nosr, sr = FIG10_CASES["nearest", wname], FIG10_CASES["SR", wname]
+        out.append(_fig10_row(
+            acc, f"32-bit BP/UP without SR trains worse than with SR ({wname} resident weights: {what})",
+            "no SR < SR ~ float32", less=[("no SR < SR", nosr, sr)], alike=[("SR ~ float32", sr, f32)],
+            shown=[("no SR", nosr), ("SR", sr), ("float32", f32)],
+            gap_of=lambda w=wname: _fig10_gap(acc, w)))
+    nosr, sr, out_sr = (FIG10_CASES[k, "Q8.8"] for k in ("nearest", "SR", "SR out"))
+    out.append(_fig10_row(
+        acc, "32-bit BP/UP without SR trains worse than with SR, SR read as once at the output (the other reading "
+        "of the SR stage, --hw neurotrainer_sr_out; Q8.8 resident weights)", "no SR < SR ~ float32",
+        less=[("no SR < SR at the output", nosr, out_sr)], alike=[("SR at the output ~ float32", out_sr, f32)],
+        shown=[("no SR", nosr), ("SR at the output", out_sr), ("SR per product (default)", sr), ("float32", f32)]))
+    lo = FIG10_CASES["SR LO", "Q8.8"]
+    out.append(_fig10_row(acc, "no accuracy degradation between SR and SR LO", "SR LO ~ SR", less=[],
+                          alike=[("SR LO ~ SR", lo, sr)], shown=[("SR LO", lo), ("SR", sr)]))
     return out
 
 
@@ -196,7 +282,31 @@ and gives no cycle count); its gap is shown, not modelled.
 Fig. 10: with 16-bit Q8.8 resident weights the no-SR case stalls because updates below half an LSB
 vanish in the weight store (a weight-storage effect); the 24-bit (Q8.16) rows are the nearest pimjax
 gets to the paper's case (32-bit BP/UP and weights; `TrainConfig.weight_bits` is at most 24), from `python scripts/repro_neurotrainer_fig10.py --weight-bits 24
---weight-fracs 16 --cases fixed32,fixed32_sr`.
+--weight-fracs 16 --cases fixed32,fixed32_sr`. Each case ran once per training seed (`--seeds 0,1,2`);
+the seed draws the synthetic task's sentences as well as the initial weights, the batch order and
+the random words of SR, so the range over the seeds includes the task's difficulty. A difference
+("no SR < SR") counts only when the difference of means exceeds the larger of the two ranges, a
+likeness ("SR ~ float32", "SR LO ~ SR") only when it does not (the rule of the Yang & Sze rows).
 """
 
-NOTES = NOTES_BODY + "\n" + sr_stage_notes() + "\n"
+def fig10_seed_table() -> str:
+    """Markdown table of the Fig. 10 final token accuracies per case and seed (``per_seed`` of the results file)."""
+    res = load_results("neurotrainer_fig10.json")
+    per = (res or {}).get("per_seed")
+    if not per:
+        return ""
+    seeds = sorted({s for v in per.values() for s in v}, key=int)
+    lines = ["Fig. 10 final held-out token accuracy (%) per training seed (`results/neurotrainer_fig10.json`, "
+             "`per_seed`; mean and min-max range in the rows above):", "",
+             "| case | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | range |",
+             "|---|" + "---|" * (len(seeds) + 2)]
+    for case in [c for c in FIG10_CASES.values() if c in per] + [c for c in per if c not in FIG10_CASES.values()]:
+        by_seed = per[case]
+        v = [by_seed[s] for s in seeds if s in by_seed]
+        m, r = seed_stats(v)
+        lines.append(f"| {case} | " + " | ".join(f"{by_seed[s]:.2f}" if s in by_seed else "-" for s in seeds)
+                     + f" | {m:.2f} | {r:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+NOTES = NOTES_BODY + "\n" + fig10_seed_table() + "\n" + sr_stage_notes() + "\n"

@@ -84,6 +84,44 @@ def shares(parts: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
     return tuple((name, round(100.0 * v / tot, 1)) for name, v in parts)
 
 
+MIN_SEEDS = 3
+"""A trend over training seeds needs at least this many seeds; with fewer its row is "not reproduced"."""
+
+SPREAD_BASIS = ("the larger range over the seeds, per step (not shares: a step's difference of means, in the paper's "
+                "direction, is beyond the seeds' spread above 100 %)")
+"""What the percents of :func:`steps_gap` are."""
+
+
+def seed_stats(vals: list[float]) -> tuple[float, float]:
+    """Mean and range (max - min) of one quantity over the seeds."""
+    return sum(vals) / len(vals), (max(vals) - min(vals))
+
+
+def less_beyond_spread(a: list[float], b: list[float]) -> bool:
+    """"a < b" beyond the seeds' spread: ``mean(b) - mean(a)`` exceeds the larger of the two ranges.
+
+    The one rule by which an accuracy trend over training seeds holds (with at least
+    :data:`MIN_SEEDS` seeds; the caller checks the count).
+    """
+    (ma, sa), (mb, sb) = seed_stats(a), seed_stats(b)
+    return mb - ma > max(sa, sb)
+
+
+def steps_gap(steps: list[tuple[str, list[float], list[float]]], unit: str = "") -> tuple[tuple[str, float], ...]:
+    """For each step ``(label, a, b)`` of a trend "a < b": ``mean(b) - mean(a)`` in percent of the larger range.
+
+    The label shows both numbers (the difference of means and the range), so the percent can be
+    checked against :func:`less_beyond_spread`, which needs it above 100 (:data:`SPREAD_BASIS`).
+    """
+    out = []
+    for label, a, b in steps:
+        (ma, sa), (mb, sb) = seed_stats(a), seed_stats(b)
+        d, spread = mb - ma, max(sa, sb)
+        pct = 100.0 * d / spread if spread > 0 else (math.inf if d > 0 else -math.inf if d < 0 else 0.0)
+        out.append((f"{label}: difference of means {d:+.3g}{unit}, larger range {spread:.2g}{unit}", round(pct, 1)))
+    return tuple(out)
+
+
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 """The committed measured results (``*.json``) the accuracy rows read, each naming its command."""
 

@@ -3,17 +3,16 @@ results files (the training runs are too expensive for the table), with the spre
 
 A trend holds only when it holds beyond the seeds' spread: for "a < b", ``mean(b) - mean(a)`` must
 exceed the larger of the two ranges (max - min over the seeds), and there must be at least
-:data:`MIN_SEEDS` seeds; with fewer the row is "not reproduced" (its values still shown).
+:data:`MIN_SEEDS` seeds; with fewer the row is "not reproduced" (its values still shown). The rule
+and its gap live in :mod:`._row` (:func:`less_beyond_spread`, :func:`steps_gap`), shared with
+NeuroTrainer's Fig. 10 rows.
 """
 
 from __future__ import annotations
 
-import math
-
-from ._row import Row, load_results, trend_verdict
+from ._row import MIN_SEEDS, SPREAD_BASIS, Row, less_beyond_spread, load_results, seed_stats, steps_gap, trend_verdict
 
 PAPER = "Yang & Sze"
-MIN_SEEDS = 3
 
 ASSUMPTIONS = {
     "YS-digits": "digits 8 x 8 (450 test images: one image = 0.22 points), float-trained networks, weights not retrained",
@@ -21,35 +20,6 @@ ASSUMPTIONS = {
     "YS-noise-run": "results/yang_sze_noise.json, from scripts/repro_yang_sze_noise.py --train-seed S (20 epochs; "
                     "sigma50 = noise std at which half the margin over chance is lost, mean of 3 noise draws)",
 }
-
-
-def _stats(vals: list[float]) -> tuple[float, float]:
-    return sum(vals) / len(vals), (max(vals) - min(vals))
-
-
-def _less(a: list[float], b: list[float]) -> bool:
-    (ma, sa), (mb, sb) = _stats(a), _stats(b)
-    return mb - ma > max(sa, sb)
-
-
-NOISE_BASIS = ("the larger range over the seeds, per step (not shares: a step's difference of means, in the paper's "
-               "direction, is beyond the seeds' spread above 100 %)")
-"""What the percents of a trend row's gap are (:func:`_steps_gap`)."""
-
-
-def _steps_gap(steps: list[tuple[str, list[float], list[float]]], unit: str = "") -> tuple[tuple[str, float], ...]:
-    """For each step ``(label, a, b)`` of a trend "a < b": ``mean(b) - mean(a)`` in percent of the larger range.
-
-    The label shows both numbers (the difference of means and the range), so the percent can be
-    checked against :func:`_less`, which needs it above 100.
-    """
-    out = []
-    for label, a, b in steps:
-        (ma, sa), (mb, sb) = _stats(a), _stats(b)
-        d, spread = mb - ma, max(sa, sb)
-        pct = 100.0 * d / spread if spread > 0 else (math.inf if d > 0 else -math.inf if d < 0 else 0.0)
-        out.append((f"{label}: difference of means {d:+.3g}{unit}, larger range {spread:.2g}{unit}", round(pct, 1)))
-    return tuple(out)
 
 
 def _kendall(a: list[float], b: list[float]) -> float:
@@ -62,20 +32,20 @@ def _kendall(a: list[float], b: list[float]) -> float:
 
 
 def _fmt(vals: list[float]) -> str:
-    m, s = _stats(vals)
+    m, s = seed_stats(vals)
     return f"{m:.1f} (range {s:.1f})"
 
 
 def _fmt3(vals: list[float]) -> str:
-    m, sp = _stats(vals)
+    m, sp = seed_stats(vals)
     return f"{m:.3g} (range {sp:.2g})"
 
 
 def _gap(verdict: str, steps: list[tuple[str, list[float], list[float]]], unit: str) -> dict:
-    """``gap`` and ``gap_basis`` of a missed trend (:func:`_steps_gap`), nothing for any other verdict."""
+    """``gap`` and ``gap_basis`` of a missed trend (:func:`steps_gap`), nothing for any other verdict."""
     if verdict != "misses" or not steps:
         return {}
-    return {"gap": _steps_gap(steps, unit), "gap_basis": NOISE_BASIS}
+    return {"gap": steps_gap(steps, unit), "gap_basis": SPREAD_BASIS}
 
 
 def rows(quick: bool = True) -> list[Row]:
@@ -108,13 +78,13 @@ def rows(quick: bool = True) -> list[Row]:
     out.append(Row(paper=PAPER, quantity="2-layer networks at 4 bits: larger filters are more accurate "
                    "(3x3 < 5x5 < 7x7)", source="slide 'Low Precision Computation'", kind="trend", paper_value="3x3 < 5x5 < 7x7",
                    pimjax_value=f"{ns}: {_fmt(k3)} / {_fmt(k5)} / {_fmt(k7)} %",
-                   verdict=verdict(_less(k3, k5) and _less(k5, k7)), assumptions=a,
-                   **_gap(verdict(_less(k3, k5) and _less(k5, k7)),
+                   verdict=verdict(less_beyond_spread(k3, k5) and less_beyond_spread(k5, k7)), assumptions=a,
+                   **_gap(verdict(less_beyond_spread(k3, k5) and less_beyond_spread(k5, k7)),
                           [("3x3 -> 5x5", k3, k5), ("5x5 -> 7x7", k5, k7)], " points")))
     best = max(nets, key=lambda n: sum(acc[n][4]))
     shallow_big = [n for n in nets if "_d2_" in n and "_k3_" not in n]
     others = [n for n in nets if n not in shallow_big]
-    beats = all(_less(acc[o][4], acc[best][4]) for o in others) if best in shallow_big else False
+    beats = all(less_beyond_spread(acc[o][4], acc[best][4]) for o in others) if best in shallow_big else False
     top = max(shallow_big, key=lambda n: sum(acc[n][4]))  # the paper's candidate that pimjax ranks highest
     out.append(Row(paper=PAPER, quantity="at 4 bits a shallow network with larger filters is the most accurate",
                    source="slide 'Low Precision Computation'", kind="trend", paper_value="shallow, large filters best",
@@ -135,11 +105,12 @@ def rows(quick: bool = True) -> list[Row]:
                 v = [[noise["seeds"][sd][kind][n] for sd in sds] for n in keys[fam]]
                 nn = f"{len(sds)} seed{'s' if len(sds) != 1 else ''}"
                 if sds:
-                    m = [_stats(x)[0] for x in v]
+                    m = [seed_stats(x)[0] for x in v]
                     ordered = m[0] > m[1] > m[2] if fam == "deep" else m[0] < m[1] < m[2]
                     val = (f"{nn}: " + " / ".join(_fmt3(x) for x in v)
                            + ("; means in the paper's order" if ordered else "; means not in the paper's order"))
-                    ok = _less(v[1], v[0]) and _less(v[2], v[1]) if fam == "deep" else _less(v[0], v[1]) and _less(v[1], v[2])
+                    lt = less_beyond_spread
+                    ok = lt(v[1], v[0]) and lt(v[2], v[1]) if fam == "deep" else lt(v[0], v[1]) and lt(v[1], v[2])
                 else:
                     doc = noise.get("seed0_documented_2026_12_03", {}).get(kind, {})
                     val = ("0 seeds complete (documented seed 0: " + " / ".join(f"{doc[n]:.3g}" for n in keys[fam]) + ")"

@@ -127,16 +127,57 @@ def rows(quick: bool = True) -> list[Row]:
     return out
 
 
-NOTES = """
+def seed_tables() -> str:
+    """Markdown tables of the committed per-seed results: accuracy per weight bit width, sigma50 per noise kind."""
+    parts = []
+    res = load_results("yang_sze_bitwidth.json")
+    if res and res.get("seeds"):
+        seeds = sorted(res["seeds"], key=int)
+        bits = res["bits"]
+        nets = list(res["seeds"][seeds[0]])
+        parts += ["Weight bit width: test accuracy (%) per training seed, " + " / ".join(f"seed {s}" for s in seeds)
+                  + " (`results/yang_sze_bitwidth.json`; 16-bit activations, per-layer power-of-two weight scale, "
+                  "nearest-even):", "",
+                  "| network | " + " | ".join(f"{b} b" for b in bits) + " |", "|---|" + "---|" * len(bits)]
+        for n in nets:
+            parts.append(f"| {n} | " + " | ".join(
+                " / ".join(f"{res['seeds'][s][n][i]:.1f}" if n in res["seeds"][s] else "-" for s in seeds)
+                for i in range(len(bits))) + " |")
+        parts.append("")
+    noise = load_results("yang_sze_noise.json")
+    if noise and noise.get("seeds"):
+        seeds = sorted(noise["seeds"], key=int)
+        kinds = [k for k in ("fixed", "rescaled") if any(k in noise["seeds"][s] for s in seeds)]
+        nets = list(dict.fromkeys(n for s in seeds for k in kinds for n in noise["seeds"][s].get(k, {})))
+        parts += ["Noise: sigma50 per training seed, " + " / ".join(f"seed {s}" for s in seeds)
+                  + " (mean, range) (`results/yang_sze_noise.json`):", "",
+                  "| network | " + " | ".join(f"{k} sigma50" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for n in nets:
+            cells = []
+            for k in kinds:
+                v = [noise["seeds"][s].get(k, {}).get(n) for s in seeds]
+                got = [x for x in v if x is not None]
+                m, r = seed_stats(got) if got else (None, None)
+                cells.append(" / ".join("-" if x is None else f"{x:#.3g}" for x in v)
+                             + (f" (mean {m:#.3g}, range {r:#.2g})" if got else ""))
+            parts.append(f"| {n} | " + " | ".join(cells) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+NOTES_BODY = """
 The accuracies are read from committed results files (`pimjax/apps/fidelity/results/`), each naming the
 command that made it; `pimjax fidelity` does not retrain. With one seed a trend is "not reproduced"
 whatever its direction: single-seed differences on 450 test images (one image = 0.22 points) are within
-the noise of retraining (the documented 2-bit depth-6 accuracy, 58.2 %, reran at 46.4 %). Add seeds with
+the noise of retraining (seed 0's 2-bit depth-6 accuracy as documented on 2026-12-03, 58.2 %,
+`seed0_documented_2026_12_03` in the results file, reran at 46.4 %). Add seeds with
 `python scripts/repro_yang_sze_bitwidth.py --seed S` and copy the accuracies into
 `results/yang_sze_bitwidth.json`. Seeds 0, 1, 2 of the bit-width study ran on 2026-12-07 (seed 0
-reran at 46.4 % for depth 6 at 2 bits, the review's number). The noise runs (`--train-seed 0, 1, 2`)
+reran at 46.4 % for depth 6 at 2 bits). The noise runs (`--train-seed 0, 1, 2`)
 completed for all five networks on 2026-12-07 (one compiled program per network and noise kind,
 reseeded for the noise draws; a few minutes per training seed): a noise trend holds only when each
 step of it exceeds the larger range over the three training seeds; the rows say whether the means
 alone are in the paper's order.
 """
+
+NOTES = NOTES_BODY + "\n" + seed_tables()

@@ -6,8 +6,9 @@ prints the table and ``--write-docs`` regenerates ``docs/fidelity.md`` and the m
 ``<!-- fidelity:begin NAME -->`` ... ``<!-- fidelity:end -->`` in the other docs
 (:mod:`pimjax.apps.fidelity._docs`). ``quick=True`` computes every cost-model row (shapes only,
 seconds) and reads the accuracy rows from the committed results files (``results/*.json``
-written by the scripts named in each row); ``quick=False`` is the same today: the training
-runs are too expensive to repeat inside the table.
+written by the scripts named in each row; the training runs are too expensive to repeat inside
+the table). ``quick=False`` differs only for Memolution: its schedules over the five models of
+``scripts/repro_memolution_tables.py`` (about 75 s) instead of AlexNet alone.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fidelity", help="the papers' headline numbers and trends next to pimjax's (one table)",
                        description="The papers' headline numbers and trends next to pimjax's, in one table, with verdicts.")
     p.add_argument("--paper", action="append", choices=PAPER_SLUGS, help="only this paper (repeatable; default: all five)")
-    p.add_argument("--full", action="store_true", help="not the quick mode (today the same rows)")
+    p.add_argument("--full", action="store_true", help="the slow mode: Memolution's rows over the five models of scripts/repro_memolution_tables.py (~75 s; the quick mode measures AlexNet only); the other papers' rows are the same in both")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--markdown", action="store_true", help="print the table as markdown")
     p.add_argument("--write-docs", action="store_true",

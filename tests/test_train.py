@@ -31,53 +31,9 @@ def _assert_same_params(a, b):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    """TINY, 4 steps in one epoch (the slow mid-epoch resume compares against it)."""
     out = tmp_path_factory.mktemp("full")
     return train(dataclasses.replace(TINY, max_steps=4, out_dir=str(out)))
-
-
-def test_costs_for_all_phases(uninterrupted):
-    costs = uninterrupted["step_costs"]
-    assert len(costs) == 3  # two convs and the dense layer
-    for layer, phases in costs.items():
-        assert set(phases) == {"ff", "bp", "up"}, layer
-        for ph, rec in phases.items():
-            d = rec.to_dict()
-            assert d["macs"] > 0 and d["cycles"] > 0 and d["energy_pj"] > 0 and 0 < d["utilization"] <= 1
-            if ph in ("bp", "up"):  # products rounded stochastically: random bits come from the probe
-                assert d["random_bits"] > 0, (layer, ph)
-    assert "TOTAL" in uninterrupted["cost_table"]
-
-
-def test_epoch_events_are_exact_ints(uninterrupted):
-    """The epoch's random bits (exact Python ints): 4 steps of the same shapes, each the step's
-    per-layer, per-phase records summed."""
-    per_step = sum(int(rec.random_bits) for ph in uninterrupted["step_costs"].values() for rec in ph.values())
-    (row,) = uninterrupted["epochs"]
-    assert row["step"] == 4 and per_step > 0
-    for f in EVENTS:
-        assert type(row[f]) is int and type(uninterrupted["events"][f]) is int, f
-    assert row["random_bits"] == uninterrupted["events"]["random_bits"] == 4 * per_step
-    totals = [line.split() for line in uninterrupted["cost_table"].splitlines() if line.startswith("TOTAL")]
-    assert sum(int(t[-1]) for t in totals) == per_step  # the table's SR bits column, exact
-
-
-def test_metrics_and_costs_written(uninterrupted):
-    out = uninterrupted["config"]["out_dir"]
-    for name in ("metrics.json", "metrics.csv", "costs.csv"):
-        assert os.path.exists(os.path.join(out, name)), name
-    assert 0.0 <= uninterrupted["final"]["accuracy"] <= 1.0
-
-
-def test_resident_weights_stay_on_the_grid(uninterrupted):
-    """Default precision: Q8.16 weights in memory, updated with SR (random bits counted)."""
-    assert uninterrupted["config"]["weights"] == "auto"
-    for p in _params(uninterrupted["model"]):
-        codes = p.astype(np.float64) * 2.0**16
-        np.testing.assert_array_equal(codes, np.round(codes))
-        assert np.all(np.abs(codes) < 2**23)
-    ev = uninterrupted["update_events"]
-    n = sum(p.size for p in _params(uninterrupted["model"]))
-    assert ev["random_bits"] == 4 * n * 32 and ev["nan"] == 0
 
 
 @pytest.mark.slow  # a second whole training run; test_resident checks the float-master update rule
@@ -151,6 +107,57 @@ def resumed_runs(small_npz, tmp_path_factory):
     cut = train(dataclasses.replace(cfg, out_dir=cut_dir, max_steps=3))
     resumed = train(dataclasses.replace(cfg, out_dir=cut_dir, resume=True))
     return cfg, full, cut, resumed, cut_dir
+
+
+# the uninterrupted SMALL run (2 epochs of 2 steps) also checks the loop's costs, events and files
+def test_costs_for_all_phases(resumed_runs):
+    uninterrupted = resumed_runs[1]
+    costs = uninterrupted["step_costs"]
+    assert len(costs) == 2  # the conv and the dense layer
+    for layer, phases in costs.items():
+        assert set(phases) == {"ff", "bp", "up"}, layer
+        for ph, rec in phases.items():
+            d = rec.to_dict()
+            assert d["macs"] > 0 and d["cycles"] > 0 and d["energy_pj"] > 0 and 0 < d["utilization"] <= 1
+            if ph in ("bp", "up"):  # products rounded stochastically: random bits come from the probe
+                assert d["random_bits"] > 0, (layer, ph)
+    assert "TOTAL" in uninterrupted["cost_table"]
+
+
+def test_epoch_events_are_exact_ints(resumed_runs):
+    """Each epoch's random bits (exact Python ints): 2 steps of the same shapes, each the step's
+    per-layer, per-phase records summed; the run's, 4 steps."""
+    uninterrupted = resumed_runs[1]
+    per_step = sum(int(rec.random_bits) for ph in uninterrupted["step_costs"].values() for rec in ph.values())
+    assert [row["step"] for row in uninterrupted["epochs"]] == [2, 4] and per_step > 0
+    for row in uninterrupted["epochs"]:
+        for f in EVENTS:
+            assert type(row[f]) is int and type(uninterrupted["events"][f]) is int, f
+        assert row["random_bits"] == 2 * per_step
+    assert uninterrupted["events"]["random_bits"] == 4 * per_step
+    totals = [line.split() for line in uninterrupted["cost_table"].splitlines() if line.startswith("TOTAL")]
+    assert sum(int(t[-1]) for t in totals) == per_step  # the table's SR bits column, exact
+
+
+def test_metrics_and_costs_written(resumed_runs):
+    uninterrupted = resumed_runs[1]
+    out = uninterrupted["config"]["out_dir"]
+    for name in ("metrics.json", "metrics.csv", "costs.csv"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert 0.0 <= uninterrupted["final"]["accuracy"] <= 1.0
+
+
+def test_resident_weights_stay_on_the_grid(resumed_runs):
+    """Default precision: Q8.16 weights in memory, updated with SR (random bits counted), 4 steps."""
+    uninterrupted = resumed_runs[1]
+    assert uninterrupted["config"]["weights"] == "auto"
+    for p in _params(uninterrupted["model"]):
+        codes = p.astype(np.float64) * 2.0**16
+        np.testing.assert_array_equal(codes, np.round(codes))
+        assert np.all(np.abs(codes) < 2**23)
+    ev = uninterrupted["update_events"]
+    n = sum(p.size for p in _params(uninterrupted["model"]))
+    assert ev["random_bits"] == 4 * n * 32 and ev["nan"] == 0
 
 
 def test_resumed_epochs_equal_uninterrupted(resumed_runs):

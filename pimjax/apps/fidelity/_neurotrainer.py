@@ -68,11 +68,10 @@ def sr_stage_notes() -> str:
     acc = fig10_accuracies()
     if accr and all(c in acc for c in accr["cases"].values()):
         out_sr, sr = acc[accr["cases"]["neurotrainer_sr_out"]], acc[accr["cases"]["neurotrainer"]]
-        n = min(len(out_sr), len(sr))
         d, spread = seed_stats(out_sr)[0] - seed_stats(sr)[0], max(seed_stats(out_sr)[1], seed_stats(sr)[1])
         parts.append(f"Accuracy on {accr['measured_on']}: {_fmt(out_sr)} % with SR once at the output, {_fmt(sr)} % "
-                     f"per product (mean (min-max) over {n} seed{'s' if n != 1 else ''}): the difference of means, "
-                     f"{d:+.2f} points, is {'within' if abs(d) <= spread else 'beyond'} the larger range over the "
+                     f"per product (mean (min-max) over {_seeds(out_sr, sr)}): the difference of means, "
+                     f"{d:+.2f} points, is {'within' if _alike(out_sr, sr) else 'beyond'} the larger range over the "
                      f"seeds, {spread:.2f} points (the Fig. 10 row of the other reading above).")
     return " ".join(parts)
 

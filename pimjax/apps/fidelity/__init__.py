@@ -37,22 +37,34 @@ def paper_rows(slug: str, quick: bool = True) -> list[Row]:
     return list(mod.rows(quick))
 
 
-def paper_notes(slug: str) -> str:
-    """A paper module's ``NOTES`` (markdown for ``docs/fidelity.md``), registering its ``ASSUMPTIONS``."""
+def _register_assumptions(mod) -> None:
+    """Registers a paper module's labelled assumptions: its ``assumptions()`` where it has one (texts
+    with numbers from the model, computed when called rather than at import), else its ``ASSUMPTIONS``."""
     from ._docs import register_assumptions
 
-    mod = importlib.import_module(f"{__name__}._{slug}")
-    assumptions = getattr(mod, "ASSUMPTIONS", {})
+    fn = getattr(mod, "assumptions", None)
+    assumptions = fn() if callable(fn) else getattr(mod, "ASSUMPTIONS", {})
     if isinstance(assumptions, dict):  # label -> sentence; a paper whose rows carry whole sentences has none
         register_assumptions(assumptions)
-    return getattr(mod, "NOTES", "")
+
+
+def paper_notes(slug: str) -> str:
+    """A paper module's notes (markdown for ``docs/fidelity.md``), registering its assumptions.
+
+    The notes are the module's ``notes()`` where it has one (notes whose numbers come from the cost
+    model, computed when called rather than at import), else its ``NOTES``.
+    """
+    mod = importlib.import_module(f"{__name__}._{slug}")
+    _register_assumptions(mod)
+    notes = getattr(mod, "notes", None)
+    return notes() if callable(notes) else getattr(mod, "NOTES", "")
 
 
 def collect(quick: bool = True, papers: tuple[str, ...] | None = None) -> list[Row]:
     """Every row of the selected papers (default all), in :data:`PAPER_MODULES` order."""
     out: list[Row] = []
     for slug in papers or PAPER_SLUGS:
-        paper_notes(slug)
+        _register_assumptions(importlib.import_module(f"{__name__}._{slug}"))
         out.extend(paper_rows(slug, quick))
     return out
 

@@ -173,11 +173,14 @@ def rows(quick: bool = True) -> list[Row]:
     return out
 
 
-NOTES = """
+def notes() -> str:
+    """The paper's notes for ``docs/fidelity.md``, the crossover batches from :func:`crossover` (as the rows)."""
+    cross = [crossover("roofline", f"{n}PIM") for n in (4, 8)]
+    return f"""
 The verdicts use the roofline model, fixed before looking at the result (module docstring of
 `pimjax/apps/fidelity/_amd.py`). With it an FC kernel at the paper's peaks is compute-bound, so
 equal-peak configurations tie and the host reduction decides: model parallelism wins only below batch
-~61-73 and the PIMs never beat the hosts at large batch. The memory-bound variant, which agrees with
+~{min(cross)}-{max(cross)} and the PIMs never beat the hosts at large batch. The memory-bound variant, which agrees with
 more of Sec. 6.4's text, is shown as a what-if row; it was chosen after the comparison and is not the
 reproduction.
 """

@@ -21,8 +21,9 @@ PAPER = "NeuroTrainer"
 NT_SYSTEM = {"ff": "neurotrainer_module_ff", "bp": "neurotrainer_module_bp", "up": "neurotrainer_module_bp"}
 BATCH = 32
 
-ASSUMPTIONS = {
-    "NT-alexnet": "torchvision single-tower AlexNet (0.714 GMAC/image); the paper's is not specified beyond C1-C5, FC1-3",
+ASSUMPTIONS = {  # "{gmac}": filled by assumptions()
+    "NT-alexnet": "torchvision single-tower AlexNet ({gmac:.3f} GMAC/image); the paper's is not specified beyond C1-C5, "
+                  "FC1-3",
     "NT-2pair": "16-bit MACs take two operand pairs of one of the 32 outputs per cycle (Sec. 3.3.4; docs/cost_model.md 4)",
     "NT-write-back": "outputs written back after the compute (Sec. 3.4), not overlapped with it",
     "NT-no-prep": "no Prep layers (merge, partition, pad between layers): not in the model",
@@ -31,6 +32,25 @@ ASSUMPTIONS = {
                     "(results/neurotrainer_fig10.json); per case the mean and the min-max range over the training "
                     "seeds; a difference counts only beyond the larger range, a likeness (~) only within it",
 }
+
+
+def assumptions() -> dict[str, str]:
+    """:data:`ASSUMPTIONS` with its ``{gmac}``: the AlexNet's MACs per image, from :func:`alexnet_gemms`."""
+    gmac = sum(m * k * n for _, m, k, n in alexnet_gemms()) / BATCH / 1e9
+    return {**ASSUMPTIONS, "NT-alexnet": ASSUMPTIONS["NT-alexnet"].format(gmac=gmac)}
+
+
+@functools.lru_cache(maxsize=None)
+def alexnet_gemms() -> tuple[tuple[str, int, int, int], ...]:
+    """The forward GEMMs ``(layer, M, K, N)`` behind :func:`alexnet_costs` (BP computes ``M x K``, UP ``K x N``)."""
+    from pimjax.apps.cost._model_costs import model_gemms
+
+    return tuple(model_gemms("alexnet", batch=BATCH, input_size=224, width=1.0))
+
+
+def forward_gemm(layer: str) -> tuple[int, int, int]:
+    """``(M, K, N)`` of ``layer``'s forward GEMM (:func:`alexnet_gemms`)."""
+    return next((m, k, n) for name, m, k, n in alexnet_gemms() if name == layer)
 
 
 @functools.lru_cache(maxsize=None)
@@ -115,12 +135,14 @@ def rows(quick: bool = True) -> list[Row]:
                    source="Sec. 5.1", kind="value", paper_value=1.61, pimjax_value=round(v, 3), unit="TOPS",
                    verdict=verdict_for(1.61, v), assumptions=a))
     v = tops("features.conv1", "bp")
+    c1m, c1k, _ = forward_gemm("features.conv1")
     out.append(Row(paper=PAPER, quantity="C1 BP throughput (large kernel kept as a convolution)", source="Sec. 5.1",
                    kind="value", paper_value=1.19, pimjax_value=round(v, 3), unit="TOPS",
                    verdict=verdict_for(1.19, v), assumptions=a,
                    gap=(("the paper computes C1 BP as a convolution whose kernel is as large as its input; pimjax "
-                         "lowers it to a matmul (2.40 TOPS of compute, 1.60 with the modelled write-back of its "
-                         "96800 x 363 outputs): the paper gives no cycle count for that kernel, not modelled", 100.0),)
+                         f"lowers it to a matmul ({c1bp['flops'] / c1bp['time_compute_s'] / 1e12:.2f} TOPS of "
+                         f"compute, {v:.2f} with the modelled write-back of its {c1m} x {c1k} outputs): the paper "
+                         "gives no cycle count for that kernel, not modelled", 100.0),)
                    if verdict_for(1.19, v) == "misses" else ()))
     conv_up = [tops(f"features.conv{i}", "up") for i in range(1, 6)]
     mean_conv_up = sum(conv_up) / len(conv_up)
@@ -267,17 +289,38 @@ def fig10_rows() -> list[Row]:
     return out
 
 
-NOTES_BODY = """
+def write_back_notes() -> str:
+    """The notes' write-back paragraph, its numbers from the FC3 BP and FC UP records that the rows use."""
+    from pimjax.hw import presets
+    from pimjax.units._interconnect import output_split
+
+    m, k, n = forward_gemm("classifier.fc3")
+    bp = presets.get(NT_SYSTEM["bp"])
+    sp = output_split(m, n, k, bp)  # BP: dY (M x N) @ W.T (N x K), as pimjax.apps.cost._model_costs.gemm_costs
+    cols = [c for c in sp.cols if c]
+    r = alexnet_costs()["classifier.fc3"]["bp"]
+    fc_up = [tops(f"classifier.fc{i}", "up") for i in range(1, 4)]
+    return f"""
 The per-layer bottlenecks of Sec. 5.1 come from one mechanism, modelled: the output-stationary MACs
 hold their outputs until the last K step, then write them back (Sec. 3.4: "all 15 PEs request BUS for
 writing-back simultaneously"), not overlapped with the compute (`SystemConfig.write_back =
-"after_compute"` on the NeuroTrainer presets). FC3 BP (column split, K = 1000): each PE computes its
-273 columns in 109 us, then the 32 x 4096 32-bit outputs cross the 10 GB/s bus to the common vault in
-52 us: 1.62 TOPS (paper 1.61). FC UP (row split, K = batch = 32): every dW word takes one MAC-cycle and
-4 bytes of the PE's 10 GB/s vault, so compute and write-back take as long: ~1.14 TOPS (paper ~1.02).
+"after_compute"` on the NeuroTrainer presets). FC3 BP (column split, K = {n}): each PE computes its
+{_span(cols)} columns in {r["time_compute_s"] * 1e6:.0f} us, then the {m} x {k} \
+{bp.aggregation.output_format.bits}-bit outputs cross the 10 GB/s bus to the common vault in
+{(r["time_s"] - r["time_compute_s"]) * 1e6:.0f} us: {tops("classifier.fc3", "bp"):.2f} TOPS (paper 1.61). \
+FC UP (row split, K = batch = {BATCH}): every dW word takes one MAC-cycle and
+4 bytes of the PE's 10 GB/s vault, so compute and write-back take as long: \
+~{sum(fc_up) / len(fc_up):.2f} TOPS (paper ~1.02).
 C1 BP stays a matmul in pimjax (the paper keeps it as a convolution with a kernel as large as its input
 and gives no cycle count); its gap is shown, not modelled.
+"""
 
+
+def _span(vals: list[int]) -> str:
+    return f"{min(vals)}" if min(vals) == max(vals) else f"{min(vals)}-{max(vals)}"
+
+
+NOTES_BODY = """
 Fig. 10: with 16-bit Q8.8 resident weights the no-SR case stalls because updates below half an LSB
 vanish in the weight store (a weight-storage effect); the 24-bit (Q8.16) rows are the nearest pimjax
 gets to the paper's case (32-bit BP/UP and weights; `TrainConfig.weight_bits` is at most 24), from `python scripts/repro_neurotrainer_fig10.py --weight-bits 24
@@ -308,4 +351,6 @@ def fig10_seed_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-NOTES = NOTES_BODY + "\n" + fig10_seed_table() + "\n" + sr_stage_notes() + "\n"
+def notes() -> str:
+    """The paper's notes for ``docs/fidelity.md`` (:func:`pimjax.apps.fidelity.paper_notes`), computed when called."""
+    return write_back_notes() + NOTES_BODY + "\n" + fig10_seed_table() + "\n" + sr_stage_notes() + "\n"

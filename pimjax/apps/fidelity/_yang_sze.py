@@ -165,19 +165,31 @@ def seed_tables() -> str:
     return "\n".join(parts)
 
 
+def _seed0_d6_2bit() -> dict[str, str]:
+    """Seed 0's 2-bit depth-6 accuracy (%) as documented on 2026-12-03 (``doc``) and as rerun (``now``), from the
+    results file."""
+    res = load_results("yang_sze_bitwidth.json") or {}
+    if 2 not in res.get("bits", []):
+        return {"doc": "n/a", "now": "n/a"}
+    i, net = res["bits"].index(2), "cnn_d6_k3_c16"
+    doc = res.get("seed0_documented_2026_12_03", {}).get(net)
+    now = res.get("seeds", {}).get("0", {}).get(net)
+    return {"doc": f"{doc[i]:.1f}" if doc else "n/a", "now": f"{now[i]:.1f}" if now else "n/a"}
+
+
 NOTES_BODY = """
 The accuracies are read from committed results files (`pimjax/apps/fidelity/results/`), each naming the
 command that made it; `pimjax fidelity` does not retrain. With one seed a trend is "not reproduced"
 whatever its direction: single-seed differences on 450 test images (one image = 0.22 points) are within
-the noise of retraining (seed 0's 2-bit depth-6 accuracy as documented on 2026-12-03, 58.2 %,
-`seed0_documented_2026_12_03` in the results file, reran at 46.4 %). Add seeds with
+the noise of retraining (seed 0's 2-bit depth-6 accuracy as documented on 2026-12-03, {doc} %,
+`seed0_documented_2026_12_03` in the results file, reran at {now} %). Add seeds with
 `python scripts/repro_yang_sze_bitwidth.py --seed S` and copy the accuracies into
 `results/yang_sze_bitwidth.json`. Seeds 0, 1, 2 of the bit-width study ran on 2026-12-07 (seed 0
-reran at 46.4 % for depth 6 at 2 bits). The noise runs (`--train-seed 0, 1, 2`)
+reran at {now} % for depth 6 at 2 bits). The noise runs (`--train-seed 0, 1, 2`)
 completed for all five networks on 2026-12-07 (one compiled program per network and noise kind,
 reseeded for the noise draws; a few minutes per training seed): a noise trend holds only when each
 step of it exceeds the larger range over the three training seeds; the rows say whether the means
 alone are in the paper's order.
 """
 
-NOTES = NOTES_BODY + "\n" + seed_tables()
+NOTES = NOTES_BODY.format(**_seed0_d6_2bit()) + "\n" + seed_tables()

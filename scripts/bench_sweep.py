@@ -28,13 +28,20 @@ The last line printed is one JSON object.
 checked identical to the 1-device results. ``floor_ms``: the exact integer GEMMs of the
 sweep's work (every emulated layer of every config on every test batch), this machine's
 floor (``scripts/_floor.py``).
+
+The JSON is also written, atomically, to ``--out``/``bench_sweep.json``, with where it came from:
+``command``, ``date`` (UTC), ``commit`` (``+dirty`` when tracked files differ from it), ``cpus``
+and ``load_average`` (1-minute, at the start and at the end of the run).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import shlex
+import subprocess
 import sys
 import time
 
@@ -46,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from pimjax.apps._atomic import atomic_write
 from pimjax.apps.sweep import ModelSpec, SweepEvaluator, SweepGrid, training_hardware_for
 from pimjax.apps.sweep.models import accuracy, load_data, trained_model
 from pimjax.nn import with_hardware
@@ -62,6 +70,24 @@ def sweep_floor(ev: SweepEvaluator, hw, configs: int) -> dict:
     f = _floor.floor_fields(shapes, a_bits=hw.max_act_bits, b_bits=hw.max_weight_bits, scale=ev.num_batches * configs)
     f.pop("floor_shapes")
     return {**f, "floor_gemms_per_batch": len(shapes)}
+
+
+def provenance(argv: list[str]) -> dict:
+    """Where a run's numbers come from: the command, the UTC date and time, the commit, the CPUs."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", root, *a], capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if commit != "unknown" and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    return {"command": shlex.join(["python", "scripts/bench_sweep.py", *argv]),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit, "cpus": os.cpu_count()}
 
 
 def scaling_table(model, hw, x, y, points, counts) -> list[dict]:
@@ -94,6 +120,8 @@ def main(argv=None) -> int:
     ap.add_argument("--devices", type=int, default=None, help="devices for the vmapped sweep (default all)")
     ap.add_argument("--scaling", default=None, help="comma-separated device counts for the scaling table (e.g. 1,2,4,8)")
     args = ap.parse_args(argv)
+    source = provenance(sys.argv[1:] if argv is None else list(argv))
+    load_start = round(os.getloadavg()[0], 1)
 
     spec = ModelSpec(name="cnn_d2_k3_c8", input_size=8, epochs=15)
     data = load_data(spec)
@@ -161,9 +189,8 @@ def main(argv=None) -> int:
     if args.scaling:
         print("scaling (warm, events counted):", flush=True)
         res["scaling"] = scaling_table(model, hw, x, y, points, [int(v) for v in args.scaling.split(",")])
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bench_sweep.json"), "w") as f:
-        json.dump(res, f, indent=1)
+    res.update(source, load_average={"start": load_start, "end": round(os.getloadavg()[0], 1)})
+    atomic_write(os.path.join(args.out, "bench_sweep.json"), json.dumps(res, indent=1) + "\n")
     print(json.dumps(res))
     return 0
 

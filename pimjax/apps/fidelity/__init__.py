@@ -14,6 +14,7 @@ the table). ``quick=False`` differs only for Memolution: its schedules over the 
 from __future__ import annotations
 
 import importlib
+import types
 
 from ._row import TOLERANCE, VERDICTS, Row, trend_verdict, verdict_for
 
@@ -37,7 +38,7 @@ def paper_rows(slug: str, quick: bool = True) -> list[Row]:
     return list(mod.rows(quick))
 
 
-def _register_assumptions(mod) -> None:
+def _register_assumptions(mod: types.ModuleType) -> None:
     """Registers a paper module's labelled assumptions: its ``assumptions()`` where it has one (texts
     with numbers from the model, computed when called rather than at import), else its ``ASSUMPTIONS``."""
     from ._docs import register_assumptions

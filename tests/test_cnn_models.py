@@ -28,7 +28,10 @@ from pimjax.nn import (CNN_MODELS, PROBE_SHAPE, abstract_cnn, decode_events, emu
 from pimjax.nn._layers import CostProbe
 from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
-HW = training_hardware("neurotrainer", rows=16, width=8)
+# BP/UP round once at the output (neurotrainer_sr_out): these tests are about the models' layers and costs;
+# that program compiles faster, and the default's per-product rounding has its own tests
+# (test_rounded_products, test_emulated).
+HW = training_hardware("neurotrainer_sr_out", rows=16, width=8)
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 # name -> (input_size, width) of the training-step test: as small as the architecture allows

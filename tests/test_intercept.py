@@ -16,7 +16,10 @@ from pimjax.nn import (CostProbe, EmuConv, EmuLinear, EmulationRule, emulate, em
 from pimjax.numerics import fold_key
 from pimjax.system import default_mesh
 
-HW = training_hardware("neurotrainer", rows=4, width=2)  # FF 16-bit nearest, BP/UP 32-bit SR
+# BP/UP round once at the output (neurotrainer_sr_out): these tests are about routing ops to the emulation;
+# that program compiles faster, and the default's per-product rounding has its own tests
+# (test_rounded_products, test_emulated).
+HW = training_hardware("neurotrainer_sr_out", rows=4, width=2)  # FF 16-bit nearest, BP/UP 32-bit, SR at the output
 DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
 
 

@@ -14,17 +14,24 @@ from pimjax.nn import CostProbe, emulate, emulation_report, training_hardware
 from pimjax.nn._layers import matmul_costs
 from budget import quick_subset  # noqa: E402  (tests/budget.py: the default run and the thorough one)
 
-HW = training_hardware("neurotrainer", rows=4, width=2)  # FF 16-bit nearest, BP/UP 32-bit SR
+# BP/UP round once at the output (neurotrainer_sr_out): these tests are about routing ops to the emulation;
+# that program compiles faster, and the default's per-product rounding has its own tests
+# (test_rounded_products, test_emulated).
+HW = training_hardware("neurotrainer_sr_out", rows=4, width=2)  # FF 16-bit nearest, BP/UP 32-bit, SR at the output
 DIFF = nnx.DiffState(0, nnx.Any(nnx.Param, CostProbe))
 BIG = 400.0  # inputs this large overflow FF's 16-bit products: FF events that must not get lost
 
 
 @nnx.jit
 def _step(model, *xs):
-    """Output, parameter/probe gradients, input gradients and the cost table of one step."""
+    """Output, parameter/probe gradients, input gradients and the cost table of one step.
+
+    The loss weighs the output's last two axes (the same weights for every entry of a leading
+    batch axis), so a batch of examples gets each example's own upstream gradient."""
     def loss(m, *xs):
         y = m(*xs)
-        return jnp.sum(y * jnp.arange(y.size, dtype=y.dtype).reshape(y.shape) / y.size), y
+        n = y.shape[-1] * (y.shape[-2] if y.ndim > 1 else 1)
+        return jnp.sum(y * jnp.arange(n, dtype=y.dtype).reshape(y.shape[-2:]) / n), y
 
     (_, y), g = nnx.value_and_grad(loss, argnums=(DIFF, *range(1, 1 + len(xs))), has_aux=True)(model, *xs)
     return y, g, collect_costs(nnx.pop(model, nnx.Intermediate), nnx.state(g[0], CostProbe))
@@ -114,12 +121,14 @@ def test_vmap_events_summed_over_the_mapped_axis():
     y, g, costs = _step(em, x)
     singles = [_step(emulate(_Mapped(), HW, inputs=(x[i:i + 1],)), x[i:i + 1]) for i in range(3)]
     np.testing.assert_array_equal(y, jnp.concatenate([s[0] for s in singles]))
+    np.testing.assert_array_equal(g[1], jnp.concatenate([s[1][1] for s in singles]))  # BP per example
     probe = g[0]["pim_dot0"]["probe"][...]
     np.testing.assert_array_equal(probe, sum(s[1][0]["pim_dot0"]["probe"][...] for s in singles))
     rec = costs["pim_dot0"]
     for f in ("overflow", "nan", "inf", "random_bits"):
         assert float(getattr(rec["ff"], f)) == sum(float(getattr(s[2]["pim_dot0"]["ff"], f)) for s in singles)
     assert float(rec["ff"].overflow) > 0 and float(rec["ff"].macs) == 3 * 2 * 8 * 4
+    assert float(rec["up"].overflow) > 0  # UP's saturated words, counted per example and summed
     ff_ev = {k: getattr(rec["ff"], k) for k in ("overflow", "nan", "inf", "random_bits")}
     expect = matmul_costs(2, 8, 4, HW, {"ff": jnp.stack([ff_ev[k] for k in ff_ev])}, calls=3, per_example=True)
     assert float(rec["ff"].energy_dram_pj) == float(expect["ff"].energy_dram_pj)

@@ -23,9 +23,11 @@ bits (Q4.12 is the format in which the forward pass reads them), updated there
 Writes ``results/fig10_neurotrainer.csv`` (one row per seed, precision, weight format and epoch:
 train loss, held-out greedy token accuracy), ``results/fig10_neurotrainer.png`` and
 ``results/fig10_neurotrainer_seeds.json`` (final token accuracy in percent per case and seed,
-``{case: {seed: acc}}``, with the case names of ``pimjax/apps/fidelity/results/neurotrainer_fig10.json``);
+``{case: {seed: acc}}``, with the case names of ``pimjax/apps/fidelity/results/neurotrainer_fig10.json``,
+and ``per_seed_saturations``: the weight memory's saturations at load and over all updates);
 the last line is a JSON summary. ``--merge-into FILE`` adds the final accuracies to ``FILE``'s
-``per_seed`` (``{case: {seed: acc}}``, with the commands that made them), ``--from-runs DIR,...``
+``per_seed`` (``{case: {seed: acc}}``, with the commands that made them; the saturations to its
+``per_seed_saturations``), ``--from-runs DIR,...``
 merges the ``fig10_neurotrainer_seeds.json`` of earlier runs instead of training:
 
     python scripts/repro_neurotrainer_fig10.py --cases fixed32_sr_out --weight-fracs 8 --seeds 0,1,2 \
@@ -88,7 +90,8 @@ def run(epochs: int, lr: float, width: float, batch: int, max_steps: int | None,
                              "precision": label, "preset": CASES[label], "weights": wname,
                              "weight_frac": "" if frac is None else frac, "epoch": rec["epoch"],
                              "train_loss": rec["train_loss"], "token_accuracy": rec["test_token_accuracy"],
-                             "update_saturations": out["update_events"].get("overflow", 0)})
+                             "update_saturations": out["update_events"].get("overflow", 0),
+                             "load_saturations": out["load_events"].get("overflow", 0)})
             print(f"{label} ({wname} weights): token accuracy {out['final']['token_accuracy']:.4f}, "
                   f"update events {out['update_events']}")
     return rows
@@ -148,9 +151,11 @@ def merge(results_path: str, seeds_jsons: list[dict]) -> dict:
     per_seed = res.setdefault("per_seed", {})
     cmds = res.setdefault("per_seed_commands", [])
     for sj in seeds_jsons:
-        for case, by_seed in sj["per_seed"].items():
-            per_seed.setdefault(case, {}).update(by_seed)
-            per_seed[case] = dict(sorted(per_seed[case].items(), key=lambda kv: int(kv[0])))
+        for key in ("per_seed", "per_seed_saturations"):
+            into = res.setdefault(key, {})
+            for case, by_seed in sj.get(key, {}).items():
+                into.setdefault(case, {}).update(by_seed)
+                into[case] = dict(sorted(into[case].items(), key=lambda kv: int(kv[0])))
         cmd = f"{sj['command']} ({sj['date']})"
         if cmd not in cmds:
             cmds.append(cmd)
@@ -211,13 +216,16 @@ def main() -> None:
         w.writerows(rows)
     png = os.path.join(args.out, "fig10_neurotrainer.png")
     plot(rows, png)
-    final, per_seed = {}, {}
+    final, per_seed, saturations = {}, {}, {}
     for r in rows:  # the last epoch's row of each run wins
         final[f"{r['precision']} {r['weights']} seed {r['seed']}"] = round(r["token_accuracy"], 4)
         per_seed.setdefault(r["case"], {})[str(r["seed"])] = round(100 * r["token_accuracy"], 2)
+        if r["weight_frac"] != "":  # the weight memory's saturations over the whole run (exact counts)
+            saturations.setdefault(r["case"], {})[str(r["seed"])] = {"load": r["load_saturations"],
+                                                                     "updates": r["update_saturations"]}
     seeds_path = os.path.join(args.out, "fig10_neurotrainer_seeds.json")
     with open(seeds_path, "w") as f:
-        json.dump({"per_seed": per_seed, "command": command_line(sys.argv[1:]),
+        json.dump({"per_seed": per_seed, "per_seed_saturations": saturations, "command": command_line(sys.argv[1:]),
                    "date": datetime.date.today().isoformat(), "epochs": args.epochs, "model_width": args.model_width,
                    "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
                    "max_steps": args.max_steps}, f, indent=1)

@@ -259,3 +259,20 @@ def test_fig10_verdicts_follow_the_spread_rule_hand_computed():
         for c in cases:
             assert f"{mean(c):.1f} ({min(c):.1f}-{max(c):.1f})" in row.pimjax_value, row.key
         assert ("few seeds" in row.assumptions) == (n < MIN_SEEDS)
+
+
+def test_q8_16_rows_stand_for_q16_16_only_without_saturations():
+    """The Q8.16 Fig. 10 rows are labelled the 32-bit Q16.16 case only when every one of their
+    runs recorded its weight memory's saturations and the total is zero."""
+    from pimjax.apps.fidelity._neurotrainer import FIG10_CASES, fig10_rows, weight_saturations
+    from pimjax.apps.fidelity._row import load_results
+
+    res = load_results("neurotrainer_fig10.json")
+    sat = res["per_seed_saturations"]
+    runs = [r for k in ("nearest", "SR") for r in sat[FIG10_CASES[k, "Q8.16"]].values()]
+    assert weight_saturations("Q8.16", res) == (len(runs), sum(r["load"] + r["updates"] for r in runs))
+    (row,) = [r for r in fig10_rows() if "(Q8.16 resident" in r.quantity]
+    assert ("Q16.16 case bit for bit" in row.quantity) == (sum(r["load"] + r["updates"] for r in runs) == 0
+                                                           and len(runs) == 2 * len(res["seeds"]))
+    one = {"per_seed_saturations": {FIG10_CASES["SR", "Q8.16"]: {"0": {"load": 0, "updates": 3}}}}
+    assert weight_saturations("Q8.16", one) == (1, 3) and weight_saturations("Q8.8", one) is None

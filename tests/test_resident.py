@@ -137,6 +137,30 @@ def test_update_lands_on_the_grid_and_equals_the_exact_sum():
     assert int(state[1].count) == 1
 
 
+@pytest.mark.parametrize("mode", ["stochastic", "nearest_even"])
+def test_formats_on_one_grid_differ_only_where_the_narrower_saturates(mode):
+    """Resident formats with the same fraction bits (Q4.8, Q8.8, Q16.8) give the same weights
+    and events bit for bit in a run where the narrowest saturates nothing: width adds range
+    only. This is why the Q8.16 runs of Fig. 10 that saturate nothing are its 32-bit (Q16.16)
+    runs (pimjax/apps/fidelity/_neurotrainer.py)."""
+    rng = np.random.default_rng(1)
+    w0 = {"w": jnp.asarray(np.round(rng.uniform(-6, 6, (257,)) * 256) / 256, jnp.float32)}
+    g = {"w": jnp.asarray(rng.standard_normal((257,)), jnp.float32)}
+    runs = [_step(ResidentWeights(format=FixedFormat(bits=b, frac=8), rounding=mode), w0, g, 0.03, steps=4)
+            for b in (12, 16, 24)]
+    assert total_events(runs[0][1][1])["overflow"] == 0
+    for w, state in runs[1:]:
+        np.testing.assert_array_equal(np.asarray(w["w"]), np.asarray(runs[0][0]["w"]))
+        assert total_events(state[1]) == total_events(runs[0][1][1])
+    # a weight pushed past +8: Q4.8 saturates (counted) and only there do the formats part
+    edge = {"w": jnp.asarray([7.90625, 1.0], jnp.float32)}  # on the grid
+    (wn, sn), (ww, sw) = (_step(ResidentWeights(format=FixedFormat(bits=b, frac=8), rounding=mode), edge,
+                                {"w": jnp.asarray([-10.0, 1.0], jnp.float32)}, 0.03) for b in (12, 16))
+    assert total_events(sn[1])["overflow"] == 1 and total_events(sw[1])["overflow"] == 0
+    assert float(wn["w"][0]) == 8 - 2**-8 and float(ww["w"][0]) > 8
+    assert float(wn["w"][1]) == float(ww["w"][1])
+
+
 def test_saturation_and_nan_are_counted():
     cfg = ResidentWeights(format=FixedFormat(bits=8, frac=4), rounding="nearest_even")
     w = {"w": jnp.array([7.0, -8.0, 1.0], jnp.float32)}

@@ -193,6 +193,29 @@ def fig10_accuracies(res: dict | None = None) -> dict[str, list[float]]:
     return {case: [by_seed[s] for s in sorted(by_seed, key=int)] for case, by_seed in per.items()}
 
 
+def weight_saturations(wname: str, res: dict | None = None) -> tuple[int, int] | None:
+    """``(runs, saturations)`` of the no-SR and SR Fig. 10 cases with ``wname`` resident weights:
+    how many runs recorded their weight memory's saturations (at load and in every update) and
+    their total; None when the results file records none (``per_seed_saturations``)."""
+    res = load_results("neurotrainer_fig10.json") if res is None else res
+    sat = (res or {}).get("per_seed_saturations", {})
+    runs = [v for k in ("nearest", "SR") for v in sat.get(FIG10_CASES[k, wname], {}).values()]
+    if not runs:
+        return None
+    return len(runs), sum(int(r["load"]) + int(r["updates"]) for r in runs)
+
+
+def _q16_16(acc: dict[str, list[float]]) -> str | None:
+    """Why the Q8.16 rows are also the 32-bit (Q16.16) case, or None when the runs do not show it:
+    the two formats share the 2**-16 grid and differ only beyond +-128, so runs in which Q8.16
+    saturated no weight give Q16.16's bits exactly (``tests/test_resident.py``)."""
+    got = weight_saturations("Q8.16")
+    want = sum(len(acc.get(FIG10_CASES[k, "Q8.16"], [])) for k in ("nearest", "SR"))
+    if got is None or got[0] != want or got[1] != 0:
+        return None
+    return f"the 32-bit Q16.16 case bit for bit (same 2^-16 grid, no weight saturated in {got[0]} runs)"
+
+
 def _alike(a: list[float], b: list[float]) -> bool:
     """"a ~ b": neither is below the other beyond the seeds' spread (:func:`less_beyond_spread`)."""
     return not less_beyond_spread(a, b) and not less_beyond_spread(b, a)
@@ -270,7 +293,7 @@ def fig10_rows() -> list[Row]:
     out = []
     for wname, bits in (("Q8.8", 16), ("Q8.16", 24)):
         what = ("a weight-storage effect: 16-bit resident weights lose the small updates" if bits == 16 else
-                "32-bit BP/UP, 24-bit weights (TrainConfig allows at most 24)")
+                _q16_16(acc) or "32-bit BP/UP, 24-bit weights (TrainConfig allows at most 24)")
         nosr, sr = FIG10_CASES["nearest", wname], FIG10_CASES["SR", wname]
         out.append(_fig10_row(
             acc, f"32-bit BP/UP without SR trains worse than with SR ({wname} resident weights: {what})",
@@ -320,10 +343,22 @@ def _span(vals: list[int]) -> str:
     return f"{min(vals)}" if min(vals) == max(vals) else f"{min(vals)}-{max(vals)}"
 
 
-NOTES_BODY = """
+def fig10_notes() -> str:
+    """The notes' Fig. 10 paragraph; whether the Q8.16 rows stand for Q16.16 comes from the runs."""
+    sat = weight_saturations("Q8.16")
+    if _q16_16(fig10_accuracies()) is not None:
+        q24 = f"""the 24-bit (Q8.16) rows are also the case with 32-bit weights in pimjax's 32-bit weight
+format, Q16.16 (the BP weight operand's; the paper gives widths only): the two formats share the 2^-16
+grid and differ only beyond +-128, and in none of the {sat[0]} Q8.16 runs did a weight saturate (at load
+or in any update; `per_seed_saturations`), so Q16.16 gives the same bits (`tests/test_resident.py`
+checks that formats on one grid differ only where the narrower saturates; `TrainConfig.weight_bits`
+stays at most 24, the codes float32 parameters hold exactly)"""
+    else:
+        q24 = """the 24-bit (Q8.16) rows are the nearest pimjax
+gets to the paper's case (32-bit BP/UP and weights; `TrainConfig.weight_bits` is at most 24)"""
+    return f"""
 Fig. 10: with 16-bit Q8.8 resident weights the no-SR case stalls because updates below half an LSB
-vanish in the weight store (a weight-storage effect); the 24-bit (Q8.16) rows are the nearest pimjax
-gets to the paper's case (32-bit BP/UP and weights; `TrainConfig.weight_bits` is at most 24), from `python scripts/repro_neurotrainer_fig10.py --weight-bits 24
+vanish in the weight store (a weight-storage effect); {q24}, from `python scripts/repro_neurotrainer_fig10.py --weight-bits 24
 --weight-fracs 16 --cases fixed32,fixed32_sr`. Each case ran once per training seed (`--seeds 0,1,2`);
 the seed draws the synthetic task's sentences as well as the initial weights, the batch order and
 the random words of SR, so the range over the seeds includes the task's difficulty. A difference
@@ -353,4 +388,4 @@ def fig10_seed_table() -> str:
 
 def notes() -> str:
     """The paper's notes for ``docs/fidelity.md`` (:func:`pimjax.apps.fidelity.paper_notes`), computed when called."""
-    return write_back_notes() + NOTES_BODY + "\n" + fig10_seed_table() + "\n" + sr_stage_notes() + "\n"
+    return write_back_notes() + fig10_notes() + "\n" + fig10_seed_table() + "\n" + sr_stage_notes() + "\n"

@@ -48,7 +48,7 @@ from pimjax.numerics import NumericEvents
 from pimjax.cost._record import CostRecord
 from pimjax.system import system_matmul
 from pimjax.units import systolic_matmul
-from pimjax.units._array_counts import array_counts, segment_counts
+from pimjax.units._array_counts import ArrayCounts, array_counts, segment_counts
 from pimjax.units._interconnect import (check_matmul_call, check_size, output_split, placement, slice_traffic,
                                         system_row_block)
 
@@ -147,40 +147,47 @@ class _Group:
         wbuf = cfg.weight_buffer_kib * 1024
         self.tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0, brd=0, bwr=0)
         self.t_c = self.t_m = self.t_i = self.t_s = 0.0
-        cache: dict = {}
+        # A slice's costs depend only on its segments and its traffic: slices alike in those (most
+        # of a large system) are costed once and counted as often as they occur. Every total is a
+        # sum of Python ints (exact, so n * x is x added n times) and the times are maxima.
+        alike: dict[tuple, int] = {}
         for s, segs_t in enumerate(plc.segments):
             segs = tuple(seg for _, seg in segs_t)
             if not segs and not tr.owned[s] and not tr.received_bytes[s]:
                 continue
+            key = (segs, tr.rmw[s], tr.owned[s], tr.counts[s].bytes, tr.received_bytes[s])
+            alike[key] = alike.get(key, 0) + 1
+        counts: dict[tuple, ArrayCounts] = {}
+        for (segs, rmw, owned, sent, received), n in alike.items():
             share = sum(seg.k * seg.cols for seg in segs) * b_b
             parts = sum(seg.chunks for seg in segs)
             flags = _residency(share, parts, reuse=reuse, other=other, wbuf=wbuf)
-            if (segs, flags) not in cache:
-                cache[(segs, flags)] = segment_counts(rows, segs, arr, row_block=rb, calls=calls,
-                                                      weights_resident=flags[0], weights_buffered=flags[1],
-                                                      register_resident=flags[2])
-            c = cache[(segs, flags)]
-            agg_rmw = calls * tr.rmw[s] * agg_b if agg_spill else 0  # read + write each after the first
-            agg_kept = 0 if agg_spill else calls * tr.rmw[s] * agg_b  # the same, in the aggregation buffer
+            if (segs, flags) not in counts:
+                counts[segs, flags] = segment_counts(rows, segs, arr, row_block=rb, calls=calls,
+                                                     weights_resident=flags[0], weights_buffered=flags[1],
+                                                     register_resident=flags[2])
+            c = counts[segs, flags]
+            agg_rmw = calls * rmw * agg_b if agg_spill else 0  # read + write each after the first
+            agg_kept = 0 if agg_spill else calls * rmw * agg_b  # the same, in the aggregation buffer
             rd = c.a_bytes + c.b_bytes + c.acc_bytes_read + agg_rmw
-            wr = c.acc_bytes_written + agg_rmw + calls * tr.owned[s] * out_b
+            wr = c.acc_bytes_written + agg_rmw + calls * owned * out_b
             t_c = c.cycles / (cfg.compute_scale * f_hz)
             t_m = (rd + wr) / bw
-            t_i = calls * max(tr.counts[s].bytes, tr.received_bytes[s]) / link
+            t_i = calls * max(sent, received) / link
             self.t_c, self.t_m, self.t_i = max(self.t_c, t_c), max(self.t_m, t_m), max(self.t_i, t_i)
             self.t_s = max(self.t_s, t_c, t_m, t_i)
             t = self.tot
-            t["macs"] += c.macs
-            t["adds"] += c.tree_additions + c.accumulator_additions
-            t["pre"] += c.preload_cycles
-            t["stream"] += c.stream_cycles
-            t["fill"] += c.fill_drain_cycles
-            t["slots"] += c.slot_cycles
-            t["rd"] += rd
-            t["wr"] += wr
-            t["reg"] += c.register_bits
-            t["brd"] += c.acc_buffer_bytes_read + c.weight_buffer_bytes_read + agg_kept
-            t["bwr"] += c.acc_buffer_bytes_written + c.weight_buffer_bytes_written + agg_kept
+            t["macs"] += n * c.macs
+            t["adds"] += n * (c.tree_additions + c.accumulator_additions)
+            t["pre"] += n * c.preload_cycles
+            t["stream"] += n * c.stream_cycles
+            t["fill"] += n * c.fill_drain_cycles
+            t["slots"] += n * c.slot_cycles
+            t["rd"] += n * rd
+            t["wr"] += n * wr
+            t["reg"] += n * c.register_bits
+            t["brd"] += n * (c.acc_buffer_bytes_read + c.weight_buffer_bytes_read + agg_kept)
+            t["bwr"] += n * (c.acc_buffer_bytes_written + c.weight_buffer_bytes_written + agg_kept)
         self.agg_adds = calls * rows * sum(plc.tile_cols[t] * len(c) for t, c in enumerate(plc.contributors))
         self.max_hops = tr.max_hops
         self.icn = [calls * sum(x[i] for x in tr.counts) for i in range(4)]  # packets, local, bytes, hop bytes

@@ -286,9 +286,10 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
         rmw[own_ids] += times * own_e * (a_t - 1)
         if own_e.sum() and h.size:
             max_hops = max(max_hops, int(h[:, own_e > 0].max()))
-    counts = [ICNCounts(int(pk[s]), int(loc[s]), int(nbytes[s]), int(hop_b[s]), int(hops[s]), int(elems[s]))
-              for s in range(s_count)]
-    return SliceTraffic(counts, [int(x) for x in recv], [int(x) for x in owned], [int(x) for x in rmw], max_hops)
+    # .tolist(): the same Python ints as int() of each element, converted in one call per array
+    counts = [ICNCounts(*row) for row in zip(pk.tolist(), loc.tolist(), nbytes.tolist(), hop_b.tolist(),
+                                             hops.tolist(), elems.tolist())]
+    return SliceTraffic(counts, recv.tolist(), owned.tolist(), rmw.tolist(), max_hops)
 
 
 def packetize_per_slice(*, k_sizes: Sequence[int], owners: Sequence[int], n: int, tile_cols: int,

@@ -40,15 +40,8 @@ from pimjax.system._mapping import Mapping
 from pimjax.units._aggregation import finish, packet_key, reduce_packets, to_packets
 from pimjax.units._exact_gemm import exact_matmul, resolve_method
 from pimjax.units._interconnect import ICNCounts, packetize
-from pimjax.units._systolic import (
-    _accumulate,
-    _bound_limit,
-    _data_bound_ok,
-    _order_free,
-    check_operands,
-    check_static_formats,
-    jit_operands,
-)
+from pimjax.units._array_operands import check_operands, check_static_formats, jit_operands
+from pimjax.units._systolic import _accumulate, _bound_limit, _data_bound_ok, _order_free
 from pimjax.units._backend import accelerator_paths
 
 _SLICE_STREAM = 21

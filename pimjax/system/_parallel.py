@@ -73,7 +73,7 @@ from pimjax.system._mapping import Mapping
 from pimjax.system._matmul import SystemResult, system_matmul
 from pimjax.units._aggregation import EngineSpec, finish, packet_key, reduce_packets, to_packets
 from pimjax.units._interconnect import ICNCounts
-from pimjax.units._systolic import check_operands, check_static_formats
+from pimjax.units._array_operands import check_operands, check_static_formats
 
 HOST_STREAM = MAX_UNITS
 """Sub-stream of the key the host's roundings draw from (unit ``u`` uses sub-stream ``u``)."""

@@ -5,14 +5,8 @@ from pimjax.units._activation import exact_activation, lut_activation, lut_entri
 from pimjax.units._aggregation import AggregationEngine, finish, reduce_packets, to_packets
 from pimjax.units._exact_gemm import METHODS, exact_matmul
 from pimjax.units._interconnect import ICNCounts, packetize, tile_packets
-from pimjax.units._systolic import (
-    ArrayResult,
-    SystolicArray,
-    array_accumulate,
-    check_operands,
-    emulated_matmul,
-    systolic_matmul,
-)
+from pimjax.units._array_operands import check_operands
+from pimjax.units._systolic import ArrayResult, SystolicArray, array_accumulate, emulated_matmul, systolic_matmul
 
 __all__ = [
     "METHODS",

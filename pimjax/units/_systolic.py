@@ -37,20 +37,17 @@ from pimjax.numerics import (
     FixedFormat,
     FloatFormat,
     NumericEvents,
-    add_rounded,
     apply_overflow,
     fold_key,
-    from_f64_exact,
     needs_random,
     quantize,
     random_words,
     requantize_exact,
     round_shift,
-    round_to_float,
     scale_pow2,
-    to_f64_exact,
 )
-from pimjax.numerics._random import check_key
+from pimjax.units._array_float import float_accumulate, float_output
+from pimjax.units._array_operands import check_config, check_operands, check_shapes, jit_operands
 from pimjax.units._backend import accelerator_paths
 from pimjax.units._exact_gemm import abs_product_bound, exact_matmul, resolve_method
 from pimjax.units._rounded_products import bound_ok as rounded_bound_ok
@@ -71,7 +68,6 @@ class ArrayResult(NamedTuple):
     ordered: jax.Array
 
 
-from pimjax.numerics._events import count_true as _count  # noqa: E402
 
 
 def _stage_key(key, stream, fmt, rounding):
@@ -80,118 +76,6 @@ def _stage_key(key, stream, fmt, rounding):
     if key is None:
         raise ValueError(f"rounding {rounding!r} needs a key: pass key=jax.random.key(...) or an int seed")
     return fold_key(key, stream)
-
-
-_STAGES = ("a_format", "b_format", "product_format", "tree_format", "accumulator_format", "output_format")
-
-
-def check_static_formats(named, who: str) -> None:
-    """TypeError unless every FixedFormat of ``named`` (``(name, format)`` pairs) is static.
-
-    The units choose their path, bounds and code dtypes from the formats at trace time, so
-    bits and frac must be Python (or numpy) integers, not traced values.
-    """
-    for name, fmt in named:
-        if isinstance(fmt, FixedFormat) and not fmt.is_static:
-            raise TypeError(
-                f"{who} needs static formats (integer bits and frac), but {name} has traced or "
-                "array-valued ones; traced numerics are swept with pimjax.apps.sweep"
-            )
-
-
-def check_config(config: Any, who: str = "systolic_matmul") -> None:
-    """TypeError unless ``config`` is an :class:`~pimjax.hw.ArrayConfig` with static formats."""
-    if not isinstance(config, ArrayConfig):
-        raise TypeError(f"config must be an ArrayConfig, got {type(config).__name__}")
-    check_static_formats(((f"ArrayConfig.{f}", getattr(config, f)) for f in _STAGES), who)
-
-
-def _check_shapes(a, b):
-    with jax.enable_x64(True):  # keep int64 / uint32 codes (32-bit unsigned formats) intact
-        a = jnp.asarray(a)
-        b = jnp.asarray(b)
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"a and b must be 2-D (M x K, K x N), got shapes {a.shape} and {b.shape}")
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(f"inner dimensions differ: a is {a.shape}, b is {b.shape} (a.shape[1] must equal b.shape[0])")
-    if a.shape[1] == 0:
-        raise ValueError("K (a.shape[1]) must be at least 1")
-    return a, b
-
-
-def _in_format(x, given, fmt: FixedFormat, name: str, field: str) -> tuple[jax.Array, NumericEvents]:
-    """Codes ``x`` (the array of the caller's ``given``) checked against (concrete) or brought
-    into (traced) ``fmt``'s code range."""
-    info = np.iinfo(x.dtype)
-    if (info.min >= fmt.min_code and info.max <= fmt.max_code) or x.size == 0:
-        return x, NumericEvents.zero()  # every value of the dtype is a code of fmt
-    if not isinstance(given, jax.core.Tracer):
-        # concrete, also a constant (numpy or jax array) of a jit trace: evaluated now, not staged
-        with jax.ensure_compile_time_eval(), jax.enable_x64(True):
-            c = jnp.asarray(given)
-            lo, hi = (int(v) for v in jax.device_get((jnp.min(c), jnp.max(c))))
-        if lo < fmt.min_code or hi > fmt.max_code:
-            raise ValueError(
-                f"{name} holds codes {lo}..{hi}, outside ArrayConfig.{field} {fmt}: its codes are "
-                f"{fmt.min_code}..{fmt.max_code} (quantize real values with pimjax.numerics.quantize)"
-            )
-        return x, NumericEvents.zero()
-    # traced (jit / vmap): no error can be raised; the format's overflow rule brings every code
-    # into range before any path runs, and each such code is counted
-    with jax.enable_x64(True):
-        y, over = apply_overflow(x, fmt.bits, fmt.signed, fmt.overflow)
-        y = y.astype(jnp.promote_types(x.dtype, fmt.code_dtype))
-    return y, NumericEvents.make(overflow=_count(over))
-
-
-def check_operands(a, b, cfg: ArrayConfig, *, who: str = "systolic_matmul"):
-    """Validates (M, K) and (K, N) operands for ``cfg``'s datapath: ``(a, b, events)``.
-
-    The one check of every entry point (:func:`systolic_matmul`, :func:`array_accumulate`,
-    :func:`~pimjax.system.system_matmul`; :func:`emulated_matmul` quantizes its own). Raises
-    TypeError unless ``cfg`` is an ArrayConfig with static formats, and for operands of the
-    wrong kind: fixed point needs integer codes, a float datapath values of exactly the
-    operand format's dtype (quantize them to it first: a float32 0.1 is no bf16 value).
-    Fixed-point codes outside their format (``a_format`` / ``b_format``) raise ValueError when
-    the operands are concrete; traced operands (under ``jit`` / ``vmap``) cannot raise, so
-    such codes are saturated or wrapped by the format's own ``overflow`` and counted in
-    ``events.overflow`` (the same result on every path). Operand dtypes whose every value is
-    a code of the format (int8 for an 8-bit signed format) skip the check.
-    """
-    check_config(cfg, who)
-    a_in, b_in = a, b
-    a, b = _check_shapes(a, b)
-    a, ea = _check_operand(a, a_in, "a", "a_format", cfg)
-    b, eb = _check_operand(b, b_in, "b", "b_format", cfg)
-    return a, b, ea.merge(eb)
-
-
-def _check_operand(x, given, name: str, field: str, cfg: ArrayConfig) -> tuple[jax.Array, NumericEvents]:
-    fmt = getattr(cfg, field)
-    if cfg.is_float:
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            raise TypeError(f"{name} must be a float array for a float datapath, got dtype {x.dtype}")
-        if x.dtype != fmt.dtype:
-            raise TypeError(
-                f"{name} must have dtype {fmt.dtype} of ArrayConfig.{field} ({fmt}), got {x.dtype}: round "
-                f"it first with pimjax.numerics.quantize({name}, config.{field})"
-            )
-        return x, NumericEvents.zero()
-    if not jnp.issubdtype(x.dtype, jnp.integer):
-        raise TypeError(f"{name} must hold integer codes for a fixed-point datapath, got dtype {x.dtype}")
-    return _in_format(x, given, fmt, name, field)
-
-
-def _pad_chunks(a, b, w):
-    k = a.shape[1]
-    nc = -(-k // w)
-    pad = nc * w - k
-    if pad:
-        a = jnp.pad(a, ((0, 0), (0, pad)))
-        b = jnp.pad(b, ((0, pad), (0, 0)))
-    a3 = a.reshape(a.shape[0], nc, w).transpose(1, 0, 2)  # (nc, M, W)
-    b3 = b.reshape(nc, w, b.shape[1])  # (nc, W, N)
-    return a3, b3, nc
 
 
 # ------------------------------------------------------------------------------ fixed point
@@ -373,69 +257,6 @@ def _fixed_run(a, b, cfg: ArrayConfig, key, method: str, finish, bound_failed: b
     return ArrayResult(out, ev, ~ok)
 
 
-# ------------------------------------------------------------------------------ float
-# XLA:CPU runs with flush-to-zero / denormals-are-zero, so a plain float32 <-> float64 convert
-# turns fp32 and bf16 subnormals into 0 (fp16 and fp8 subnormals are normal float32 and pass).
-# The datapath keeps subnormals (docs/design.md section 2 is bit-exact), so operands and outputs
-# cross between the format and float64 through their bit patterns where they are subnormal.
-
-
-def _tree_sum(p, fmt: FloatFormat):
-    """Balanced pairwise tree over axis 1 (((0+1)+(2+3))+...), rounding after every adder."""
-    with jax.enable_x64(True):
-        over_total = jnp.zeros((), jnp.int64)
-    w = p.shape[1]
-    width = 1 << max(0, (w - 1).bit_length())
-    if width != w:
-        p = jnp.pad(p, ((0, 0), (0, width - w), (0, 0)))
-    with jax.enable_x64(True):
-        while p.shape[1] > 1:
-            p, over = add_rounded(p[:, 0::2], p[:, 1::2], fmt)
-            over_total = over_total + _count(over).astype(jnp.int64)
-        if w == 1:
-            p, over = round_to_float(p, fmt)
-            over_total = over_total + _count(over).astype(jnp.int64)
-    return p[:, 0], over_total
-
-
-def _float_accumulate(a, b, cfg: ArrayConfig) -> tuple[jax.Array, NumericEvents]:
-    m, n = a.shape[0], b.shape[1]
-    pf, tf, af = cfg.product_format, cfg.tree_format, cfg.accumulator_format
-    with jax.enable_x64(True):
-        # exact conversion: a plain astype flushes fp32 / bf16 subnormals to 0 on XLA:CPU
-        a3, b3, nc = _pad_chunks(to_f64_exact(a), to_f64_exact(b), cfg.width)
-
-        def step(carry, xs):
-            acc, ev = carry
-            ac, bc = xs
-            p = ac[:, :, None] * bc[None, :, :]  # exact in float64 for formats up to fp32
-            over = jnp.zeros((), jnp.int64)
-            if pf is not None:
-                p, o = round_to_float(p, pf)
-                over = over + _count(o).astype(jnp.int64)
-            t, o = _tree_sum(p, tf)
-            acc, o2 = add_rounded(acc, t, af)
-            ev = ev.merge(NumericEvents.make(overflow=over + o + _count(o2).astype(jnp.int64)))
-            return (acc, ev), None
-
-        init = (jnp.zeros((m, n), jnp.float64), NumericEvents.zero())
-        (acc, ev), _ = jax.lax.scan(step, init, (a3, b3))
-    return acc, ev
-
-
-def _float_output(acc, cfg: ArrayConfig, ev: NumericEvents) -> tuple[jax.Array, NumericEvents]:
-    of = cfg.output_format
-    with jax.enable_x64(True):
-        if cfg.activation == "relu":
-            acc = jnp.maximum(acc, 0.0)
-        ev = ev.merge(NumericEvents.make(nan=_count(jnp.isnan(acc))))
-        if of is None:
-            return acc, ev
-        out, o = round_to_float(acc, of)
-        ev = ev.merge(NumericEvents.make(overflow=_count(o)))
-        return from_f64_exact(out, of.dtype), ev  # keeps fp32 / bf16 subnormals
-
-
 # ------------------------------------------------------------------------------ public API
 
 
@@ -498,39 +319,6 @@ def run_jitted(core, a, b, config, key, method: str):
     return _core_jit(a, b, key, core=core, config=config, method=method, accelerator=accelerator_paths())
 
 
-def jit_operands(a, b, config: ArrayConfig, key):
-    """``(a, b, key, jittable)``: checked operands and key ready to cross a jit boundary.
-
-    Operands are checked codes (:func:`check_operands`); a concrete 64-bit code array is
-    narrowed to its format's code dtype (every code fits: the check has run) and an integer
-    seed goes in as the uint32 it stands for (validated by
-    :func:`~pimjax.numerics._random.check_key`), so a jitted call gives the bits of an
-    eager one. ``jittable`` is False where an argument cannot cross unchanged (a traced
-    64-bit array, a seed given as a list): the caller then runs its core as it is.
-    """
-    check_key(key)
-    if isinstance(key, (int, np.integer)):
-        key = np.uint32(int(key))
-    if not config.is_float:
-        a, b = _narrow(a, config.a_format), _narrow(b, config.b_format)
-    ok = (not isinstance(key, (list, tuple)) and all(_fits_jit(x) for x in (a, b))
-          and not (isinstance(key, (jax.Array, np.ndarray)) and not _fits_jit(key)))
-    return a, b, key, ok
-
-
-def _narrow(x, fmt: FixedFormat):
-    if isinstance(x, jax.core.Tracer) or np.dtype(x.dtype).itemsize <= 4:
-        return x
-    with jax.enable_x64(True):
-        return x.astype(fmt.code_dtype)
-
-
-def _fits_jit(x) -> bool:
-    """True when ``x`` keeps its dtype through a jit boundary (no 64-bit type to canonicalize)."""
-    dt = x.dtype
-    return jax.dtypes.issubdtype(dt, jax.dtypes.prng_key) or np.dtype(dt).itemsize <= 4
-
-
 @functools.partial(jax.jit, static_argnames=("core", "config", "method", "accelerator"))
 def _core_jit(a, b, key, *, core, config, method, accelerator):
     del accelerator  # part of the cache key: the paths a trace took (pimjax.units._backend)
@@ -544,8 +332,8 @@ def _with_events(res: ArrayResult, ev: NumericEvents) -> ArrayResult:
 def _matmul(a, b, config: ArrayConfig, key, method: str) -> ArrayResult:
     """:func:`systolic_matmul` of checked operands."""
     if config.is_float:
-        acc, ev = _float_accumulate(a, b, config)
-        return ArrayResult(*_float_output(acc, config, ev), jnp.asarray(True))
+        acc, ev = float_accumulate(a, b, config)
+        return ArrayResult(*float_output(acc, config, ev), jnp.asarray(True))
     return _fixed_run(a, b, config, key, method, lambda acc, ev: _fixed_output(acc, config, key, ev))
 
 
@@ -580,7 +368,7 @@ def _accumulate(a, b, config: ArrayConfig, key, method: str, bound_failed: bool 
     ``bound_failed``: see :func:`_fixed_run` (the system's one-slice ordered branch).
     """
     if config.is_float:
-        acc, ev = _float_accumulate(a, b, config)
+        acc, ev = float_accumulate(a, b, config)
         return ArrayResult(acc, ev, jnp.asarray(True))
     with jax.enable_x64(True):
         return _fixed_run(a, b, config, key, method, lambda acc, ev: (acc.astype(jnp.int64), ev), bound_failed)
@@ -593,7 +381,7 @@ def emulated_matmul(a: jax.Array, b: jax.Array, config: ArrayConfig, *, key: Any
     Returns float32 values and the events of quantization and of the datapath.
     """
     check_config(config, "emulated_matmul")
-    a, b = _check_shapes(a, b)
+    a, b = check_shapes(a, b)
     method = resolve_method(method)
     qa, ea = quantize(a, config.a_format)
     qb, eb = quantize(b, config.b_format)

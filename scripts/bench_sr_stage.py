@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_train import interleaved_times, make_step, train_floor  # noqa: E402
 
-from pimjax.apps.train._loop import TrainConfig  # noqa: E402
+from pimjax.apps.train._config import TrainConfig  # noqa: E402
 
 PRESETS = ("neurotrainer", "neurotrainer_sr_out")
 MODELS = {  # model -> the TrainConfig fields of its setting

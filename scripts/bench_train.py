@@ -26,7 +26,8 @@ import numpy as np
 from flax import nnx
 
 from pimjax.apps.train import make_task
-from pimjax.apps.train._loop import TrainConfig, _tx, load_resident, make_steps
+from pimjax.apps.train._config import TrainConfig
+from pimjax.apps.train._loop import _tx, load_resident, make_steps
 from pimjax.nn import training_hardware
 import _floor  # noqa: E402  scripts/_floor.py, the machine's floor (scripts/ is on sys.path when a script runs)
 

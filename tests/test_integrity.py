@@ -285,7 +285,7 @@ def test_warn_once_and_continue_quietly(capsys):
 
 
 def test_train_config_on_nonfinite():
-    from pimjax.apps.train._loop import RUNTIME_FIELDS, TrainConfig
+    from pimjax.apps.train._config import RUNTIME_FIELDS, TrainConfig
 
     with pytest.raises(ValueError, match=r"TrainConfig.on_nonfinite must be one of \('stop', 'warn', 'continue'\)"):
         TrainConfig(on_nonfinite="ignore")
@@ -396,7 +396,8 @@ def small_npz(tmp_path_factory):
 def test_corrupted_newest_checkpoint_falls_back_end_to_end(small_npz, tmp_path, capsys):
     """The finding: 64 random bytes in the largest array file of the newest checkpoint; the
     resume names it, falls back to the previous one and ends with the uninterrupted weights."""
-    from pimjax.apps.train._loop import TrainConfig, prepare, train
+    from pimjax.apps.train._config import TrainConfig
+    from pimjax.apps.train._loop import prepare, train
 
     cfg = TrainConfig(model="cnn_d1_k3_c4", input_size=8, batch_size=8, epochs=2, rows=8, width=4, progress=False,
                       learning_rate=1e-2, dataset=small_npz(1.0), out_dir=str(tmp_path), checkpoint_every=1,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from pimjax.apps.train._loop import TrainConfig, _check_config, make_steps, prepare, run_config
+from pimjax.apps.train._config import TrainConfig, run_config
+from pimjax.apps.train._loop import _check_config, make_steps, prepare
 from pimjax.cli import main
 from pimjax.cost import host_sync, parallel_cost
 from pimjax.hw import AggregationConfig, ArrayConfig, ParallelConfig, SystemConfig

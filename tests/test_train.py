@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from pimjax.apps.train._loop import EVENTS, TrainConfig, _latest, _restore, prepare, train
+from pimjax.apps.train._config import EVENTS, TrainConfig
+from pimjax.apps.train._loop import _latest, _restore, prepare, train
 
 # the loop's features on a small CNN (two 3x3 convs of 4 channels, one dense layer: 3 emulated
 # layers, few compiles); every model's own training step is in test_cnn_models.py

@@ -5,9 +5,8 @@
 * Tasks (:func:`make_task`): what data a model sees and how its loss and metrics are formed.
 """
 
-from pimjax.apps.train._loop import (EVENTS, OPTIMIZERS, RUNTIME_FIELDS, Prepared, TrainConfig, evaluate,
-                                     hardware_label, load_resident, make_steps, prepare, run_config, train,
-                                     update_events)
+from pimjax.apps.train._config import EVENTS, OPTIMIZERS, RUNTIME_FIELDS, TrainConfig, hardware_label, run_config
+from pimjax.apps.train._loop import Prepared, evaluate, load_resident, make_steps, prepare, train, update_events
 from pimjax.apps.train._tasks import (CNN_NAMES, TRANSFORMER_NAMES, TRANSLATOR_NAMES, ClassificationTask, SequenceTask,
                                       Task, TranslationTask, make_task)
 

@@ -11,7 +11,7 @@ from pimjax.nn import PRECISIONS, WEIGHTS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from pimjax.apps.train._loop import OPTIMIZERS, TrainConfig
+    from pimjax.apps.train._config import OPTIMIZERS, TrainConfig
     from pimjax.apps.train._nonfinite import NONFINITE_POLICIES
 
     d = TrainConfig()
@@ -100,7 +100,8 @@ def _events_line(what: str, ev: dict, overflow: str = "overflows", random_bits: 
 def run(args: argparse.Namespace) -> int:
     from pimjax.apps._atomic import OutputError, flag_nonfinite, strict_dumps
     from pimjax.apps.train._checkpoint import CheckpointError
-    from pimjax.apps.train._loop import TrainConfig, hardware_label, prepare
+    from pimjax.apps.train._config import TrainConfig, hardware_label
+    from pimjax.apps.train._loop import prepare
     from pimjax.apps.train._nonfinite import NonFiniteError
     from pimjax.apps.train._report import written_files
 

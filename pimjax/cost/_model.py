@@ -184,6 +184,14 @@ def _slice_classes(rows: int, ks: tuple[int, ...], n: int, owners: tuple[int, ..
     return rb, classes, agg_spill, agg_adds, tr.max_hops, icn, fan_in
 
 
+@functools.lru_cache(maxsize=16384)
+def _segment_counts(rows: int, segs: tuple, arr: ArrayConfig, rb: int, calls: int, resident: bool, buffered: bool,
+                    register: bool) -> ArrayCounts:
+    """:func:`segment_counts` of a slice, cached: the slices of many systems and row splits hold the same segments."""
+    return segment_counts(rows, segs, arr, row_block=rb, calls=calls, weights_resident=resident,
+                          weights_buffered=buffered, register_resident=register)
+
+
 class _Group:
     """Costs of one row group: ``rows`` rows of A on the slices of a placement, for ``calls`` calls."""
 
@@ -200,14 +208,9 @@ class _Group:
         wbuf = cfg.weight_buffer_kib * 1024
         self.tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0, brd=0, bwr=0)
         self.t_c = self.t_m = self.t_i = self.t_s = 0.0
-        counts: dict[tuple, ArrayCounts] = {}
         for (segs, share, parts, rmw, owned, sent, received), n_alike in classes:
             flags = _residency(share, parts, reuse=reuse, other=other, wbuf=wbuf)
-            if (segs, flags) not in counts:
-                counts[segs, flags] = segment_counts(rows, segs, arr, row_block=rb, calls=calls,
-                                                     weights_resident=flags[0], weights_buffered=flags[1],
-                                                     register_resident=flags[2])
-            c = counts[segs, flags]
+            c = _segment_counts(rows, segs, arr, rb, calls, *flags)
             agg_rmw = calls * rmw * agg_b if agg_spill else 0  # read + write each after the first
             agg_kept = 0 if agg_spill else calls * rmw * agg_b  # the same, in the aggregation buffer
             rd = c.a_bytes + c.b_bytes + c.acc_bytes_read + agg_rmw
@@ -246,7 +249,8 @@ def _sliced_cost(m: int, k_sizes, n: int, owners, tile_cols: int, cfg: SystemCon
     """Fields and time of ``calls`` calls with the rows of A split over ``groups`` slice groups."""
     s_g = len(k_sizes) // groups
     ks = tuple(k_sizes) if groups == 1 else (sum(k_sizes),) + (0,) * (s_g - 1)
-    owners = None if owners is None else tuple(owners)
+    # under "partitions" the first contributor of a tile owns it (slice_traffic ignores owners)
+    owners = None if owners is None or cfg.partitioning == "partitions" else tuple(owners)
     parts = [(_Group(rows, ks, n, owners, tile_cols, cfg, calls=calls, reuse=reuse, other=other), cnt)
              for rows, cnt in _row_groups(m, groups)]
     tot = {key: sum(g.tot[key] * c for g, c in parts) for key in parts[0][0].tot}

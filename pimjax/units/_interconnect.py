@@ -167,9 +167,12 @@ def _hops_to(srcs: np.ndarray, dst: np.ndarray, s_count: int, icn) -> np.ndarray
     return np.where(a == b, 0, h).astype(np.int64)
 
 
-@functools.lru_cache(maxsize=64)
+_HOP_MATRIX_MAX = 1024  # slices up to which all pairs' hops are kept (8 MiB of int64)
+
+
+@functools.lru_cache(maxsize=8)
 def _hop_matrix(s_count: int, icn) -> np.ndarray:
-    """``hops[i, j]`` between every pair of the ``s_count`` slices (read-only; cached per system)."""
+    """``hops[i, j]`` between every pair of the ``s_count <= _HOP_MATRIX_MAX`` slices (read-only; cached)."""
     ids = np.arange(s_count, dtype=np.int64)
     h = _hops_to(ids, ids, s_count, icn)
     h.flags.writeable = False
@@ -217,7 +220,7 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
     diag_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     seq_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     share_cache: dict[tuple, tuple] = {}
-    hop_all = _hop_matrix(s_count, icn)
+    hop_all = _hop_matrix(s_count, icn) if s_count <= _HOP_MATRIX_MAX else None
 
     def sequence(r: int) -> tuple[np.ndarray, np.ndarray]:
         """Elements and packets of every diagonal of a tile of ``r`` columns, blocks in order."""
@@ -291,7 +294,8 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
         else:
             own_ids, pos = np.asarray([how], np.int64), (c_t.index(how) if how in c_t else -1)
         send, own_bp, recv, owns, owns_any = share(r, a_t, pos)
-        h = hop_all[src][:, own_ids]  # contributors x owners
+        # contributors x owners
+        h = hop_all[src][:, own_ids] if hop_all is not None else _hops_to(src, own_ids, s_count, icn)
         hop = h @ own_bp  # per contributor: hop bytes, hops
         # the contributors of a tile are distinct slices (placement), so plain indexing adds once each;
         # all int64, so the order of the additions does not matter

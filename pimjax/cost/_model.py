@@ -124,7 +124,7 @@ def weight_share_bytes(k: int, n: int, cfg: SystemConfig) -> int:
         sp = output_split(1, k, n, cfg)  # an FC layer's split; a row split duplicates all of B in every PE
         return k * n * b_b if sp.by_rows else k * max(sp.cols) * b_b
     mp = Mapping.even(k=k, n=n, num_slices=cfg.num_slices, width=arr.width, rows=arr.rows)
-    plc = placement(k_sizes=mp.k_sizes, n=n, tile_cols=mp.tile_cols, cfg=cfg)
+    plc = _placement(tuple(mp.k_sizes), n, mp.tile_cols, _traffic_view(cfg, cfg.num_slices))
     return max((sum(seg.k * seg.cols for _, seg in segs) * b_b for segs in plc.segments), default=0)
 
 
@@ -140,7 +140,7 @@ def _traffic_view(cfg: SystemConfig, slices: int) -> SystemConfig:
 
 @functools.lru_cache(maxsize=1024)
 def _placement(ks: tuple[int, ...], n: int, tile_cols: int, cfg: SystemConfig):
-    """:func:`placement`, cached for :func:`_slice_classes` (one per row count of a call; read only)."""
+    """:func:`placement`, cached for :func:`_slice_classes` and :func:`weight_share_bytes` (read only)."""
     return placement(k_sizes=ks, n=n, tile_cols=tile_cols, cfg=cfg)
 
 

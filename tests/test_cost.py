@@ -838,3 +838,32 @@ def test_costed_system_matmul_rejects_empty_rows():
         costed_system_matmul(*z, _system(2), mesh=default_mesh(devices=1))
     with pytest.raises(ValueError, match=r"^m must be an integer >= 1 \(rows of A\), got 0"):
         packetize(k_sizes=(8, 8), owners=(0, 1), n=8, tile_cols=4, m=0, cfg=_system(2))
+
+
+@pytest.mark.parametrize("topology,ownership,partitioning", [("mesh", "diagonal", "partitions"),
+                                                               ("ring", "tile", "k_split"),
+                                                               ("crossbar", "diagonal", "k_split")])
+def test_cached_traffic_reads_none_of_the_fields_its_cache_key_resets(topology, ownership, partitioning):
+    """``pimjax.cost._model`` caches a row group's placement, row block and traffic under a view of
+    the system with the fields that code does not read reset (memory, energy, compute scale,
+    weight buffer, write-back, name; the slice count set to the group's). If that code ever read
+    one of them, the cache would give the reset value: this fails first."""
+    from pimjax.cost._model import _traffic_view
+    from pimjax.system import Mapping
+    from pimjax.units._interconnect import placement, slice_traffic, system_row_block
+
+    base = hw.presets.get("slices_hmc2").replace(num_slices=8, ownership=ownership, partitioning=partitioning)
+    base = base.replace(interconnect=dataclasses.replace(base.interconnect, topology=topology))
+    changed = base.replace(memory=hw.presets.get("neurotrainer_module_ff").memory,
+                           energy=dataclasses.replace(base.energy, mac_pj=9.0, icn_pj_per_bit_hop=7.0),
+                           compute_scale=3.0, weight_buffer_kib=64.0, write_back="after_compute", name="other")
+    for m, k, n, groups in ((37, 300, 50, 1), (5, 64, 200, 2), (64, 1000, 24, 4)):
+        mp = Mapping.even(k=k, n=n, num_slices=8, width=base.array.width, rows=base.array.rows)
+        ks = tuple(mp.k_sizes) if groups == 1 else (k,) + (0,) * (8 // groups - 1)
+        owners = tuple(mp.owners)
+        seen = []
+        for cfg in (base, changed, _traffic_view(base, len(ks)), _traffic_view(changed, len(ks))):
+            plc = placement(k_sizes=ks, n=n, tile_cols=mp.tile_cols, cfg=cfg)
+            rb = system_row_block(m, plc, cfg)
+            seen.append((plc, rb, slice_traffic(m=m, plc=plc, owners=owners, row_block=rb, cfg=cfg)))
+        assert all(s == seen[0] for s in seen[1:])

@@ -36,6 +36,7 @@ from memory. They cost energy, not time (their bandwidth is assumed to keep up).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -123,50 +124,93 @@ def weight_share_bytes(k: int, n: int, cfg: SystemConfig) -> int:
         sp = output_split(1, k, n, cfg)  # an FC layer's split; a row split duplicates all of B in every PE
         return k * n * b_b if sp.by_rows else k * max(sp.cols) * b_b
     mp = Mapping.even(k=k, n=n, num_slices=cfg.num_slices, width=arr.width, rows=arr.rows)
-    plc = placement(k_sizes=mp.k_sizes, n=n, tile_cols=mp.tile_cols, cfg=cfg)
+    plc = _placement(tuple(mp.k_sizes), n, mp.tile_cols, _traffic_view(cfg, cfg.num_slices))
     return max((sum(seg.k * seg.cols for _, seg in segs) * b_b for segs in plc.segments), default=0)
+
+
+@functools.lru_cache(maxsize=256)
+def _traffic_view(cfg: SystemConfig, slices: int) -> SystemConfig:
+    """``cfg`` as the placement, row blocks and traffic of ``slices`` slices see it: the fields they
+    do not read (memory, energy, compute scale, weight buffer, write-back, name) reset and the
+    slices set, so that systems differing only in those, and a row group of a larger system, share
+    :func:`_slice_classes`' cache (all of it a function of the fields kept)."""
+    return cfg.replace(num_slices=slices, memory=HMC2_VAULT, energy=EnergyConfig(), compute_scale=1.0,
+                       weight_buffer_kib=0.0, write_back="overlapped", name="")
+
+
+@functools.lru_cache(maxsize=1024)
+def _placement(ks: tuple[int, ...], n: int, tile_cols: int, cfg: SystemConfig):
+    """:func:`placement`, cached for :func:`_slice_classes` and :func:`weight_share_bytes` (read only)."""
+    return placement(k_sizes=ks, n=n, tile_cols=tile_cols, cfg=cfg)
+
+
+@functools.lru_cache(maxsize=4096)
+def _slice_classes(rows: int, ks: tuple[int, ...], n: int, owners: tuple[int, ...] | None, tile_cols: int,
+                   cfg: SystemConfig) -> tuple:
+    """What a row group's costs need of its placement and traffic, independent of the calls and the reuse.
+
+    Returns ``(row_block, classes, agg_spill, agg_adds, max_hops, icn, fan_in)``: ``classes``, in order of
+    first slice, holds ``((segs, share, parts, rmw, owned, sent, received), count)`` for the slices
+    alike in those; ``agg_adds`` and ``icn`` (packets, local, bytes, hop bytes) are per call.
+    Cached: the mapper and the layers of a model ask for the same placement and traffic many
+    times (other call counts, reuse, weight buffers); the values are plain ints and tuples.
+    """
+    arr = cfg.array
+    plc = _placement(ks, n, tile_cols, cfg)
+    rb = system_row_block(rows, plc, cfg)
+    tr = slice_traffic(m=rows, plc=plc, owners=owners, row_block=rb, cfg=cfg)
+    agg_b = _bytes_of(cfg.aggregation.accumulator_format, 64)
+    b_b = _bytes_of(arr.b_format, 32)
+    multi = [len(c) for c in plc.contributors if len(c) > 1]
+    agg_share = (min(multi) if cfg.ownership == "diagonal" else 1) if multi else 1
+    # owners keep a block's running sums on chip when their share fits the aggregation buffer
+    agg_spill = bool(multi) and min(rows, rb) * max(plc.tile_cols) * agg_b > cfg.aggregation.buffer_kib * 1024 * agg_share
+    # A slice's costs depend only on its segments and its traffic: slices alike in those (most
+    # of a large system) are costed once and counted as often as they occur. Every total is a
+    # sum of Python ints (exact, so n * x is x added n times) and the times are maxima.
+    alike: dict[tuple, int] = {}
+    sent = [c.bytes for c in tr.counts]
+    for s, segs_t in enumerate(plc.segments):
+        if not segs_t and not tr.owned[s] and not tr.received_bytes[s]:
+            continue
+        key = (tuple([seg for _, seg in segs_t]), tr.rmw[s], tr.owned[s], sent[s], tr.received_bytes[s])
+        alike[key] = alike.get(key, 0) + 1
+    classes = tuple(((segs, sum(seg.k * seg.cols for seg in segs) * b_b, sum(seg.chunks for seg in segs),
+                      rmw, owned, snt, received), cnt)
+                    for (segs, rmw, owned, snt, received), cnt in alike.items())
+    agg_adds = rows * sum(plc.tile_cols[t] * len(c) for t, c in enumerate(plc.contributors))
+    icn = tuple(sum(x[i] for x in tr.counts) for i in range(4))
+    fan_in = max((len(c) for c in plc.contributors), default=0)
+    return rb, classes, agg_spill, agg_adds, tr.max_hops, icn, fan_in
+
+
+@functools.lru_cache(maxsize=16384)
+def _segment_counts(rows: int, segs: tuple, arr: ArrayConfig, rb: int, calls: int, resident: bool, buffered: bool,
+                    register: bool) -> ArrayCounts:
+    """:func:`segment_counts` of a slice, cached: the slices of many systems and row splits hold the same segments."""
+    return segment_counts(rows, segs, arr, row_block=rb, calls=calls, weights_resident=resident,
+                          weights_buffered=buffered, register_resident=register)
 
 
 class _Group:
     """Costs of one row group: ``rows`` rows of A on the slices of a placement, for ``calls`` calls."""
 
-    def __init__(self, rows: int, plc, owners, cfg: SystemConfig, *, calls: int, reuse: bool, other: int):
+    def __init__(self, rows: int, ks: tuple[int, ...], n: int, owners, tile_cols: int, cfg: SystemConfig, *,
+                 calls: int, reuse: bool, other: int):
         arr = cfg.array
-        rb = system_row_block(rows, plc, cfg)
-        tr = slice_traffic(m=rows, plc=plc, owners=owners, row_block=rb, cfg=cfg)
+        rb, classes, agg_spill, agg_adds, max_hops, icn, self.fan_in = _slice_classes(
+            rows, ks, n, owners, tile_cols, _traffic_view(cfg, len(ks)))
         agg_b = _bytes_of(cfg.aggregation.accumulator_format, 64)
         out_b = _bytes_of(cfg.aggregation.output_format, 64)
-        b_b = _bytes_of(arr.b_format, 32)
-        multi = [len(c) for c in plc.contributors if len(c) > 1]
-        agg_share = (min(multi) if cfg.ownership == "diagonal" else 1) if multi else 1
-        # owners keep a block's running sums on chip when their share fits the aggregation buffer
-        agg_spill = bool(multi) and min(rows, rb) * max(plc.tile_cols) * agg_b > cfg.aggregation.buffer_kib * 1024 * agg_share
         f_hz = arr.clock_ghz * 1e9
         bw = cfg.memory.bandwidth_gbps * 1e9
         link = cfg.interconnect.link_bytes_per_cycle * f_hz
         wbuf = cfg.weight_buffer_kib * 1024
         self.tot = dict(macs=0, adds=0, pre=0, stream=0, fill=0, slots=0, rd=0, wr=0, reg=0, brd=0, bwr=0)
         self.t_c = self.t_m = self.t_i = self.t_s = 0.0
-        # A slice's costs depend only on its segments and its traffic: slices alike in those (most
-        # of a large system) are costed once and counted as often as they occur. Every total is a
-        # sum of Python ints (exact, so n * x is x added n times) and the times are maxima.
-        alike: dict[tuple, int] = {}
-        for s, segs_t in enumerate(plc.segments):
-            segs = tuple(seg for _, seg in segs_t)
-            if not segs and not tr.owned[s] and not tr.received_bytes[s]:
-                continue
-            key = (segs, tr.rmw[s], tr.owned[s], tr.counts[s].bytes, tr.received_bytes[s])
-            alike[key] = alike.get(key, 0) + 1
-        counts: dict[tuple, ArrayCounts] = {}
-        for (segs, rmw, owned, sent, received), n in alike.items():
-            share = sum(seg.k * seg.cols for seg in segs) * b_b
-            parts = sum(seg.chunks for seg in segs)
+        for (segs, share, parts, rmw, owned, sent, received), n_alike in classes:
             flags = _residency(share, parts, reuse=reuse, other=other, wbuf=wbuf)
-            if (segs, flags) not in counts:
-                counts[segs, flags] = segment_counts(rows, segs, arr, row_block=rb, calls=calls,
-                                                     weights_resident=flags[0], weights_buffered=flags[1],
-                                                     register_resident=flags[2])
-            c = counts[segs, flags]
+            c = _segment_counts(rows, segs, arr, rb, calls, *flags)
             agg_rmw = calls * rmw * agg_b if agg_spill else 0  # read + write each after the first
             agg_kept = 0 if agg_spill else calls * rmw * agg_b  # the same, in the aggregation buffer
             rd = c.a_bytes + c.b_bytes + c.acc_bytes_read + agg_rmw
@@ -177,20 +221,20 @@ class _Group:
             self.t_c, self.t_m, self.t_i = max(self.t_c, t_c), max(self.t_m, t_m), max(self.t_i, t_i)
             self.t_s = max(self.t_s, t_c, t_m, t_i)
             t = self.tot
-            t["macs"] += n * c.macs
-            t["adds"] += n * (c.tree_additions + c.accumulator_additions)
-            t["pre"] += n * c.preload_cycles
-            t["stream"] += n * c.stream_cycles
-            t["fill"] += n * c.fill_drain_cycles
-            t["slots"] += n * c.slot_cycles
-            t["rd"] += n * rd
-            t["wr"] += n * wr
-            t["reg"] += n * c.register_bits
-            t["brd"] += n * (c.acc_buffer_bytes_read + c.weight_buffer_bytes_read + agg_kept)
-            t["bwr"] += n * (c.acc_buffer_bytes_written + c.weight_buffer_bytes_written + agg_kept)
-        self.agg_adds = calls * rows * sum(plc.tile_cols[t] * len(c) for t, c in enumerate(plc.contributors))
-        self.max_hops = tr.max_hops
-        self.icn = [calls * sum(x[i] for x in tr.counts) for i in range(4)]  # packets, local, bytes, hop bytes
+            t["macs"] += n_alike * c.macs
+            t["adds"] += n_alike * (c.tree_additions + c.accumulator_additions)
+            t["pre"] += n_alike * c.preload_cycles
+            t["stream"] += n_alike * c.stream_cycles
+            t["fill"] += n_alike * c.fill_drain_cycles
+            t["slots"] += n_alike * c.slot_cycles
+            t["rd"] += n_alike * rd
+            t["wr"] += n_alike * wr
+            t["reg"] += n_alike * c.register_bits
+            t["brd"] += n_alike * (c.acc_buffer_bytes_read + c.weight_buffer_bytes_read + agg_kept)
+            t["bwr"] += n_alike * (c.acc_buffer_bytes_written + c.weight_buffer_bytes_written + agg_kept)
+        self.agg_adds = calls * agg_adds
+        self.max_hops = max_hops
+        self.icn = [calls * x for x in icn]  # packets, local, bytes, hop bytes
 
 
 def _row_groups(m: int, groups: int) -> list[tuple[int, int]]:
@@ -205,14 +249,15 @@ def _sliced_cost(m: int, k_sizes, n: int, owners, tile_cols: int, cfg: SystemCon
     """Fields and time of ``calls`` calls with the rows of A split over ``groups`` slice groups."""
     s_g = len(k_sizes) // groups
     ks = tuple(k_sizes) if groups == 1 else (sum(k_sizes),) + (0,) * (s_g - 1)
-    plc = placement(k_sizes=ks, n=n, tile_cols=tile_cols, cfg=cfg)
-    parts = [(_Group(rows, plc, owners, cfg, calls=calls, reuse=reuse, other=other), cnt)
+    # under "partitions" the first contributor of a tile owns it (slice_traffic ignores owners)
+    owners = None if owners is None or cfg.partitioning == "partitions" else tuple(owners)
+    parts = [(_Group(rows, ks, n, owners, tile_cols, cfg, calls=calls, reuse=reuse, other=other), cnt)
              for rows, cnt in _row_groups(m, groups)]
     tot = {key: sum(g.tot[key] * c for g, c in parts) for key in parts[0][0].tot}
     icn = [sum(g.icn[i] * c for g, c in parts) for i in range(4)]
     t_c, t_m, t_i, t_s = (max(getattr(g, a) for g, _ in parts) for a in ("t_c", "t_m", "t_i", "t_s"))
     max_hops = max(g.max_hops for g, _ in parts)
-    fan_in = max((len(c) for c in plc.contributors), default=0)
+    fan_in = max(g.fan_in for g, _ in parts)
     tail = calls * (max_hops * cfg.interconnect.hop_latency + fan_in) / (cfg.array.clock_ghz * 1e9)
     agg_adds = sum(g.agg_adds * c for g, c in parts)
     return dict(tot=tot, icn=icn, t_c=t_c, t_m=t_m, t_i=t_i, time=t_s + tail, agg_adds=agg_adds, groups=groups)

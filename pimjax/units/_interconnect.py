@@ -27,6 +27,7 @@ blocks. A tile reduced by a single slice is owned by that slice (no network traf
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple, Sequence
 
@@ -166,6 +167,18 @@ def _hops_to(srcs: np.ndarray, dst: np.ndarray, s_count: int, icn) -> np.ndarray
     return np.where(a == b, 0, h).astype(np.int64)
 
 
+_HOP_MATRIX_MAX = 1024  # slices up to which all pairs' hops are kept (8 MiB of int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _hop_matrix(s_count: int, icn) -> np.ndarray:
+    """``hops[i, j]`` between every pair of the ``s_count <= _HOP_MATRIX_MAX`` slices (read-only; cached)."""
+    ids = np.arange(s_count, dtype=np.int64)
+    h = _hops_to(ids, ids, s_count, icn)
+    h.flags.writeable = False
+    return h
+
+
 def _blocks(m: int, row_block: int) -> list[tuple[int, int]]:
     """``(rows, count)`` of the row blocks of ``m`` rows in blocks of ``row_block``."""
     rb = max(1, min(m, row_block))
@@ -199,20 +212,15 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
         )
     hb = icn.header_bytes
     s_count = len(plc.segments)
-    pk = np.zeros(s_count, np.int64)
-    loc = np.zeros(s_count, np.int64)
-    nbytes = np.zeros(s_count, np.int64)
-    hop_b = np.zeros(s_count, np.int64)
-    hops = np.zeros(s_count, np.int64)
-    elems = np.zeros(s_count, np.int64)
-    recv = np.zeros(s_count, np.int64)
-    owned = np.zeros(s_count, np.int64)
-    rmw = np.zeros(s_count, np.int64)
+    # rows: packets, local packets, bytes, hop bytes, hops, elements (what a slice sends), then
+    # received bytes, owned elements, read-modify-writes (what it receives as owner)
+    acc = np.zeros((9, s_count), np.int64)
     max_hops = 0
     blocks = _blocks(m, row_block)
     diag_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     seq_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    hop_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    share_cache: dict[tuple, tuple] = {}
+    hop_all = _hop_matrix(s_count, icn) if s_count <= _HOP_MATRIX_MAX else None
 
     def sequence(r: int) -> tuple[np.ndarray, np.ndarray]:
         """Elements and packets of every diagonal of a tile of ``r`` columns, blocks in order."""
@@ -226,6 +234,41 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
                 ps.append(np.tile(p, count))
             seq_cache[r] = (np.concatenate(es), np.concatenate(ps))
         return seq_cache[r]
+
+    def share(r: int, a_t: int, pos: int | None) -> tuple:
+        """What the ``a_t`` contributors of a tile of ``r`` columns send and its owners receive.
+
+        ``pos``: ``None`` (one contributor), the diagonal start (``"diagonal"``) or the owner's
+        position among the contributors (``"tile"``, -1: the owner does not contribute); all three
+        fix the traffic up to which slices the contributors are, so tiles alike in them share it.
+        Returns ``(send, own_bytes, own_p, recv, owns_any)``: ``send`` (4 x a_t: packets, local
+        packets, bytes, elements), per owner its bytes and packets, ``recv`` (3 x owners).
+        """
+        key = (r, a_t, pos)
+        if key not in share_cache:
+            e_seq, p_seq = sequence(r)
+            e_tot, p_tot = int(e_seq.sum()), int(p_seq.sum())
+            if a_t > 1 and cfg.ownership == "diagonal":
+                slot = (pos + np.arange(len(e_seq))) % a_t
+                own_e = np.bincount(slot, weights=e_seq, minlength=a_t).astype(np.int64)
+                own_p = np.bincount(slot, weights=p_seq, minlength=a_t).astype(np.int64)
+            else:
+                own_e, own_p = np.asarray([e_tot], np.int64), np.asarray([p_tot], np.int64)
+            own_bytes = own_p * hb + own_e * eb
+            # every contributor sends every diagonal; those it owns go to its local port
+            if a_t == 1 or cfg.ownership == "diagonal":  # each contributor owns its own share
+                contributes = True
+                mine_p, mine_e = own_p, own_e
+            else:  # one owner, which may or may not contribute
+                contributes = pos >= 0
+                is_owner = np.arange(a_t) == pos
+                mine_p, mine_e = np.where(is_owner, p_tot, 0), np.where(is_owner, e_tot, 0)
+            send = np.stack([p_tot - mine_p, mine_p, (p_tot - mine_p) * hb + (e_tot - mine_e) * eb,
+                             np.full(a_t, e_tot, np.int64)]).astype(np.int64)
+            senders = a_t - int(contributes)  # the others send each owner its diagonals
+            recv = np.stack([senders * own_bytes, own_e, own_e * (a_t - 1)]).astype(np.int64)
+            share_cache[key] = (send, np.stack([own_bytes, own_p], axis=1), recv, own_e > 0, bool(own_e.sum()))
+        return share_cache[key]
 
     # Tiles with the same contributors, width and owner (or diagonal start) send the same
     # traffic: each such group is computed once and counted as often as it occurs.
@@ -245,51 +288,25 @@ def slice_traffic(*, m: int, plc: Placement, owners: Sequence[int] | None, row_b
 
     for (c_t, r, how), times in groups.items():
         a_t = len(c_t)
-        e_seq, p_seq = sequence(r)
-        e_tot, p_tot = int(e_seq.sum()), int(p_seq.sum())
         src = np.asarray(c_t, np.int64)
-        if a_t == 1:
-            own_ids = src
-            own_e, own_p = np.asarray([e_tot]), np.asarray([p_tot])
-        elif cfg.ownership == "diagonal":
-            slot = (how + np.arange(len(e_seq))) % a_t
-            own_ids = src
-            own_e = np.bincount(slot, weights=e_seq, minlength=a_t).astype(np.int64)
-            own_p = np.bincount(slot, weights=p_seq, minlength=a_t).astype(np.int64)
+        if a_t == 1 or cfg.ownership == "diagonal":
+            own_ids, pos = src, how
         else:
-            own_ids = np.asarray([how], np.int64)
-            own_e, own_p = np.asarray([e_tot]), np.asarray([p_tot])
-        own_bytes = own_p * hb + own_e * eb
-        key = (c_t, tuple(own_ids.tolist()))
-        if key not in hop_cache:
-            h = _hops_to(src, own_ids, s_count, icn)  # contributors x owners
-            hop_cache[key] = (h, h.sum(axis=0))
-        h, h_into = hop_cache[key]
-        # every contributor sends every diagonal; those it owns go to its local port. The
-        # contributors of a tile are distinct slices (placement), so plain indexing adds once each.
-        if a_t == 1 or cfg.ownership == "diagonal":  # each contributor owns its own share
-            contributes = True
-            mine_p, mine_e = own_p, own_e
-        else:  # one owner, which may or may not contribute
-            contributes = how in c_t
-            is_owner = src == how
-            mine_p, mine_e = np.where(is_owner, p_tot, 0), np.where(is_owner, e_tot, 0)
-        pk[src] += times * (p_tot - mine_p)
-        loc[src] += times * mine_p
-        nbytes[src] += times * ((p_tot - mine_p) * hb + (e_tot - mine_e) * eb)
-        hop_b[src] += times * (h @ own_bytes)
-        hops[src] += times * (h @ own_p)
-        elems[src] += times * e_tot
-        senders = a_t - int(contributes)  # the others send each owner its diagonals
-        recv[own_ids] += times * senders * own_bytes
-        owned[own_ids] += times * own_e
-        rmw[own_ids] += times * own_e * (a_t - 1)
-        if own_e.sum() and h.size:
-            max_hops = max(max_hops, int(h[:, own_e > 0].max()))
-    # .tolist(): the same Python ints as int() of each element, converted in one call per array
-    counts = [ICNCounts(*row) for row in zip(pk.tolist(), loc.tolist(), nbytes.tolist(), hop_b.tolist(),
-                                             hops.tolist(), elems.tolist())]
-    return SliceTraffic(counts, recv.tolist(), owned.tolist(), rmw.tolist(), max_hops)
+            own_ids, pos = np.asarray([how], np.int64), (c_t.index(how) if how in c_t else -1)
+        send, own_bp, recv, owns, owns_any = share(r, a_t, pos)
+        # contributors x owners
+        h = hop_all[src][:, own_ids] if hop_all is not None else _hops_to(src, own_ids, s_count, icn)
+        hop = h @ own_bp  # per contributor: hop bytes, hops
+        # the contributors of a tile are distinct slices (placement), so plain indexing adds once each;
+        # all int64, so the order of the additions does not matter
+        acc[:6, src] += times * np.concatenate([send[:3], hop.T, send[3:]])
+        acc[6:, own_ids] += times * recv
+        if owns_any and h.size:
+            max_hops = max(max_hops, int(h[:, owns].max()))
+    # .tolist(): the same Python ints as int() of each element, converted in one call
+    pk, loc, nbytes, hop_b, hops, elems, recv_b, owned, rmw = acc.tolist()
+    counts = [ICNCounts(*row) for row in zip(pk, loc, nbytes, hop_b, hops, elems)]
+    return SliceTraffic(counts, recv_b, owned, rmw, max_hops)
 
 
 def packetize_per_slice(*, k_sizes: Sequence[int], owners: Sequence[int], n: int, tile_cols: int,

@@ -155,21 +155,33 @@ def model_gemms(model: Any, *, batch: int, input_size: int = 224, width: float =
     raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
+def _keys(gemms: list[tuple[str, int, int, int]]) -> list[tuple[str, int, int, int]]:
+    """``(name, M, K, N)`` of every call as ``(str, int, int, int)``, converted once per distinct GEMM."""
+    rows = [tuple(g) for g in gemms]
+    conv = {g: (str(g[0]), int(g[1]), int(g[2]), int(g[3])) for g in dict.fromkeys(rows)}
+    return [conv[g] for g in rows]
+
+
 def interleaved(gemms: list[tuple[str, int, int, int]]) -> dict[tuple[str, int, int, int], set]:
     """For every GEMM called more than once: the other GEMMs called between two of its calls.
 
     An LSTM layer of the encoder runs all its time steps back to back (nothing in between); a
     decoder layer shares every step with the other decoder layers and the attention.
     """
-    last: dict[tuple, int] = {}
-    between: dict[tuple, set] = {}
-    keys = [(str(g[0]), int(g[1]), int(g[2]), int(g[3])) for g in gemms]
+    return _between(_keys(gemms))
+
+
+def _between(keys: list[tuple[str, int, int, int]]) -> dict[tuple[str, int, int, int], set]:
+    """:func:`interleaved` of converted keys: the GEMMs between a key's first and last calls
+    (every call in between lies between two successive calls of the key), less the key itself."""
+    first: dict[tuple, int] = {}
+    last: dict[tuple, int] = {}  # keys called again, in the order of their second calls
     for i, key in enumerate(keys):
-        j = last.get(key)
-        if j is not None:  # key's previous call is its last one, so key is not between them
-            between.setdefault(key, set()).update(keys[j + 1:i])
-        last[key] = i
-    return between
+        if key in first:
+            last[key] = i
+        else:
+            first[key] = i
+    return {key: set(keys[first[key] + 1:j]) - {key} for key, j in last.items()}
 
 
 def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, no_reuse: Any = None
@@ -190,11 +202,11 @@ def gemm_costs(gemms: list[tuple[str, int, int, int]], hw: TrainingHardware, *, 
     from pimjax.cost import weight_share_bytes
     from pimjax.nn._layers import matmul_costs
 
+    keys = _keys(gemms)
     calls: "OrderedDict[tuple[str, int, int, int], int]" = OrderedDict()
-    for g in gemms:
-        key = (str(g[0]), int(g[1]), int(g[2]), int(g[3]))
+    for key in keys:
         calls[key] = calls.get(key, 0) + 1
-    between = interleaved(gemms)
+    between = _between(keys)
     share_cache: dict[tuple, int] = {}
 
     def share(phase: str, k: int, n: int) -> int:

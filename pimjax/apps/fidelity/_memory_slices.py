@@ -44,18 +44,25 @@ def _is_lstm(layer: str) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
+def _gemms(name: str) -> tuple:
+    """The GEMMs of one training batch of an LSTM stand-in (every system costs the same list)."""
+    from pimjax.apps.cost._model_costs import MEMORY_SLICES_LSTM_BATCH, memory_slices_lstm, model_gemms
+
+    return tuple(model_gemms(memory_slices_lstm(name), batch=MEMORY_SLICES_LSTM_BATCH[name], src_len=SRC,
+                             tgt_len=TGT))
+
+
+@functools.lru_cache(maxsize=None)
 def lstm_costs(name: str, system: str, slices: int, weight_buffer_kib: float = 0.0, wide_icn: bool = False) -> dict:
     """``layer -> phase -> CostRecord`` of one training batch of an LSTM stand-in's LSTM layers."""
-    from pimjax.apps.cost._model_costs import (MEMORY_SLICES_LSTM_BATCH, gemm_costs, memory_slices_lstm, model_gemms,
-                                         phase_hardware)
+    from pimjax.apps.cost._model_costs import gemm_costs, phase_hardware
     from pimjax.hw import InterconnectConfig, presets
 
     cfg = presets.get(system).replace(num_slices=slices, weight_buffer_kib=weight_buffer_kib)
     if wide_icn:
         cfg = cfg.replace(interconnect=InterconnectConfig(topology=cfg.interconnect.topology,
                                                           link_bytes_per_cycle=65536))
-    gemms = model_gemms(memory_slices_lstm(name), batch=MEMORY_SLICES_LSTM_BATCH[name], src_len=SRC, tgt_len=TGT)
-    costs = gemm_costs(gemms, phase_hardware(cfg))
+    costs = gemm_costs(_gemms(name), phase_hardware(cfg))
     return {k: v for k, v in costs.items() if _is_lstm(k)}
 
 

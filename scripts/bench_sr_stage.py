@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_train import interleaved_times, make_step, train_floor  # noqa: E402
 
+from pimjax.apps._atomic import write_json  # noqa: E402
 from pimjax.apps.train._config import TrainConfig  # noqa: E402
 
 PRESETS = ("neurotrainer", "neurotrainer_sr_out")
@@ -64,9 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
                         f"({datetime.date.today().isoformat()}, {args.repeats} interleaved steps per preset, "
                         f"medians; settings: {json.dumps(MODELS)})"),
             "load": args.load_note or "the machine's load not noted"})
-        with open(args.write, "w") as f:
-            json.dump(res, f, indent=1, ensure_ascii=False)
-            f.write("\n")
+        write_json(args.write, res, indent=1, ensure_ascii=False)
     print(json.dumps(out))
     return out
 

@@ -47,6 +47,8 @@ import os
 import shlex
 import sys
 
+from pimjax.apps._atomic import write_json
+
 CASES = {  # label -> TrainConfig.precision (Fig. 10's legend)
     "float32": "native",
     "fixed32": "fixed32_nearest",
@@ -160,9 +162,7 @@ def merge(results_path: str, seeds_jsons: list[dict]) -> dict:
         if cmd not in cmds:
             cmds.append(cmd)
     res["seeds"] = sorted({int(s) for by_seed in per_seed.values() for s in by_seed})
-    with open(results_path, "w") as f:
-        json.dump(res, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_json(results_path, res, indent=1, ensure_ascii=False)
     return res
 
 
@@ -224,11 +224,10 @@ def main() -> None:
             saturations.setdefault(r["case"], {})[str(r["seed"])] = {"load": r["load_saturations"],
                                                                      "updates": r["update_saturations"]}
     seeds_path = os.path.join(args.out, "fig10_neurotrainer_seeds.json")
-    with open(seeds_path, "w") as f:
-        json.dump({"per_seed": per_seed, "per_seed_saturations": saturations, "command": command_line(sys.argv[1:]),
-                   "date": datetime.date.today().isoformat(), "epochs": args.epochs, "model_width": args.model_width,
-                   "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
-                   "max_steps": args.max_steps}, f, indent=1)
+    write_json(seeds_path, {"per_seed": per_seed, "per_seed_saturations": saturations,
+                            "command": command_line(sys.argv[1:]), "date": datetime.date.today().isoformat(),
+                            "epochs": args.epochs, "model_width": args.model_width, "batch_size": args.batch_size,
+                            "lr": args.lr, "optimizer": args.optimizer, "max_steps": args.max_steps}, indent=1)
     if args.merge_into:
         with open(seeds_path) as f:
             merge(args.merge_into, [json.load(f)])
